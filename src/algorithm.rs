@@ -1,0 +1,175 @@
+//! The JWS signature algorithms this server verifies, and a small set type for allow-lists.
+//!
+//! `none` and the HMAC family are deliberately absent: a symmetric "key" would have to be a
+//! shared secret, and a public key must never be usable as one (RFC 8725 §3.1, §3.2).
+
+use aws_lc_rs::signature::{self, VerificationAlgorithm};
+
+/// A supported JWS `alg` (RFC 7518 §3, RFC 8037 for `EdDSA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+    Es256,
+    Es384,
+    Es512,
+    EdDsa,
+}
+
+/// The kind of key an algorithm needs; ECDSA algorithms are bound to exactly one curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFamily {
+    Rsa,
+    P256,
+    P384,
+    P521,
+    Ed25519,
+}
+
+impl Algorithm {
+    /// Every supported algorithm, in a stable order (used for defaults and listings).
+    pub const ALL: [Algorithm; 10] = [
+        Algorithm::Rs256,
+        Algorithm::Rs384,
+        Algorithm::Rs512,
+        Algorithm::Ps256,
+        Algorithm::Ps384,
+        Algorithm::Ps512,
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::Es512,
+        Algorithm::EdDsa,
+    ];
+
+    /// The registered JWS name, e.g. `RS256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Rs256 => "RS256",
+            Algorithm::Rs384 => "RS384",
+            Algorithm::Rs512 => "RS512",
+            Algorithm::Ps256 => "PS256",
+            Algorithm::Ps384 => "PS384",
+            Algorithm::Ps512 => "PS512",
+            Algorithm::Es256 => "ES256",
+            Algorithm::Es384 => "ES384",
+            Algorithm::Es512 => "ES512",
+            Algorithm::EdDsa => "EdDSA",
+        }
+    }
+
+    /// Parses a JWS `alg` name. Names are case-sensitive (RFC 7515 §4.1.1), so `rs256` and
+    /// `NONE` are not algorithms.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The key family this algorithm verifies with.
+    pub fn family(self) -> KeyFamily {
+        match self {
+            Algorithm::Rs256
+            | Algorithm::Rs384
+            | Algorithm::Rs512
+            | Algorithm::Ps256
+            | Algorithm::Ps384
+            | Algorithm::Ps512 => KeyFamily::Rsa,
+            Algorithm::Es256 => KeyFamily::P256,
+            Algorithm::Es384 => KeyFamily::P384,
+            Algorithm::Es512 => KeyFamily::P521,
+            Algorithm::EdDsa => KeyFamily::Ed25519,
+        }
+    }
+
+    /// The aws-lc-rs verification algorithm. RSA accepts 2048..=8192-bit moduli only; PSS
+    /// uses a salt as long as the hash (RFC 7518 §3.5); ECDSA takes the fixed-width R‖S form
+    /// that JWS mandates (RFC 7518 §3.4), never DER.
+    pub(crate) fn verification(self) -> &'static dyn VerificationAlgorithm {
+        match self {
+            Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+            Algorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::Es512 => &signature::ECDSA_P521_SHA512_FIXED,
+            Algorithm::EdDsa => &signature::ED25519,
+        }
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of algorithms (an allow-list), cheap to copy and test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlgorithmSet(u16);
+
+impl AlgorithmSet {
+    /// Every supported algorithm.
+    pub fn all() -> AlgorithmSet {
+        Algorithm::ALL.into_iter().collect()
+    }
+
+    pub fn contains(self, alg: Algorithm) -> bool {
+        self.0 & Self::bit(alg) != 0
+    }
+
+    pub fn insert(&mut self, alg: Algorithm) {
+        self.0 |= Self::bit(alg);
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The members, in `Algorithm::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = Algorithm> {
+        Algorithm::ALL.into_iter().filter(move |a| self.contains(*a))
+    }
+
+    fn bit(alg: Algorithm) -> u16 {
+        1 << (alg as u16)
+    }
+}
+
+impl FromIterator<Algorithm> for AlgorithmSet {
+    fn from_iter<I: IntoIterator<Item = Algorithm>>(iter: I) -> Self {
+        let mut set = AlgorithmSet::default();
+        for alg in iter {
+            set.insert(alg);
+        }
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_case_sensitive() {
+        for alg in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(alg.name()), Some(alg));
+        }
+        assert_eq!(Algorithm::from_name("rs256"), None);
+        assert_eq!(Algorithm::from_name("none"), None);
+        assert_eq!(Algorithm::from_name("HS256"), None);
+    }
+
+    #[test]
+    fn set_holds_exactly_what_was_inserted() {
+        let set: AlgorithmSet = [Algorithm::Es256, Algorithm::EdDsa].into_iter().collect();
+        assert!(set.contains(Algorithm::Es256));
+        assert!(!set.contains(Algorithm::Rs256));
+        assert_eq!(set.iter().collect::<Vec<_>>(), [Algorithm::Es256, Algorithm::EdDsa]);
+        assert_eq!(AlgorithmSet::all().iter().count(), 10);
+    }
+}

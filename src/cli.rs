@@ -1,0 +1,92 @@
+//! Command-line types only (clap); parsing happens once in `main`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "envoy-jwt-authz", version, about = "Envoy ext_authz server that validates JWT access tokens")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve envoy.service.auth.v3.Authorization/Check over gRPC, plus the admin endpoints.
+    Serve(ServeArgs),
+    /// Validate a config file and print one line per provider; exit 64 when invalid.
+    CheckConfig {
+        /// The YAML config file.
+        file: PathBuf,
+    },
+    /// Sign a token with a local PKCS#8 PEM private key (demos and tests; not for production).
+    MintToken(MintArgs),
+    /// Print the public JWK Set for a local PKCS#8 PEM private key.
+    PublicJwks(KeyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The YAML config file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// gRPC listen address (Check and grpc.health.v1).
+    #[arg(long, default_value = "127.0.0.1:9191")]
+    pub grpc_listen: SocketAddr,
+    /// Admin HTTP listen address (/healthz, /readyz); loopback by default.
+    #[arg(long, default_value = "127.0.0.1:9192")]
+    pub admin_listen: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Write the bound addresses as JSON to this file (useful with port 0).
+    #[arg(long)]
+    pub address_file: Option<PathBuf>,
+    /// How long in-flight checks may take to finish after SIGTERM, e.g. 10s.
+    #[arg(long, default_value = "10s")]
+    pub drain_timeout: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// JWS algorithm the key signs with.
+    #[arg(long, default_value = "ES256")]
+    pub alg: String,
+    /// Key id placed in the token header and the JWK.
+    #[arg(long)]
+    pub kid: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MintArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// `iss` claim.
+    #[arg(long)]
+    pub iss: String,
+    /// `aud` claim (repeat for an array).
+    #[arg(long, required = true)]
+    pub aud: Vec<String>,
+    /// `sub` claim.
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// `scope` claim (space-separated).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Lifetime from now, e.g. 1h; negative lifetimes are not possible (use --claim exp=…).
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    /// Extra claim NAME=JSON (e.g. `tenant="acme"` or `exp=0`); overrides the defaults.
+    #[arg(long = "claim", value_name = "NAME=JSON")]
+    pub claims: Vec<String>,
+}

@@ -1,0 +1,100 @@
+//! The non-serving commands: `check-config`, `mint-token`, `public-jwks`. Each returns its
+//! output as text so tests can call it without a process.
+
+use crate::algorithm::Algorithm;
+use crate::cli::{KeyArgs, MintArgs};
+use crate::config::{self, ConfigError};
+use crate::config::compile::parse_duration;
+use crate::mint::SigningKey;
+use crate::snapshot::Snapshot;
+use crate::token::verify::UnixTime;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// One line per provider: issuers, audiences, usable keys by kid/alg, skipped keys and why.
+pub fn check_config(path: &Path) -> Result<String, ConfigError> {
+    config::load(path).map(|snapshot| summary(path, &snapshot))
+}
+
+fn summary(path: &Path, snapshot: &Snapshot) -> String {
+    let mut out = format!("{}: ok, {} provider(s)\n", path.display(), snapshot.providers.len());
+    for p in &snapshot.providers {
+        let keys: Vec<String> = p
+            .keys
+            .keys()
+            .iter()
+            .map(|k| format!("{}({})", k.kid().unwrap_or("no-kid"), k.algorithms().map(Algorithm::name).collect::<Vec<_>>().join(",")))
+            .collect();
+        let skipped: Vec<String> = p
+            .keys
+            .skipped()
+            .iter()
+            .map(|s| format!("{}: {}", s.kid.as_deref().unwrap_or("no-kid"), s.why))
+            .collect();
+        out.push_str(&format!(
+            "provider {}: issuers [{}] audiences [{}] keys [{}] skipped [{}] clock_skew {}s\n",
+            p.name,
+            p.issuers.join(", "),
+            p.audiences.iter().cloned().collect::<Vec<_>>().join(", "),
+            keys.join(" "),
+            skipped.join("; "),
+            p.clock_skew.as_secs(),
+        ));
+    }
+    out
+}
+
+/// Why a demo command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("unsupported --alg {0:?}")]
+    Algorithm(String),
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error(transparent)]
+    Key(#[from] crate::mint::MintError),
+    #[error("--ttl {0:?}: expected a duration such as 30s, 5m or 1h")]
+    Ttl(String),
+    #[error("--claim {0:?}: expected NAME=JSON")]
+    Claim(String),
+}
+
+fn signing_key(args: &KeyArgs) -> Result<SigningKey, DevError> {
+    let alg = Algorithm::from_name(&args.alg).ok_or_else(|| DevError::Algorithm(args.alg.clone()))?;
+    let pem = std::fs::read_to_string(&args.key).map_err(|e| DevError::Read(args.key.display().to_string(), e))?;
+    let key = SigningKey::from_pkcs8_pem(&pem, alg)?;
+    Ok(match &args.kid {
+        Some(kid) => key.with_kid(kid),
+        None => key,
+    })
+}
+
+/// The public JWK Set for the key, pretty-printed.
+pub fn public_jwks(args: &KeyArgs) -> Result<String, DevError> {
+    let key = signing_key(args)?;
+    Ok(serde_json::to_string_pretty(&json!({ "keys": [key.public_jwk()] })).unwrap_or_default())
+}
+
+/// A signed token for the given claims, valid from `now` for `--ttl`.
+pub fn mint_token(args: &MintArgs, now: UnixTime) -> Result<String, DevError> {
+    let key = signing_key(&args.key)?;
+    let ttl = parse_duration(&args.ttl).ok_or_else(|| DevError::Ttl(args.ttl.clone()))?;
+    let aud = match args.aud.as_slice() {
+        [one] => json!(one),
+        many => json!(many),
+    };
+    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+    let mut claims = json!({ "iss": args.iss, "aud": aud, "iat": now.0, "nbf": now.0, "exp": now.0.saturating_add(ttl) });
+    if let Some(sub) = &args.sub {
+        claims["sub"] = json!(sub);
+    }
+    if let Some(scope) = &args.scope {
+        claims["scope"] = json!(scope);
+    }
+    for extra in &args.claims {
+        let (name, value) = extra.split_once('=').ok_or_else(|| DevError::Claim(extra.clone()))?;
+        let value: Value = serde_json::from_str(value).map_err(|_| DevError::Claim(extra.clone()))?;
+        claims[name] = value;
+    }
+    Ok(key.mint(&claims)?)
+}

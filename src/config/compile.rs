@@ -1,0 +1,254 @@
+//! From the file mirror to a [`Snapshot`]: every default, bound and cross-check lives here,
+//! so a snapshot that exists is valid.
+
+use super::error::ConfigError;
+use super::file::{ConfigFile, InlineJwks, ProviderFile, ProvidersFile};
+use crate::algorithm::{Algorithm, AlgorithmSet};
+use crate::jwks;
+use crate::snapshot::{
+    Challenge, ClaimHeader, Limits, Provider, ProviderSet, Requirement, Snapshot, Upstream,
+};
+use crate::token::json::MAX_SUPPORTED_DEPTH;
+use crate::token::verify::normalize_type;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3600);
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 32 * 1024;
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+pub const DEFAULT_MAX_JWKS_BYTES: usize = 64 * 1024;
+pub const DEFAULT_REQUIRED_CLAIMS: [&str; 1] = ["exp"];
+pub const DEFAULT_AUDIENCE_CLAIMS: [&str; 1] = ["aud"];
+
+/// Reads and compiles the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.to_owned(), source })?;
+    compile_str(&text, path)
+}
+
+/// Compiles configuration text; `path` names the file in errors and anchors relative paths.
+pub fn compile_str(text: &str, path: &Path) -> Result<Snapshot, ConfigError> {
+    let file: ConfigFile = serde_saphyr::from_str(text)
+        .map_err(|e| ConfigError::Syntax { file: path.to_owned(), message: e.to_string() })?;
+    Compiler { path }.compile(file)
+}
+
+struct Compiler<'a> {
+    path: &'a Path,
+}
+
+impl Compiler<'_> {
+    fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { file: self.path.to_owned(), field: field.into(), message: message.into() }
+    }
+
+    fn compile(&self, file: ConfigFile) -> Result<Snapshot, ConfigError> {
+        let limits = self.limits(&file)?;
+        if file.providers.is_empty() {
+            return Err(self.invalid("providers", "at least one provider is required"));
+        }
+        let mut providers = Vec::with_capacity(file.providers.len());
+        let mut by_issuer = HashMap::new();
+        for (i, p) in file.providers.iter().enumerate() {
+            let field = format!("providers[{i}]");
+            let provider = self.provider(&field, p, &limits)?;
+            if let Some(other) = providers.iter().position(|o: &Provider| o.name == provider.name) {
+                return Err(self.invalid(format!("{field}.name"), format!("{:?} is already the name of providers[{other}]", provider.name)));
+            }
+            for iss in &provider.issuers {
+                if let Some(other) = by_issuer.insert(iss.clone(), i) {
+                    return Err(self.invalid(format!("{field}.issuers"), format!("issuer {iss:?} is already trusted by providers[{other}]; each issuer belongs to one provider")));
+                }
+            }
+            providers.push(provider);
+        }
+        let default_requirement = self.requirement("default", file.default.as_ref().map(|d| &d.providers), &providers)?;
+        let challenge = Challenge {
+            realm: self.quotable("challenge.realm", file.challenge.realm)?,
+            resource_metadata: self.quotable("challenge.resource_metadata", file.challenge.resource_metadata)?,
+        };
+        let mut claim_headers = Vec::new();
+        for (claim, header) in file.upstream.claim_headers {
+            let header = header.to_ascii_lowercase();
+            if !is_header_name(&header) || header == "authorization" || header == "host" {
+                return Err(self.invalid(format!("upstream.claim_headers.{claim}"), format!("{header:?} is not a usable header name (letters, digits and -; not authorization or host)")));
+            }
+            claim_headers.push(ClaimHeader { claim, header });
+        }
+        let upstream = Upstream { claim_headers, strip_authorization: file.upstream.strip_authorization };
+        Ok(Snapshot { providers, by_issuer, default_requirement, challenge, upstream, limits })
+    }
+
+    fn limits(&self, file: &ConfigFile) -> Result<Limits, ConfigError> {
+        let l = &file.limits;
+        let limits = Limits {
+            max_token_bytes: l.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
+            max_json_depth: l.max_json_depth.unwrap_or(DEFAULT_MAX_JSON_DEPTH),
+            max_jwks_bytes: l.max_jwks_bytes.unwrap_or(DEFAULT_MAX_JWKS_BYTES),
+        };
+        if !(256..=1024 * 1024).contains(&limits.max_token_bytes) {
+            return Err(self.invalid("limits.max_token_bytes", "expected 256 to 1048576"));
+        }
+        if !(2..=MAX_SUPPORTED_DEPTH).contains(&limits.max_json_depth) {
+            return Err(self.invalid("limits.max_json_depth", format!("expected 2 to {MAX_SUPPORTED_DEPTH}")));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&limits.max_jwks_bytes) {
+            return Err(self.invalid("limits.max_jwks_bytes", "expected 1024 to 16777216"));
+        }
+        Ok(limits)
+    }
+
+    fn provider(&self, field: &str, p: &ProviderFile, limits: &Limits) -> Result<Provider, ConfigError> {
+        if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+            return Err(self.invalid(format!("{field}.name"), "expected a non-empty name of letters, digits, '-', '_' or '.'"));
+        }
+        let issuers = match (&p.issuer, &p.issuers) {
+            (Some(one), None) => vec![one.clone()],
+            (None, Some(many)) if !many.is_empty() => many.clone(),
+            (None, Some(_)) => return Err(self.invalid(format!("{field}.issuers"), "expected at least one issuer")),
+            _ => return Err(self.invalid(format!("{field}.issuer"), "expected exactly one of `issuer` or `issuers`")),
+        };
+        if issuers.iter().any(String::is_empty) {
+            return Err(self.invalid(format!("{field}.issuers"), "an issuer must not be empty"));
+        }
+        if p.audiences.is_empty() || p.audiences.iter().any(String::is_empty) {
+            return Err(self.invalid(format!("{field}.audiences"), "expected at least one non-empty audience"));
+        }
+        let audience_claims = non_empty_list(p.audience_claims.as_ref(), &DEFAULT_AUDIENCE_CLAIMS)
+            .ok_or_else(|| self.invalid(format!("{field}.audience_claims"), "expected at least one claim name"))?;
+        let algorithms = match &p.algorithms {
+            None => AlgorithmSet::all(),
+            Some(names) if names.is_empty() => return Err(self.invalid(format!("{field}.algorithms"), "expected at least one algorithm")),
+            Some(names) => names
+                .iter()
+                .enumerate()
+                .map(|(j, name)| Algorithm::from_name(name).ok_or_else(|| self.invalid(format!("{field}.algorithms[{j}]"), unsupported_algorithm(name))))
+                .collect::<Result<_, _>>()?,
+        };
+        let clock_skew = match &p.clock_skew {
+            None => DEFAULT_CLOCK_SKEW,
+            Some(text) => parse_duration(text)
+                .filter(|d| *d <= MAX_CLOCK_SKEW)
+                .ok_or_else(|| self.invalid(format!("{field}.clock_skew"), format!("expected a duration such as 30s or 5m, at most 1h; got {text:?}")))?,
+        };
+        let required_claims = p.required_claims.clone().unwrap_or_else(|| DEFAULT_REQUIRED_CLAIMS.map(String::from).to_vec());
+        let token_types = match &p.token_types {
+            None => None,
+            Some(list) if list.is_empty() => return Err(self.invalid(format!("{field}.token_types"), "expected at least one type, or omit the field")),
+            Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
+        };
+        let keys = self.keys(field, p, algorithms, limits)?;
+        Ok(Provider {
+            name: p.name.clone(),
+            issuers,
+            audiences: p.audiences.iter().cloned().collect::<BTreeSet<_>>(),
+            audience_claims,
+            keys: Arc::new(keys),
+            algorithms,
+            clock_skew,
+            required_claims,
+            token_types,
+        })
+    }
+
+    fn keys(&self, field: &str, p: &ProviderFile, algorithms: AlgorithmSet, limits: &Limits) -> Result<jwks::KeySet, ConfigError> {
+        let field = format!("{field}.jwks");
+        let (source, bytes) = match (&p.jwks.file, &p.jwks.inline) {
+            (Some(file), None) => {
+                let path = self.resolve(file);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| self.invalid(format!("{field}.file"), format!("cannot read {}: {e}", path.display())))?;
+                (format!("{field}.file"), bytes)
+            }
+            (None, Some(InlineJwks::Text(text))) => (format!("{field}.inline"), text.clone().into_bytes()),
+            (None, Some(InlineJwks::Document(doc))) => (format!("{field}.inline"), doc.to_string().into_bytes()),
+            _ => return Err(self.invalid(field, "expected exactly one key source: `file` or `inline`")),
+        };
+        let set = jwks::parse(&bytes, algorithms, limits.max_jwks_bytes).map_err(|e| self.invalid(&source, e.to_string()))?;
+        for skipped in set.skipped() {
+            tracing::warn!(provider = %p.name, index = skipped.index, kid = ?skipped.kid, why = %skipped.why, "JWK skipped");
+        }
+        if set.is_empty() {
+            let why: Vec<String> = set.skipped().iter().map(|s| format!("keys[{}] ({}): {}", s.index, s.kid.as_deref().unwrap_or("no kid"), s.why)).collect();
+            return Err(self.invalid(source, format!("no usable key{}", if why.is_empty() { String::new() } else { format!("; skipped {}", why.join("; ")) })));
+        }
+        Ok(set)
+    }
+
+    fn requirement(&self, field: &str, providers: Option<&ProvidersFile>, known: &[Provider]) -> Result<Requirement, ConfigError> {
+        let providers = match providers {
+            None => ProviderSet::Any,
+            Some(ProvidersFile::Keyword(word)) if word == "any" => ProviderSet::Any,
+            Some(ProvidersFile::Keyword(word)) => return Err(self.invalid(format!("{field}.providers"), format!("expected `any` or a list of provider names; got {word:?}"))),
+            Some(ProvidersFile::List(names)) if names.is_empty() => return Err(self.invalid(format!("{field}.providers"), "expected at least one provider name")),
+            Some(ProvidersFile::List(names)) => ProviderSet::Only(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, name)| known.iter().position(|p| &p.name == name).ok_or_else(|| self.invalid(format!("{field}.providers[{j}]"), format!("no provider is named {name:?}"))))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        Ok(Requirement { providers })
+    }
+
+    /// A value placed inside a quoted-string of the challenge: printable ASCII without `"`
+    /// or `\`, so the header can never be broken or injected into.
+    fn quotable(&self, field: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+        match value {
+            Some(v) if v.is_empty() || !v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') => {
+                Err(self.invalid(field, "expected non-empty printable ASCII without '\"' or '\\'"))
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn resolve(&self, file: &Path) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file.to_owned(),
+        }
+    }
+}
+
+fn non_empty_list(list: Option<&Vec<String>>, default: &[&str]) -> Option<Vec<String>> {
+    match list {
+        None => Some(default.iter().map(|s| (*s).to_owned()).collect()),
+        Some(list) if list.is_empty() || list.iter().any(String::is_empty) => None,
+        Some(list) => Some(list.clone()),
+    }
+}
+
+fn unsupported_algorithm(name: &str) -> String {
+    let supported: Vec<_> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+    let why = if name.eq_ignore_ascii_case("none") {
+        "unsigned tokens are never accepted; "
+    } else if name.to_ascii_uppercase().starts_with("HS") {
+        "HMAC needs a shared secret and is never accepted; "
+    } else {
+        ""
+    };
+    format!("{name:?} is not supported; {why}expected one of {}", supported.join(", "))
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `30s`, `5m`, `1h`, `250ms`, `0s`: a whole number and one unit.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}

@@ -1,0 +1,91 @@
+//! The YAML file as written: a plain serde mirror, strict (`deny_unknown_fields`), with no
+//! defaults or cross-checks — those belong to `compile`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub providers: Vec<ProviderFile>,
+    #[serde(default)]
+    pub default: Option<RequirementFile>,
+    #[serde(default)]
+    pub challenge: ChallengeFile,
+    #[serde(default)]
+    pub upstream: UpstreamFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    pub name: String,
+    pub issuer: Option<String>,
+    pub issuers: Option<Vec<String>>,
+    pub audiences: Vec<String>,
+    pub audience_claims: Option<Vec<String>>,
+    pub jwks: JwksFile,
+    pub algorithms: Option<Vec<String>>,
+    pub clock_skew: Option<String>,
+    pub required_claims: Option<Vec<String>>,
+    pub token_types: Option<Vec<String>>,
+}
+
+/// Exactly one source must be given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksFile {
+    /// Relative paths are resolved against the config file's directory.
+    pub file: Option<PathBuf>,
+    pub inline: Option<InlineJwks>,
+}
+
+/// `inline:` takes either a YAML/JSON mapping or a string holding JSON.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum InlineJwks {
+    Text(String),
+    Document(serde_json::Value),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementFile {
+    pub providers: ProvidersFile,
+}
+
+/// `any`, or a list of provider names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ProvidersFile {
+    Keyword(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeFile {
+    pub realm: Option<String>,
+    pub resource_metadata: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    /// claim name → header name.
+    #[serde(default)]
+    pub claim_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub strip_authorization: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_token_bytes: Option<usize>,
+    pub max_json_depth: Option<usize>,
+    pub max_jwks_bytes: Option<usize>,
+}

@@ -1,0 +1,159 @@
+//! The `envoy.service.auth.v3.Authorization` service: a thin adapter. It loads the snapshot
+//! once, reads the clock once, converts protobuf to a [`Request`], calls [`decide`] and
+//! converts the [`Decision`] back. A deny is an OK RPC carrying `denied_response`; a gRPC
+//! error means only that the request could not be understood at all.
+
+use crate::decision::{Allow, Decision, Deny, Request, decide};
+use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
+use crate::proto::envoy::r#type::v3::HttpStatus;
+use crate::proto::envoy::service::auth::v3::attribute_context::HttpRequest;
+use crate::proto::envoy::service::auth::v3::authorization_server::Authorization;
+use crate::proto::envoy::service::auth::v3::check_response::HttpResponse;
+use crate::proto::envoy::service::auth::v3::{CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse};
+use crate::proto::google::rpc;
+use crate::snapshot::Snapshot;
+use crate::token::verify::UnixTime;
+use arc_swap::ArcSwap;
+use prost_types::{Struct, value::Kind};
+use std::sync::Arc;
+use tonic::{Response, Status};
+
+/// gRPC status codes used in `CheckResponse.status` (google.rpc.Code).
+const OK: i32 = 0;
+const INVALID_ARGUMENT: i32 = 3;
+const PERMISSION_DENIED: i32 = 7;
+const UNAUTHENTICATED: i32 = 16;
+
+/// The Check service over a hot-swappable snapshot.
+#[derive(Clone)]
+pub struct AuthzService {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+impl AuthzService {
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>) -> AuthzService {
+        AuthzService { snapshot }
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for AuthzService {
+    async fn check(&self, request: tonic::Request<CheckRequest>) -> Result<Response<CheckResponse>, Status> {
+        let now = UnixTime::now();
+        // One snapshot for the whole request: a reload mid-request cannot mix two configs.
+        let snapshot = self.snapshot.load_full();
+        let check = request.into_inner();
+        let http = check
+            .attributes
+            .as_ref()
+            .and_then(|a| a.request.as_ref())
+            .and_then(|r| r.http.as_ref())
+            .ok_or_else(|| Status::invalid_argument("CheckRequest has no attributes.request.http"))?;
+        let request = to_request(http);
+        let decision = decide(&snapshot, &request, now);
+        if let Decision::Deny(deny) = &decision {
+            tracing::info!(
+                target: "audit",
+                reason = deny.reason.code(),
+                status = deny.status,
+                method = request.method,
+                request_id = header(http, "x-request-id").and_then(|v| std::str::from_utf8(v).ok()).unwrap_or(""),
+                "request denied"
+            );
+        }
+        Ok(Response::new(to_response(decision)))
+    }
+}
+
+/// Every occurrence of the header `name` (lowercase): the joined value from `headers`, and
+/// one value per line from `header_map` (sent instead with `encode_raw_headers: true`).
+fn header_values<'a>(http: &'a HttpRequest, name: &str) -> Vec<&'a [u8]> {
+    let mut values: Vec<&[u8]> = http.headers.get(name).map(|v| v.as_bytes()).into_iter().collect();
+    if let Some(map) = &http.header_map {
+        for h in map.headers.iter().filter(|h| h.key.eq_ignore_ascii_case(name)) {
+            values.push(if h.raw_value.is_empty() { h.value.as_bytes() } else { &h.raw_value });
+        }
+    }
+    values
+}
+
+fn header<'a>(http: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
+    header_values(http, name).into_iter().next()
+}
+
+fn to_request(http: &HttpRequest) -> Request<'_> {
+    Request {
+        authorization: header_values(http, "authorization"),
+        method: &http.method,
+        path: &http.path,
+        host: &http.host,
+    }
+}
+
+fn to_response(decision: Decision) -> CheckResponse {
+    match decision {
+        Decision::Allow(allow) => allowed(allow),
+        Decision::Deny(deny) => denied(deny),
+    }
+}
+
+fn allowed(allow: Allow) -> CheckResponse {
+    let mut metadata = vec![("provider", allow.provider), ("iss", allow.issuer)];
+    if let Some(sub) = allow.subject {
+        metadata.push(("sub", sub));
+    }
+    if !allow.scopes.is_empty() {
+        metadata.push(("scope", allow.scopes.join(" ")));
+    }
+    CheckResponse {
+        status: Some(rpc::Status { code: OK, ..Default::default() }),
+        http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+            headers: allow.set_headers.into_iter().map(|(k, v)| overwrite(k, v)).collect(),
+            headers_to_remove: allow.remove_headers,
+            ..Default::default()
+        })),
+        dynamic_metadata: Some(to_struct(metadata)),
+    }
+}
+
+fn denied(deny: Deny) -> CheckResponse {
+    let code = match deny.status {
+        400 => INVALID_ARGUMENT,
+        403 => PERMISSION_DENIED,
+        _ => UNAUTHENTICATED,
+    };
+    CheckResponse {
+        status: Some(rpc::Status { code, message: deny.reason.code().to_owned(), ..Default::default() }),
+        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+            status: Some(HttpStatus { code: i32::from(deny.status) }),
+            headers: vec![
+                overwrite("www-authenticate".into(), deny.www_authenticate),
+                overwrite("content-type".into(), "application/json".into()),
+                overwrite("cache-control".into(), "no-store".into()),
+            ],
+            body: deny.body,
+        })),
+        dynamic_metadata: Some(to_struct(vec![("reason", deny.reason.code().to_owned())])),
+    }
+}
+
+/// A header set with `OVERWRITE_IF_EXISTS_OR_ADD`: Envoy's default (append) would let a
+/// client-sent value survive beside ours.
+fn overwrite(key: String, value: String) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue { key, value, raw_value: Vec::new() }),
+        append: None,
+        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+        keep_empty_value: false,
+    }
+}
+
+fn to_struct(fields: Vec<(&str, String)>) -> Struct {
+    Struct {
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), prost_types::Value { kind: Some(Kind::StringValue(v)) }))
+            .collect(),
+    }
+}

@@ -1,0 +1,89 @@
+//! `envoy-jwt-authz`: parse the command line, set up logging, run, map to an exit code
+//! (64 = unusable configuration, as in sysexits' EX_USAGE).
+
+use clap::Parser;
+use envoy_jwt_authz::app::{self, AppError, ServeOptions};
+use envoy_jwt_authz::cli::{Cli, Command, LogFormat};
+use envoy_jwt_authz::commands;
+use envoy_jwt_authz::config::compile::parse_duration;
+use envoy_jwt_authz::token::verify::UnixTime;
+use std::process::ExitCode;
+
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(args.log_format);
+            let Some(drain_timeout) = parse_duration(&args.drain_timeout) else {
+                eprintln!("error: --drain-timeout {:?}: expected a duration such as 10s", args.drain_timeout);
+                return ExitCode::from(2);
+            };
+            let options = ServeOptions {
+                config: args.config,
+                grpc_listen: args.grpc_listen,
+                admin_listen: args.admin_listen,
+                address_file: args.address_file,
+                drain_timeout,
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(app::serve(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e @ AppError::Config(_)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::CheckConfig { file } => {
+            init_logging(LogFormat::Text);
+            match commands::check_config(&file) {
+                Ok(summary) => {
+                    print!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
+        Command::MintToken(args) => print_or_fail(commands::mint_token(&args, UnixTime::now())),
+        Command::PublicJwks(args) => print_or_fail(commands::public_jwks(&args)),
+    }
+}
+
+fn print_or_fail(result: Result<String, commands::DevError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default `info` level.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,223 @@
+//! Why a request was denied: one variant per user-visible reason, and the single mapping from
+//! a reason to its HTTP status, RFC 6750 error code and fixed description.
+//!
+//! Descriptions are constants chosen here, never text from the token, so they are always
+//! within RFC 6750's `error_description` charset and never echo attacker input.
+
+/// A denial reason. The snake_case [`Reason::code`] is stable: it appears in logs, metrics
+/// labels and the README's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// No `Authorization` header, or a scheme other than Bearer.
+    NoCredentials,
+    /// Two `Authorization` headers, or two credentials joined with a comma.
+    MultipleCredentials,
+    /// A Bearer value with extra words, a tab, or characters outside the b64token charset.
+    MalformedAuthorization,
+    /// `Bearer` with no token after it.
+    EmptyBearer,
+    /// The token is larger than `limits.max_token_bytes`.
+    TokenTooLarge,
+    /// The token has no dots: an opaque (reference) token, not a JWT.
+    OpaqueToken,
+    /// The token has five segments: an encrypted JWT (JWE).
+    EncryptedToken,
+    /// Wrong segment count, bad base64url, or header/payload not a strict JSON object.
+    MalformedToken,
+    /// `alg` is missing, unknown, `none`, HMAC, or not in the provider's `algorithms`.
+    AlgorithmNotAllowed,
+    /// The payload has no string `iss`.
+    IssuerMissing,
+    /// `iss` matches no provider allowed here (exact, case-sensitive).
+    IssuerNotTrusted,
+    /// No `kid` in the header and the provider has more than one key.
+    KidRequired,
+    /// No key in the provider's key set has this `kid`.
+    KeyNotFound,
+    /// The key with this `kid` cannot be used with the token's `alg`.
+    KeyAlgorithmMismatch,
+    /// The signature does not verify.
+    SignatureInvalid,
+    /// `exp`, `nbf`, `iat`, `aud` or `iss` has the wrong JSON type.
+    ClaimMalformed,
+    /// `exp` is not after `nbf` or `iat`.
+    ValidityWindowInvalid,
+    /// `now` is past `exp` plus the clock skew.
+    Expired,
+    /// `now` is before `nbf` minus the clock skew.
+    NotYetValid,
+    /// `iat` is later than `now` plus the clock skew.
+    IssuedInFuture,
+    /// A claim listed in `required_claims` is absent.
+    RequiredClaimMissing,
+    /// None of the `audience_claims` is present.
+    AudienceMissing,
+    /// The audience holds none of the configured audiences.
+    AudienceNotAllowed,
+    /// The header has `crit`: no JWS extension is understood, so it must be rejected.
+    CritUnsupported,
+    /// `typ` is not `JWT`/`at+jwt` (or not in the provider's `token_types`).
+    TokenTypeNotAllowed,
+}
+
+/// The RFC 6750 §3.1 error code carried in the challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidToken,
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+impl Reason {
+    /// Every reason, for tables and exhaustive tests.
+    pub const ALL: [Reason; 25] = [
+        Reason::NoCredentials,
+        Reason::MultipleCredentials,
+        Reason::MalformedAuthorization,
+        Reason::EmptyBearer,
+        Reason::TokenTooLarge,
+        Reason::OpaqueToken,
+        Reason::EncryptedToken,
+        Reason::MalformedToken,
+        Reason::AlgorithmNotAllowed,
+        Reason::IssuerMissing,
+        Reason::IssuerNotTrusted,
+        Reason::KidRequired,
+        Reason::KeyNotFound,
+        Reason::KeyAlgorithmMismatch,
+        Reason::SignatureInvalid,
+        Reason::ClaimMalformed,
+        Reason::ValidityWindowInvalid,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::IssuedInFuture,
+        Reason::RequiredClaimMissing,
+        Reason::AudienceMissing,
+        Reason::AudienceNotAllowed,
+        Reason::CritUnsupported,
+        Reason::TokenTypeNotAllowed,
+    ];
+
+    /// Stable snake_case code for logs, metrics and docs.
+    pub fn code(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The HTTP status Envoy returns to the client.
+    pub fn http_status(self) -> u16 {
+        match self.error_code() {
+            None | Some(ErrorCode::InvalidToken) => 401,
+            Some(ErrorCode::InvalidRequest) => 400,
+            Some(ErrorCode::InsufficientScope) => 403,
+        }
+    }
+
+    /// The RFC 6750 error code; `None` when the request carried no credentials at all
+    /// (RFC 6750 §3.1: then the challenge SHOULD NOT carry an error code).
+    pub fn error_code(self) -> Option<ErrorCode> {
+        match self {
+            Reason::NoCredentials => None,
+            Reason::MultipleCredentials | Reason::MalformedAuthorization | Reason::EmptyBearer => {
+                Some(ErrorCode::InvalidRequest)
+            }
+            _ => Some(ErrorCode::InvalidToken),
+        }
+    }
+
+    /// The fixed, short `error_description`.
+    pub fn description(self) -> &'static str {
+        self.row().1
+    }
+
+    fn row(self) -> (&'static str, &'static str) {
+        match self {
+            Reason::NoCredentials => ("no_credentials", "bearer token required"),
+            Reason::MultipleCredentials => {
+                ("multiple_credentials", "more than one authorization credential")
+            }
+            Reason::MalformedAuthorization => {
+                ("malformed_authorization", "malformed authorization header")
+            }
+            Reason::EmptyBearer => ("empty_bearer", "bearer token is empty"),
+            Reason::TokenTooLarge => ("token_too_large", "token too large"),
+            Reason::OpaqueToken => ("opaque_token", "token is not a JWT"),
+            Reason::EncryptedToken => ("encrypted_token", "encrypted tokens are not accepted"),
+            Reason::MalformedToken => ("malformed_token", "malformed token"),
+            Reason::AlgorithmNotAllowed => ("algorithm_not_allowed", "algorithm not allowed"),
+            Reason::IssuerMissing => ("issuer_missing", "token has no issuer"),
+            Reason::IssuerNotTrusted => ("issuer_not_trusted", "issuer not trusted"),
+            Reason::KidRequired => ("kid_required", "token has no key id"),
+            Reason::KeyNotFound => ("key_not_found", "signing key not found"),
+            Reason::KeyAlgorithmMismatch => {
+                ("key_algorithm_mismatch", "algorithm does not match key")
+            }
+            Reason::SignatureInvalid => ("signature_invalid", "signature invalid"),
+            Reason::ClaimMalformed => ("claim_malformed", "claim has an invalid type"),
+            Reason::ValidityWindowInvalid => {
+                ("validity_window_invalid", "token validity window invalid")
+            }
+            Reason::Expired => ("expired", "token expired"),
+            Reason::NotYetValid => ("not_yet_valid", "token not yet valid"),
+            Reason::IssuedInFuture => ("issued_in_future", "token issued in the future"),
+            Reason::RequiredClaimMissing => ("required_claim_missing", "required claim missing"),
+            Reason::AudienceMissing => ("audience_missing", "token has no audience"),
+            Reason::AudienceNotAllowed => ("audience_not_allowed", "audience not allowed"),
+            Reason::CritUnsupported => ("crit_unsupported", "critical header not supported"),
+            Reason::TokenTypeNotAllowed => ("token_type_not_allowed", "token type not allowed"),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_snake_case() {
+        let codes: HashSet<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        for code in codes {
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+        }
+    }
+
+    #[test]
+    fn descriptions_stay_within_the_rfc6750_charset() {
+        // error-description = *( %x20-21 / %x23-5B / %x5D-7E )
+        for reason in Reason::ALL {
+            let d = reason.description();
+            assert!(!d.is_empty());
+            assert!(d.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+        }
+    }
+
+    #[test]
+    fn statuses_follow_rfc6750() {
+        assert_eq!(Reason::NoCredentials.http_status(), 401);
+        assert_eq!(Reason::NoCredentials.error_code(), None);
+        for r in [Reason::MultipleCredentials, Reason::MalformedAuthorization, Reason::EmptyBearer] {
+            assert_eq!(r.http_status(), 400);
+            assert_eq!(r.error_code(), Some(ErrorCode::InvalidRequest));
+        }
+        assert_eq!(Reason::AudienceNotAllowed.http_status(), 401);
+        assert_eq!(Reason::AudienceNotAllowed.error_code(), Some(ErrorCode::InvalidToken));
+    }
+}

@@ -1,0 +1,139 @@
+//! Finding the one bearer token in a request's `Authorization` header(s) (RFC 6750 §2.1).
+//!
+//! Pure. The caller passes every `Authorization` value it received: one per header line
+//! when Envoy sends raw headers, or Envoy's comma-joined value otherwise. Anything that is
+//! not exactly `Bearer` + spaces + one b64token is refused, so two parsers can never
+//! disagree about which token was presented.
+
+use crate::reason::Reason;
+
+/// The bearer token from the request's `Authorization` values.
+///
+/// `Ok(None)`: no credentials at all (no header, an empty value, or another scheme such as
+/// Basic). `Err`: a malformed request — two headers or comma-joined credentials
+/// ([`Reason::MultipleCredentials`]), `Bearer` alone ([`Reason::EmptyBearer`]), or extra
+/// words, tabs or characters outside the b64token charset
+/// ([`Reason::MalformedAuthorization`]).
+pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> {
+    let value = match values {
+        [] => return Ok(None),
+        [one] => trim_ows(one),
+        _ => return Err(Reason::MultipleCredentials),
+    };
+    let scheme_end = value.iter().position(|b| *b == b' ' || *b == b'\t').unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        // Envoy joins repeated headers with ",": "Basic x,Bearer y" is two credentials.
+        if value.split(|b| *b == b',').skip(1).any(is_bearer_credential) {
+            return Err(Reason::MultipleCredentials);
+        }
+        return Ok(None);
+    }
+    if rest.is_empty() {
+        return Err(Reason::EmptyBearer);
+    }
+    if rest[0] != b' ' {
+        // RFC 7235: the scheme is followed by 1*SP; a tab is not a separator here.
+        return Err(Reason::MalformedAuthorization);
+    }
+    let token = trim_leading_spaces(rest);
+    if token.is_empty() {
+        return Err(Reason::EmptyBearer);
+    }
+    if token.contains(&b',') {
+        return Err(Reason::MultipleCredentials);
+    }
+    if !is_b64token(token) {
+        return Err(Reason::MalformedAuthorization);
+    }
+    // is_b64token admits ASCII only, so this cannot fail; map it to a refusal regardless.
+    std::str::from_utf8(token).map(Some).map_err(|_| Reason::MalformedAuthorization)
+}
+
+fn is_bearer_credential(part: &[u8]) -> bool {
+    let part = trim_ows(part);
+    part.len() >= 6
+        && part[..6].eq_ignore_ascii_case(b"bearer")
+        && part.get(6).is_none_or(|b| *b == b' ' || *b == b'\t')
+}
+
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+fn trim_leading_spaces(mut v: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = v {
+        v = rest;
+    }
+    v
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &[u8]) -> bool {
+    let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
+    body_len > 0
+        && token[..body_len]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(v: &str) -> Result<Option<&str>, Reason> {
+        bearer_token(&[v.as_bytes()])
+    }
+
+    #[test]
+    fn a_bearer_token_is_found_with_any_scheme_case_and_surrounding_spaces() {
+        assert_eq!(one("Bearer abc.def.ghi"), Ok(Some("abc.def.ghi")));
+        assert_eq!(one("bearer abc"), Ok(Some("abc")));
+        assert_eq!(one("BEARER   abc"), Ok(Some("abc")));
+        assert_eq!(one("  Bearer abc \t"), Ok(Some("abc")));
+        assert_eq!(one("Bearer a-b_c~d+e/f=="), Ok(Some("a-b_c~d+e/f==")));
+    }
+
+    #[test]
+    fn no_header_empty_value_or_another_scheme_is_no_credentials() {
+        assert_eq!(bearer_token(&[]), Ok(None));
+        assert_eq!(one(""), Ok(None));
+        assert_eq!(one("Basic dXNlcjpwYXNz"), Ok(None));
+        assert_eq!(one("Bearerabc"), Ok(None));
+        assert_eq!(one(r#"Digest username="a", realm="b""#), Ok(None));
+    }
+
+    #[test]
+    fn two_headers_or_joined_credentials_are_multiple() {
+        assert_eq!(bearer_token(&[b"Bearer a", b"Bearer b"]), Err(Reason::MultipleCredentials));
+        assert_eq!(bearer_token(&[b"Basic x", b"Bearer b"]), Err(Reason::MultipleCredentials));
+        assert_eq!(one("Bearer a,Bearer b"), Err(Reason::MultipleCredentials));
+        assert_eq!(one("Basic x,Bearer b"), Err(Reason::MultipleCredentials));
+        assert_eq!(one("Basic x, bearer b"), Err(Reason::MultipleCredentials));
+        assert_eq!(one("Bearer,Bearer b"), Err(Reason::MultipleCredentials));
+    }
+
+    #[test]
+    fn bearer_without_a_token_is_empty() {
+        assert_eq!(one("Bearer"), Err(Reason::EmptyBearer));
+        assert_eq!(one("Bearer    "), Err(Reason::EmptyBearer));
+    }
+
+    #[test]
+    fn extra_words_tabs_and_bad_characters_are_malformed() {
+        assert_eq!(one("Bearer a b"), Err(Reason::MalformedAuthorization));
+        assert_eq!(one("Bearer\tabc"), Err(Reason::MalformedAuthorization));
+        assert_eq!(one("Bearer a\tb"), Err(Reason::MalformedAuthorization));
+        assert_eq!(one("Bearer a=b"), Err(Reason::MalformedAuthorization));
+        assert_eq!(one("Bearer ==="), Err(Reason::MalformedAuthorization));
+        assert_eq!(one("Bearer a\"b"), Err(Reason::MalformedAuthorization));
+        assert_eq!(bearer_token(&[b"Bearer \xff\xfe"]), Err(Reason::MalformedAuthorization));
+        assert_eq!(one("Bearer a\r\n b"), Err(Reason::MalformedAuthorization));
+    }
+}

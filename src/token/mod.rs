@@ -1,0 +1,8 @@
+//! Tokens: extraction from headers, strict JSON, and the verify path.
+
+pub mod extract;
+pub mod json;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! The verify path: SPEC §3 steps 2-5, linear and fail-closed, returning a [`Verified`]
+//! proof that only [`verify`] can construct.
+//!
+//! Order: size → structure (segments, base64url, strict JSON) → provider by `iss` → `alg`
+//! from the provider's allow-list → key by `kid` within that provider → signature → claims
+//! with the injected `now`. Nothing named by the token (`jku`, `x5u`, `jwk`, `x5c`) is ever
+//! used or fetched.
+
+use crate::algorithm::Algorithm;
+use crate::b64;
+use crate::jwks::KeySet;
+use crate::reason::Reason;
+use crate::snapshot::{Limits, Provider, ProviderSet, Snapshot};
+use crate::token::json;
+use aws_lc_rs::signature::ParsedPublicKey;
+use serde_json::{Map, Value};
+
+/// Seconds since the Unix epoch, read once per request by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnixTime(pub i64);
+
+impl UnixTime {
+    /// The system clock now (whole seconds).
+    pub fn now() -> UnixTime {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        UnixTime(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+}
+
+/// A token that passed every check against `provider`. Fields are private: holding one is
+/// the proof.
+#[derive(Debug)]
+pub struct Verified<'s> {
+    provider: &'s Provider,
+    claims: Map<String, Value>,
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+impl<'s> Verified<'s> {
+    pub fn provider(&self) -> &'s Provider {
+        self.provider
+    }
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// The decoded but unverified parts of a compact JWS.
+struct Parts<'t> {
+    signing_input: &'t str,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signature: Vec<u8>,
+}
+
+/// Verifies `token` against the providers `allowed` admits, at time `now`.
+pub fn verify<'s>(
+    token: &str,
+    snapshot: &'s Snapshot,
+    allowed: &ProviderSet,
+    now: UnixTime,
+) -> Result<Verified<'s>, Reason> {
+    let parts = split(token, &snapshot.limits)?;
+    let provider = match parts.claims.get("iss") {
+        None => return Err(Reason::IssuerMissing),
+        Some(Value::String(iss)) => snapshot.provider_for_issuer(iss, allowed).ok_or(Reason::IssuerNotTrusted)?,
+        Some(_) => return Err(Reason::ClaimMalformed),
+    };
+    let alg = parts
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(Algorithm::from_name)
+        .filter(|alg| provider.algorithms.contains(*alg))
+        .ok_or(Reason::AlgorithmNotAllowed)?;
+    let kid = match parts.header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Err(Reason::MalformedToken),
+    };
+    let key = select_key(&provider.keys, kid, alg)?;
+    key.verify_sig(parts.signing_input.as_bytes(), &parts.signature)
+        .map_err(|_| Reason::SignatureInvalid)?;
+    check_claims(&parts.header, &parts.claims, provider, now)?;
+    Ok(Verified { provider, alg, kid: kid.map(str::to_owned), claims: parts.claims })
+}
+
+/// Step 2: bound the size, then split into exactly three non-empty, strictly encoded
+/// segments whose header and payload are strict JSON objects.
+fn split<'t>(token: &'t str, limits: &Limits) -> Result<Parts<'t>, Reason> {
+    if token.len() > limits.max_token_bytes {
+        return Err(Reason::TokenTooLarge);
+    }
+    match token.bytes().filter(|b| *b == b'.').count() {
+        0 => return Err(Reason::OpaqueToken),
+        4 => return Err(Reason::EncryptedToken),
+        2 => {}
+        _ => return Err(Reason::MalformedToken),
+    }
+    let mut segments = token.split('.');
+    let (Some(header), Some(payload), Some(signature)) = (segments.next(), segments.next(), segments.next()) else {
+        return Err(Reason::MalformedToken);
+    };
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(Reason::MalformedToken);
+    }
+    let object = |segment: &str| {
+        let bytes = b64::decode_strict(segment).ok_or(Reason::MalformedToken)?;
+        json::parse_object(&bytes, limits.max_json_depth).map_err(|_| Reason::MalformedToken)
+    };
+    Ok(Parts {
+        signing_input: &token[..header.len() + 1 + payload.len()],
+        header: object(header)?,
+        claims: object(payload)?,
+        signature: b64::decode_strict(signature).ok_or(Reason::MalformedToken)?,
+    })
+}
+
+/// Step 3: the key by `kid` within this provider's set, bound to `alg`. Without a `kid`
+/// only a provider with exactly one key can say which key was meant.
+fn select_key<'k>(keys: &'k KeySet, kid: Option<&str>, alg: Algorithm) -> Result<&'k ParsedPublicKey, Reason> {
+    let Some(kid) = kid else {
+        return match keys.keys() {
+            [only] => only.verifier(alg).ok_or(Reason::KeyAlgorithmMismatch),
+            _ => Err(Reason::KidRequired),
+        };
+    };
+    let mut candidates = keys.keys().iter().filter(|k| k.kid() == Some(kid)).peekable();
+    if candidates.peek().is_none() {
+        return Err(Reason::KeyNotFound);
+    }
+    candidates.find_map(|k| k.verifier(alg)).ok_or(Reason::KeyAlgorithmMismatch)
+}
+
+/// Step 5: time claims, required claims, audience, `crit`, `typ`.
+fn check_claims(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    now: UnixTime,
+) -> Result<(), Reason> {
+    let exp = time_claim(claims, "exp")?;
+    let nbf = time_claim(claims, "nbf")?;
+    let iat = time_claim(claims, "iat")?;
+    for name in &provider.required_claims {
+        if claims.get(name).is_none_or(Value::is_null) {
+            return Err(Reason::RequiredClaimMissing);
+        }
+    }
+    // f64 comparisons: JSON times may be fractional, and adding the skew to `exp` near
+    // i64::MAX (or subtracting it from `nbf` near i64::MIN) cannot wrap.
+    let now = now.0 as f64;
+    let skew = provider.clock_skew.as_secs_f64();
+    if exp.is_some_and(|exp| now > exp + skew) {
+        return Err(Reason::Expired);
+    }
+    if nbf.is_some_and(|nbf| now < nbf - skew) {
+        return Err(Reason::NotYetValid);
+    }
+    if iat.is_some_and(|iat| iat > now + skew) {
+        return Err(Reason::IssuedInFuture);
+    }
+    if let Some(exp) = exp {
+        if nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat) {
+            return Err(Reason::ValidityWindowInvalid);
+        }
+    }
+    check_audience(claims, provider)?;
+    if header.contains_key("crit") {
+        // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
+        return Err(Reason::CritUnsupported);
+    }
+    check_type(header, provider)
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional. Absent or `null` is
+/// `None`; any other type is malformed.
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Reason> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(Reason::ClaimMalformed),
+        Some(_) => Err(Reason::ClaimMalformed),
+    }
+}
+
+/// The audience: the first present of `audience_claims`, each a string or an array of
+/// strings; exact comparison against the configured set.
+fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
+    let mut present = false;
+    for name in &provider.audience_claims {
+        match claims.get(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(aud)) => {
+                present = true;
+                if provider.audiences.contains(aud) {
+                    return Ok(());
+                }
+            }
+            Some(Value::Array(items)) => {
+                present = true;
+                for item in items {
+                    let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
+                    if provider.audiences.contains(aud) {
+                        return Ok(());
+                    }
+                }
+            }
+            Some(_) => return Err(Reason::ClaimMalformed),
+        }
+    }
+    Err(if present { Reason::AudienceNotAllowed } else { Reason::AudienceMissing })
+}
+
+/// `typ` (RFC 7515 §4.1.9, compared case-insensitively, `application/` optional).
+fn check_type(header: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(typ)) => Some(normalize_type(typ)),
+        Some(_) => return Err(Reason::TokenTypeNotAllowed),
+    };
+    let allowed = match (&provider.token_types, typ.as_deref()) {
+        (None, None) => true,
+        (None, Some(typ)) => typ == "jwt" || typ == "at+jwt",
+        (Some(list), Some(typ)) => list.iter().any(|t| t == typ),
+        (Some(_), None) => false,
+    };
+    if allowed { Ok(()) } else { Err(Reason::TokenTypeNotAllowed) }
+}
+
+/// Lowercase, without a leading `application/` (RFC 7515 §4.1.9).
+pub fn normalize_type(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
+    }
+}
