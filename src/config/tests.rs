@@ -1,0 +1,132 @@
+//! Unit tests of config compilation: defaults, and errors that name the field.
+
+use super::*;
+use crate::algorithm::AlgorithmSet;
+use crate::mint::test_keys;
+use crate::snapshot::ProviderSet;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+fn jwks() -> String {
+    json!({"keys": [test_keys::ec(crate::algorithm::Algorithm::Es256, "k1").public_jwk()]}).to_string()
+}
+
+fn provider(extra: &str) -> String {
+    format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{}' }}\n{extra}", jwks())
+}
+
+fn error(yaml: &str) -> String {
+    compile_str(yaml, Path::new("/etc/authz/config.yaml")).expect_err("config must be rejected").to_string()
+}
+
+#[test]
+fn defaults_are_applied() {
+    let snap = compile_str(&provider(""), Path::new("c.yaml")).unwrap();
+    let p = &snap.providers[0];
+    assert_eq!(p.clock_skew, Duration::from_secs(60));
+    assert_eq!(p.required_claims, ["exp"]);
+    assert_eq!(p.audience_claims, ["aud"]);
+    assert_eq!(p.algorithms, AlgorithmSet::all());
+    assert_eq!(p.token_types, None);
+    assert_eq!(snap.default_requirement.providers, ProviderSet::Any);
+    assert_eq!(snap.limits.max_token_bytes, 32 * 1024);
+    assert_eq!(snap.limits.max_json_depth, 64);
+    assert_eq!(snap.limits.max_jwks_bytes, 64 * 1024);
+    assert_eq!(snap.by_issuer["https://i.test"], 0);
+}
+
+#[test]
+fn unknown_fields_are_errors_naming_the_file_and_field() {
+    let e = error(&provider("    audience: [b]"));
+    assert!(e.starts_with("/etc/authz/config.yaml: "), "{e}");
+    assert!(e.contains("audience"), "{e}");
+    let e = error(&format!("{}\nchalenge: {{ realm: x }}", provider("")));
+    assert!(e.contains("chalenge"), "{e}");
+}
+
+#[test]
+fn yaml_syntax_errors_name_the_file() {
+    let e = error("providers: [");
+    assert!(e.starts_with("/etc/authz/config.yaml: "), "{e}");
+}
+
+#[test]
+fn field_errors_name_the_field_path_and_the_expectation() {
+    let cases: Vec<(String, &str)> = vec![
+        ("providers: []".into(), "providers: at least one provider"),
+        (provider("    algorithms: [HS256]"), "providers[0].algorithms[0]: \"HS256\" is not supported; HMAC"),
+        (provider("    algorithms: [none]"), "providers[0].algorithms[0]: \"none\" is not supported; unsigned"),
+        (provider("    clock_skew: 2 minutes"), "providers[0].clock_skew: expected a duration"),
+        (provider("    clock_skew: 2h"), "providers[0].clock_skew: expected a duration such as 30s or 5m, at most 1h"),
+        (provider("    token_types: []"), "providers[0].token_types"),
+        (provider("    issuers: [https://j.test]"), "providers[0].issuer: expected exactly one of `issuer` or `issuers`"),
+        (provider("default: { providers: [nobody] }"), "default.providers[0]: no provider is named \"nobody\""),
+        (provider("default: { providers: some }"), "default.providers: expected `any`"),
+        (provider("challenge: { realm: 'a\"b' }"), "challenge.realm: expected non-empty printable ASCII"),
+        (provider("upstream: { claim_headers: { sub: 'x jwt' } }"), "upstream.claim_headers.sub"),
+        (provider("upstream: { claim_headers: { sub: authorization } }"), "upstream.claim_headers.sub"),
+        (provider("limits: { max_json_depth: 500 }"), "limits.max_json_depth: expected 2 to 127"),
+        (
+            format!("{}  - name: p\n    issuer: https://other.test\n    audiences: [a]\n    jwks: {{ inline: '{}' }}\n", provider(""), jwks()),
+            "providers[1].name: \"p\" is already the name of providers[0]",
+        ),
+        (
+            format!("{}  - name: q\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{}' }}\n", provider(""), jwks()),
+            "providers[1].issuers: issuer \"https://i.test\" is already trusted by providers[0]",
+        ),
+        (
+            "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: []\n    jwks: { file: j.json }".into(),
+            "providers[0].audiences: expected at least one non-empty audience",
+        ),
+        (
+            "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: { file: missing.json }".into(),
+            "providers[0].jwks.file: cannot read /etc/authz/missing.json",
+        ),
+        (
+            "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {}".into(),
+            "providers[0].jwks: expected exactly one key source",
+        ),
+        (
+            "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: { inline: '{\"keys\": []}' }".into(),
+            "providers[0].jwks.inline: no usable key",
+        ),
+        (
+            "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: { inline: '{\"keys\": [{\"kty\": \"oct\", \"kid\": \"h\"}]}' }".into(),
+            "providers[0].jwks.inline: no usable key; skipped keys[0] (h): unsupported kty \"oct\"",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let e = error(&yaml);
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+        assert!(e.starts_with("/etc/authz/config.yaml: "), "{e}");
+    }
+}
+
+#[test]
+fn inline_jwks_may_be_a_mapping_or_a_json_string() {
+    let mapping = format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks:\n      inline: {}\n", jwks());
+    assert_eq!(compile_str(&mapping, Path::new("c.yaml")).unwrap().providers[0].keys.keys().len(), 1);
+    assert_eq!(compile_str(&provider(""), Path::new("c.yaml")).unwrap().providers[0].keys.keys().len(), 1);
+}
+
+#[test]
+fn a_jwks_file_is_read_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keys.json"), jwks()).unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: { file: keys.json }\n").unwrap();
+    assert_eq!(load(&config).unwrap().providers[0].keys.keys()[0].kid(), Some("k1"));
+}
+
+#[test]
+fn durations_parse_with_units() {
+    use super::compile::parse_duration;
+    assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+    assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+    assert_eq!(parse_duration("30"), None);
+    assert_eq!(parse_duration("-1s"), None);
+    assert_eq!(parse_duration("s"), None);
+}
