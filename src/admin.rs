@@ -30,5 +30,9 @@ pub fn router(ready: Readiness) -> Router {
 }
 
 async fn readyz(State(ready): State<Readiness>) -> (StatusCode, &'static str) {
-    if ready.get() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready\n") }
+    if ready.get() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
 }

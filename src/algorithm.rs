@@ -132,7 +132,9 @@ impl AlgorithmSet {
 
     /// The members, in `Algorithm::ALL` order.
     pub fn iter(self) -> impl Iterator<Item = Algorithm> {
-        Algorithm::ALL.into_iter().filter(move |a| self.contains(*a))
+        Algorithm::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
 
     fn bit(alg: Algorithm) -> u16 {
@@ -169,7 +171,10 @@ mod tests {
         let set: AlgorithmSet = [Algorithm::Es256, Algorithm::EdDsa].into_iter().collect();
         assert!(set.contains(Algorithm::Es256));
         assert!(!set.contains(Algorithm::Rs256));
-        assert_eq!(set.iter().collect::<Vec<_>>(), [Algorithm::Es256, Algorithm::EdDsa]);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Algorithm::Es256, Algorithm::EdDsa]
+        );
         assert_eq!(AlgorithmSet::all().iter().count(), 10);
     }
 }

@@ -35,9 +35,15 @@ pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write the address file {path}: {source}")]
-    AddressFile { path: PathBuf, source: std::io::Error },
+    AddressFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
     #[error("admin server failed: {0}")]
@@ -51,17 +57,40 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     let snapshot = config::load(&options.config)?;
     log_snapshot(&snapshot);
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
-    let bind = |addr| async move { TcpListener::bind(addr).await.map_err(|source| AppError::Bind { addr, source }) };
+    let bind = |addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| AppError::Bind { addr, source })
+    };
     let grpc = bind(options.grpc_listen).await?;
     let admin = bind(options.admin_listen).await?;
-    let grpc_addr = grpc.local_addr().map_err(|source| AppError::Bind { addr: options.grpc_listen, source })?;
-    let admin_addr = admin.local_addr().map_err(|source| AppError::Bind { addr: options.admin_listen, source })?;
+    let grpc_addr = grpc.local_addr().map_err(|source| AppError::Bind {
+        addr: options.grpc_listen,
+        source,
+    })?;
+    let admin_addr = admin.local_addr().map_err(|source| AppError::Bind {
+        addr: options.admin_listen,
+        source,
+    })?;
     if let Some(path) = &options.address_file {
-        write_address_file(path, grpc_addr, admin_addr).map_err(|source| AppError::AddressFile { path: path.clone(), source })?;
+        write_address_file(path, grpc_addr, admin_addr).map_err(|source| {
+            AppError::AddressFile {
+                path: path.clone(),
+                source,
+            }
+        })?;
     }
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, config = %options.config.display(), "serving");
     let shutdown = termination_signal().map_err(AppError::Signals)?;
-    run(snapshot, grpc, admin, Readiness::default(), shutdown, options.drain_timeout).await
+    run(
+        snapshot,
+        grpc,
+        admin,
+        Readiness::default(),
+        shutdown,
+        options.drain_timeout,
+    )
+    .await
 }
 
 /// Runs both servers on bound listeners until `shutdown` completes, then drains.
@@ -74,17 +103,24 @@ pub async fn run(
     drain_timeout: Duration,
 ) -> Result<(), AppError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<AuthorizationServer<AuthzService>>().await;
+    health
+        .set_serving::<AuthorizationServer<AuthzService>>()
+        .await;
     let (stop_grpc, grpc_stopped) = watch::channel(false);
     let (stop_admin, admin_stopped) = watch::channel(false);
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(AuthorizationServer::new(AuthzService::new(snapshot)))
-            .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), stopped(grpc_stopped)),
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                stopped(grpc_stopped),
+            ),
     );
     let mut admin_task = tokio::spawn(
-        axum::serve(admin, admin::router(ready.clone())).with_graceful_shutdown(stopped(admin_stopped)).into_future(),
+        axum::serve(admin, admin::router(ready.clone()))
+            .with_graceful_shutdown(stopped(admin_stopped))
+            .into_future(),
     );
     ready.set(true);
     tokio::select! {
@@ -92,10 +128,17 @@ pub async fn run(
         result = &mut grpc_task => return finished_early(result.map(|r| r.map_err(AppError::Grpc))),
         result = &mut admin_task => return finished_early(result.map(|r| r.map_err(AppError::Admin))),
     }
-    tracing::info!(?drain_timeout, "shutting down: readiness off, draining in-flight checks");
+    tracing::info!(
+        ?drain_timeout,
+        "shutting down: readiness off, draining in-flight checks"
+    );
     ready.set(false);
-    health.set_not_serving::<AuthorizationServer<AuthzService>>().await;
-    health.set_service_status("", ServingStatus::NotServing).await;
+    health
+        .set_not_serving::<AuthorizationServer<AuthzService>>()
+        .await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
     let _ = stop_grpc.send(true);
     match tokio::time::timeout(drain_timeout, &mut grpc_task).await {
         Ok(Ok(Err(e))) => return Err(AppError::Grpc(e)),
@@ -106,19 +149,26 @@ pub async fn run(
         }
     }
     let _ = stop_admin.send(true);
-    if tokio::time::timeout(Duration::from_secs(1), &mut admin_task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(1), &mut admin_task)
+        .await
+        .is_err()
+    {
         admin_task.abort();
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-fn finished_early(result: Result<Result<(), AppError>, tokio::task::JoinError>) -> Result<(), AppError> {
+fn finished_early(
+    result: Result<Result<(), AppError>, tokio::task::JoinError>,
+) -> Result<(), AppError> {
     match result {
         Ok(Err(e)) => Err(e),
         // A server that returns Ok without a shutdown signal, or a panicked task, is a bug;
         // report it as an admin I/O failure rather than exiting silently.
-        Ok(Ok(())) => Err(AppError::Admin(std::io::Error::other("a server stopped unexpectedly"))),
+        Ok(Ok(())) => Err(AppError::Admin(std::io::Error::other(
+            "a server stopped unexpectedly",
+        ))),
         Err(join) => Err(AppError::Admin(std::io::Error::other(join.to_string()))),
     }
 }
@@ -142,9 +192,14 @@ fn termination_signal() -> std::io::Result<impl Future<Output = ()>> {
 
 /// Writes `{"grpc": "...", "admin": "..."}` via a temporary file and a rename, so a reader
 /// never sees a partial file.
-fn write_address_file(path: &std::path::Path, grpc: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
+fn write_address_file(
+    path: &std::path::Path,
+    grpc: SocketAddr,
+    admin: SocketAddr,
+) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let body = serde_json::json!({ "grpc": grpc.to_string(), "admin": admin.to_string() }).to_string();
+    let body =
+        serde_json::json!({ "grpc": grpc.to_string(), "admin": admin.to_string() }).to_string();
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)
 }
@@ -152,7 +207,12 @@ fn write_address_file(path: &std::path::Path, grpc: SocketAddr, admin: SocketAdd
 /// One log line per provider; never key material.
 pub fn log_snapshot(snapshot: &Snapshot) {
     for p in &snapshot.providers {
-        let kids: Vec<&str> = p.keys.keys().iter().map(|k| k.kid().unwrap_or("-")).collect();
+        let kids: Vec<&str> = p
+            .keys
+            .keys()
+            .iter()
+            .map(|k| k.kid().unwrap_or("-"))
+            .collect();
         tracing::info!(provider = %p.name, issuers = ?p.issuers, audiences = ?p.audiences, kids = ?kids, "provider loaded");
     }
 }

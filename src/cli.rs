@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "envoy-jwt-authz", version, about = "Envoy ext_authz server that validates JWT access tokens")]
+#[command(
+    name = "envoy-jwt-authz",
+    version,
+    about = "Envoy ext_authz server that validates JWT access tokens"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

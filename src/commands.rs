@@ -3,8 +3,8 @@
 
 use crate::algorithm::Algorithm;
 use crate::cli::{KeyArgs, MintArgs};
-use crate::config::{self, ConfigError};
 use crate::config::compile::parse_duration;
+use crate::config::{self, ConfigError};
 use crate::mint::SigningKey;
 use crate::snapshot::Snapshot;
 use crate::token::verify::UnixTime;
@@ -17,13 +17,26 @@ pub fn check_config(path: &Path) -> Result<String, ConfigError> {
 }
 
 fn summary(path: &Path, snapshot: &Snapshot) -> String {
-    let mut out = format!("{}: ok, {} provider(s)\n", path.display(), snapshot.providers.len());
+    let mut out = format!(
+        "{}: ok, {} provider(s)\n",
+        path.display(),
+        snapshot.providers.len()
+    );
     for p in &snapshot.providers {
         let keys: Vec<String> = p
             .keys
             .keys()
             .iter()
-            .map(|k| format!("{}({})", k.kid().unwrap_or("no-kid"), k.algorithms().map(Algorithm::name).collect::<Vec<_>>().join(",")))
+            .map(|k| {
+                format!(
+                    "{}({})",
+                    k.kid().unwrap_or("no-kid"),
+                    k.algorithms()
+                        .map(Algorithm::name)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            })
             .collect();
         let skipped: Vec<String> = p
             .keys
@@ -60,8 +73,10 @@ pub enum DevError {
 }
 
 fn signing_key(args: &KeyArgs) -> Result<SigningKey, DevError> {
-    let alg = Algorithm::from_name(&args.alg).ok_or_else(|| DevError::Algorithm(args.alg.clone()))?;
-    let pem = std::fs::read_to_string(&args.key).map_err(|e| DevError::Read(args.key.display().to_string(), e))?;
+    let alg =
+        Algorithm::from_name(&args.alg).ok_or_else(|| DevError::Algorithm(args.alg.clone()))?;
+    let pem = std::fs::read_to_string(&args.key)
+        .map_err(|e| DevError::Read(args.key.display().to_string(), e))?;
     let key = SigningKey::from_pkcs8_pem(&pem, alg)?;
     Ok(match &args.kid {
         Some(kid) => key.with_kid(kid),
@@ -92,8 +107,11 @@ pub fn mint_token(args: &MintArgs, now: UnixTime) -> Result<String, DevError> {
         claims["scope"] = json!(scope);
     }
     for extra in &args.claims {
-        let (name, value) = extra.split_once('=').ok_or_else(|| DevError::Claim(extra.clone()))?;
-        let value: Value = serde_json::from_str(value).map_err(|_| DevError::Claim(extra.clone()))?;
+        let (name, value) = extra
+            .split_once('=')
+            .ok_or_else(|| DevError::Claim(extra.clone()))?;
+        let value: Value =
+            serde_json::from_str(value).map_err(|_| DevError::Claim(extra.clone()))?;
         claims[name] = value;
     }
     Ok(key.mint(&claims)?)

@@ -76,7 +76,11 @@ fn allow(snapshot: &Snapshot, verified: &Verified<'_>) -> Allow {
     }
     Allow {
         provider: verified.provider().name.clone(),
-        issuer: claims.get("iss").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        issuer: claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         scopes: scopes(claims),
         set_headers,
@@ -87,10 +91,19 @@ fn allow(snapshot: &Snapshot, verified: &Verified<'_>) -> Allow {
 /// Scopes from `scope` (space-separated; never split on commas) or `scp` (an array of
 /// strings, or a space-separated string as Entra ID sends it).
 pub fn scopes(claims: &serde_json::Map<String, Value>) -> Vec<String> {
-    let split = |s: &str| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let split = |s: &str| {
+        s.split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     match (claims.get("scope"), claims.get("scp")) {
         (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => split(s),
-        (None, Some(Value::Array(items))) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        (None, Some(Value::Array(items))) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -121,10 +134,19 @@ fn deny(snapshot: &Snapshot, reason: Reason) -> Decision {
     if let Some(url) = &challenge.resource_metadata {
         params.push(format!("resource_metadata=\"{url}\""));
     }
-    let www_authenticate = if params.is_empty() { "Bearer".to_owned() } else { format!("Bearer {}", params.join(", ")) };
+    let www_authenticate = if params.is_empty() {
+        "Bearer".to_owned()
+    } else {
+        format!("Bearer {}", params.join(", "))
+    };
     let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
     let body = json!({ "error": error, "error_description": reason.description() }).to_string();
-    Decision::Deny(Deny { reason, status: reason.http_status(), www_authenticate, body })
+    Decision::Deny(Deny {
+        reason,
+        status: reason.http_status(),
+        www_authenticate,
+        body,
+    })
 }
 
 #[cfg(test)]

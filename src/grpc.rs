@@ -6,11 +6,13 @@
 use crate::decision::{Allow, Decision, Deny, Request, decide};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
-use crate::proto::envoy::r#type::v3::HttpStatus;
 use crate::proto::envoy::service::auth::v3::attribute_context::HttpRequest;
 use crate::proto::envoy::service::auth::v3::authorization_server::Authorization;
 use crate::proto::envoy::service::auth::v3::check_response::HttpResponse;
-use crate::proto::envoy::service::auth::v3::{CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse};
+use crate::proto::envoy::service::auth::v3::{
+    CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
+};
+use crate::proto::envoy::r#type::v3::HttpStatus;
 use crate::proto::google::rpc;
 use crate::snapshot::Snapshot;
 use crate::token::verify::UnixTime;
@@ -39,7 +41,10 @@ impl AuthzService {
 
 #[tonic::async_trait]
 impl Authorization for AuthzService {
-    async fn check(&self, request: tonic::Request<CheckRequest>) -> Result<Response<CheckResponse>, Status> {
+    async fn check(
+        &self,
+        request: tonic::Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
         let now = UnixTime::now();
         // One snapshot for the whole request: a reload mid-request cannot mix two configs.
         let snapshot = self.snapshot.load_full();
@@ -49,7 +54,9 @@ impl Authorization for AuthzService {
             .as_ref()
             .and_then(|a| a.request.as_ref())
             .and_then(|r| r.http.as_ref())
-            .ok_or_else(|| Status::invalid_argument("CheckRequest has no attributes.request.http"))?;
+            .ok_or_else(|| {
+                Status::invalid_argument("CheckRequest has no attributes.request.http")
+            })?;
         let request = to_request(http);
         let decision = decide(&snapshot, &request, now);
         if let Decision::Deny(deny) = &decision {
@@ -69,10 +76,23 @@ impl Authorization for AuthzService {
 /// Every occurrence of the header `name` (lowercase): the joined value from `headers`, and
 /// one value per line from `header_map` (sent instead with `encode_raw_headers: true`).
 fn header_values<'a>(http: &'a HttpRequest, name: &str) -> Vec<&'a [u8]> {
-    let mut values: Vec<&[u8]> = http.headers.get(name).map(|v| v.as_bytes()).into_iter().collect();
+    let mut values: Vec<&[u8]> = http
+        .headers
+        .get(name)
+        .map(|v| v.as_bytes())
+        .into_iter()
+        .collect();
     if let Some(map) = &http.header_map {
-        for h in map.headers.iter().filter(|h| h.key.eq_ignore_ascii_case(name)) {
-            values.push(if h.raw_value.is_empty() { h.value.as_bytes() } else { &h.raw_value });
+        for h in map
+            .headers
+            .iter()
+            .filter(|h| h.key.eq_ignore_ascii_case(name))
+        {
+            values.push(if h.raw_value.is_empty() {
+                h.value.as_bytes()
+            } else {
+                &h.raw_value
+            });
         }
     }
     values
@@ -107,9 +127,16 @@ fn allowed(allow: Allow) -> CheckResponse {
         metadata.push(("scope", allow.scopes.join(" ")));
     }
     CheckResponse {
-        status: Some(rpc::Status { code: OK, ..Default::default() }),
+        status: Some(rpc::Status {
+            code: OK,
+            ..Default::default()
+        }),
         http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-            headers: allow.set_headers.into_iter().map(|(k, v)| overwrite(k, v)).collect(),
+            headers: allow
+                .set_headers
+                .into_iter()
+                .map(|(k, v)| overwrite(k, v))
+                .collect(),
             headers_to_remove: allow.remove_headers,
             ..Default::default()
         })),
@@ -124,9 +151,15 @@ fn denied(deny: Deny) -> CheckResponse {
         _ => UNAUTHENTICATED,
     };
     CheckResponse {
-        status: Some(rpc::Status { code, message: deny.reason.code().to_owned(), ..Default::default() }),
+        status: Some(rpc::Status {
+            code,
+            message: deny.reason.code().to_owned(),
+            ..Default::default()
+        }),
         http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus { code: i32::from(deny.status) }),
+            status: Some(HttpStatus {
+                code: i32::from(deny.status),
+            }),
             headers: vec![
                 overwrite("www-authenticate".into(), deny.www_authenticate),
                 overwrite("content-type".into(), "application/json".into()),
@@ -142,7 +175,11 @@ fn denied(deny: Deny) -> CheckResponse {
 /// client-sent value survive beside ours.
 fn overwrite(key: String, value: String) -> HeaderValueOption {
     HeaderValueOption {
-        header: Some(HeaderValue { key, value, raw_value: Vec::new() }),
+        header: Some(HeaderValue {
+            key,
+            value,
+            raw_value: Vec::new(),
+        }),
         append: None,
         append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
         keep_empty_value: false,
@@ -153,7 +190,14 @@ fn to_struct(fields: Vec<(&str, String)>) -> Struct {
     Struct {
         fields: fields
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), prost_types::Value { kind: Some(Kind::StringValue(v)) }))
+            .map(|(k, v)| {
+                (
+                    k.to_owned(),
+                    prost_types::Value {
+                        kind: Some(Kind::StringValue(v)),
+                    },
+                )
+            })
             .collect(),
     }
 }

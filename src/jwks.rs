@@ -35,7 +35,10 @@ impl Key {
 
     /// The parsed key for `alg`, or `None` when this key is not bound to `alg`.
     pub(crate) fn verifier(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
-        self.verifiers.iter().find(|(a, _)| *a == alg).map(|(_, k)| k)
+        self.verifiers
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, k)| k)
     }
 }
 
@@ -95,9 +98,13 @@ pub enum JwksError {
 /// array); an empty or all-skipped set is returned as such for the caller to judge.
 pub fn parse(bytes: &[u8], allowed: AlgorithmSet, max_bytes: usize) -> Result<KeySet, JwksError> {
     if bytes.len() > max_bytes {
-        return Err(JwksError::TooLarge { size: bytes.len(), max: max_bytes });
+        return Err(JwksError::TooLarge {
+            size: bytes.len(),
+            max: max_bytes,
+        });
     }
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| JwksError::NotJson(e.to_string()))?;
+    let doc: Value =
+        serde_json::from_slice(bytes).map_err(|e| JwksError::NotJson(e.to_string()))?;
     let Some(entries) = doc.get("keys").and_then(Value::as_array) else {
         return Err(JwksError::NoKeysArray);
     };
@@ -112,7 +119,10 @@ pub fn parse(bytes: &[u8], allowed: AlgorithmSet, max_bytes: usize) -> Result<Ke
     Ok(set)
 }
 
-fn parse_key(entry: &Value, allowed: AlgorithmSet) -> Result<Vec<(Algorithm, ParsedPublicKey)>, String> {
+fn parse_key(
+    entry: &Value,
+    allowed: AlgorithmSet,
+) -> Result<Vec<(Algorithm, ParsedPublicKey)>, String> {
     let jwk = entry.as_object().ok_or("entry is not a JSON object")?;
     if let Some(kid) = jwk.get("kid") {
         if !kid.is_string() {
@@ -125,7 +135,9 @@ fn parse_key(entry: &Value, allowed: AlgorithmSet) -> Result<Vec<(Algorithm, Par
         }
     }
     if let Some(ops) = jwk.get("key_ops") {
-        let verify = ops.as_array().is_some_and(|ops| ops.iter().any(|o| o == "verify"));
+        let verify = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|o| o == "verify"));
         if !verify {
             return Err("key_ops does not include \"verify\"".into());
         }
@@ -158,12 +170,20 @@ fn parse_key(entry: &Value, allowed: AlgorithmSet) -> Result<Vec<(Algorithm, Par
 
 /// The algorithms a JWK may verify: its declared `alg` (which must fit its key type), or
 /// the whole family; intersected with what the provider allows.
-fn bound_algorithms(jwk: &Map<String, Value>, family: KeyFamily, allowed: AlgorithmSet) -> Result<AlgorithmSet, String> {
+fn bound_algorithms(
+    jwk: &Map<String, Value>,
+    family: KeyFamily,
+    allowed: AlgorithmSet,
+) -> Result<AlgorithmSet, String> {
     let candidates: AlgorithmSet = match jwk.get("alg") {
-        None => Algorithm::ALL.into_iter().filter(|a| a.family() == family).collect(),
+        None => Algorithm::ALL
+            .into_iter()
+            .filter(|a| a.family() == family)
+            .collect(),
         Some(alg) => {
             let name = alg.as_str().ok_or("alg is not a string")?;
-            let alg = Algorithm::from_name(name).ok_or_else(|| format!("unsupported alg {name:?}"))?;
+            let alg =
+                Algorithm::from_name(name).ok_or_else(|| format!("unsupported alg {name:?}"))?;
             if alg.family() != family {
                 return Err(format!("alg {alg} does not fit this key type"));
             }
@@ -173,7 +193,9 @@ fn bound_algorithms(jwk: &Map<String, Value>, family: KeyFamily, allowed: Algori
     let usable: AlgorithmSet = candidates.iter().filter(|a| allowed.contains(*a)).collect();
     if usable.is_empty() {
         let names: Vec<_> = candidates.iter().map(Algorithm::name).collect();
-        return Err(format!("its algorithms {names:?} are not in the provider's algorithms"));
+        return Err(format!(
+            "its algorithms {names:?} are not in the provider's algorithms"
+        ));
     }
     Ok(usable)
 }
@@ -184,9 +206,13 @@ fn parse_public_key(jwk: &Map<String, Value>, alg: Algorithm) -> Result<ParsedPu
         KeyFamily::Rsa => {
             let n = strip_leading_zeros(bytes_member(jwk, "n")?);
             let e = strip_leading_zeros(bytes_member(jwk, "e")?);
-            let bits = n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
+            let bits = n
+                .first()
+                .map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
             if bits < MIN_RSA_BITS {
-                return Err(format!("RSA key has {bits} bits, fewer than {MIN_RSA_BITS}"));
+                return Err(format!(
+                    "RSA key has {bits} bits, fewer than {MIN_RSA_BITS}"
+                ));
             }
             if bits > MAX_RSA_BITS {
                 return Err(format!("RSA key has {bits} bits, more than {MAX_RSA_BITS}"));
@@ -199,9 +225,12 @@ fn parse_public_key(jwk: &Map<String, Value>, alg: Algorithm) -> Result<ParsedPu
                 Algorithm::Ps384 => &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA384,
                 _ => &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA512,
             };
-            RsaPublicKeyComponents { n: &n[..], e: &e[..] }
-                .to_parsed_public_key(params)
-                .map_err(|e| format!("invalid RSA key: {e}"))
+            RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            }
+            .to_parsed_public_key(params)
+            .map_err(|e| format!("invalid RSA key: {e}"))
         }
         KeyFamily::P256 | KeyFamily::P384 | KeyFamily::P521 => {
             let width = match alg.family() {
@@ -231,11 +260,14 @@ fn parse_public_key(jwk: &Map<String, Value>, alg: Algorithm) -> Result<ParsedPu
 }
 
 fn string_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
-    jwk.get(name).and_then(Value::as_str).ok_or_else(|| format!("{name} is missing or not a string"))
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{name} is missing or not a string"))
 }
 
 fn bytes_member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
-    b64::decode_jwk_member(string_member(jwk, name)?).ok_or_else(|| format!("{name} is not base64url"))
+    b64::decode_jwk_member(string_member(jwk, name)?)
+        .ok_or_else(|| format!("{name} is not base64url"))
 }
 
 fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -265,15 +297,31 @@ mod tests {
             test_keys::ed25519("ed").public_jwk_without_alg(),
         ]);
         assert!(set.skipped().is_empty(), "{:?}", set.skipped());
-        let algs: Vec<Vec<Algorithm>> = set.keys().iter().map(|k| k.algorithms().collect()).collect();
+        let algs: Vec<Vec<Algorithm>> = set
+            .keys()
+            .iter()
+            .map(|k| k.algorithms().collect())
+            .collect();
         use Algorithm::*;
-        assert_eq!(algs, vec![vec![Rs256, Rs384, Rs512, Ps256, Ps384, Ps512], vec![Es256], vec![Es384], vec![Es512], vec![EdDsa]]);
+        assert_eq!(
+            algs,
+            vec![
+                vec![Rs256, Rs384, Rs512, Ps256, Ps384, Ps512],
+                vec![Es256],
+                vec![Es384],
+                vec![Es512],
+                vec![EdDsa]
+            ]
+        );
     }
 
     #[test]
     fn a_declared_alg_binds_the_key_to_that_alg_only() {
         let set = set_of(vec![test_keys::rsa(Algorithm::Ps384, "r").public_jwk()]);
-        assert_eq!(set.keys()[0].algorithms().collect::<Vec<_>>(), [Algorithm::Ps384]);
+        assert_eq!(
+            set.keys()[0].algorithms().collect::<Vec<_>>(),
+            [Algorithm::Ps384]
+        );
     }
 
     #[test]
@@ -285,7 +333,10 @@ mod tests {
         .unwrap();
         let set = parse(&doc, [Algorithm::Rs256].into_iter().collect(), 1 << 20).unwrap();
         assert_eq!(set.keys().len(), 1);
-        assert_eq!(set.keys()[0].algorithms().collect::<Vec<_>>(), [Algorithm::Rs256]);
+        assert_eq!(
+            set.keys()[0].algorithms().collect::<Vec<_>>(),
+            [Algorithm::Rs256]
+        );
         assert_eq!(set.skipped()[0].kid.as_deref(), Some("e"));
     }
 
@@ -317,8 +368,14 @@ mod tests {
     fn unknown_types_mismatched_algs_and_private_material_are_skipped() {
         assert!(skip_reason(json!({"kty": "oct", "k": "AAAA"})).contains("private or symmetric"));
         assert!(skip_reason(json!({"kty": "oct"})).contains("unsupported kty"));
-        assert!(skip_reason(json!({"kty": "EC", "crv": "secp256k1", "x": "", "y": ""})).contains("unsupported EC curve"));
-        assert!(skip_reason(json!({"kty": "OKP", "crv": "X25519", "x": ""})).contains("unsupported OKP curve"));
+        assert!(
+            skip_reason(json!({"kty": "EC", "crv": "secp256k1", "x": "", "y": ""}))
+                .contains("unsupported EC curve")
+        );
+        assert!(
+            skip_reason(json!({"kty": "OKP", "crv": "X25519", "x": ""}))
+                .contains("unsupported OKP curve")
+        );
         let mut jwk = test_keys::ec(Algorithm::Es256, "e").public_jwk();
         jwk["alg"] = json!("ES384");
         assert!(skip_reason(jwk).contains("does not fit"));
@@ -335,8 +392,20 @@ mod tests {
 
     #[test]
     fn whole_document_errors_are_reported() {
-        assert_eq!(parse(b"{}", AlgorithmSet::all(), 100).unwrap_err(), JwksError::NoKeysArray);
-        assert!(matches!(parse(b"nope", AlgorithmSet::all(), 100), Err(JwksError::NotJson(_))));
-        assert_eq!(parse(&[b' '; 101], AlgorithmSet::all(), 100).unwrap_err(), JwksError::TooLarge { size: 101, max: 100 });
+        assert_eq!(
+            parse(b"{}", AlgorithmSet::all(), 100).unwrap_err(),
+            JwksError::NoKeysArray
+        );
+        assert!(matches!(
+            parse(b"nope", AlgorithmSet::all(), 100),
+            Err(JwksError::NotJson(_))
+        ));
+        assert_eq!(
+            parse(&[b' '; 101], AlgorithmSet::all(), 100).unwrap_err(),
+            JwksError::TooLarge {
+                size: 101,
+                max: 100
+            }
+        );
     }
 }

@@ -17,7 +17,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             init_logging(args.log_format);
             let Some(drain_timeout) = parse_duration(&args.drain_timeout) else {
-                eprintln!("error: --drain-timeout {:?}: expected a duration such as 10s", args.drain_timeout);
+                eprintln!(
+                    "error: --drain-timeout {:?}: expected a duration such as 10s",
+                    args.drain_timeout
+                );
                 return ExitCode::from(2);
             };
             let options = ServeOptions {
@@ -27,7 +30,10 @@ fn main() -> ExitCode {
                 address_file: args.address_file,
                 drain_timeout,
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
@@ -81,7 +87,9 @@ fn print_or_fail(result: Result<String, commands::DevError>) -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

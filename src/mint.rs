@@ -39,13 +39,18 @@ pub struct SigningKey {
 impl SigningKey {
     /// A fresh random key for `alg` (RSA keys are 2048 bits).
     pub fn generate(alg: Algorithm) -> Result<SigningKey, MintError> {
-        let rejected = |e: aws_lc_rs::error::Unspecified| MintError::KeyRejected(alg, e.to_string());
+        let rejected =
+            |e: aws_lc_rs::error::Unspecified| MintError::KeyRejected(alg, e.to_string());
         let pair = match alg.family() {
             KeyFamily::Rsa => Pair::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(rejected)?),
             KeyFamily::Ed25519 => Pair::Ed(Ed25519KeyPair::generate().map_err(rejected)?),
             _ => Pair::Ec(EcdsaKeyPair::generate(ec_signing(alg)).map_err(rejected)?),
         };
-        Ok(SigningKey { alg, kid: None, pair: Arc::new(pair) })
+        Ok(SigningKey {
+            alg,
+            kid: None,
+            pair: Arc::new(pair),
+        })
     }
 
     /// Reads an unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as written by
@@ -59,17 +64,26 @@ impl SigningKey {
             .take_while(|l| *l != "-----END PRIVATE KEY-----")
             .collect();
         use base64::Engine;
-        let der = base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| MintError::NotPem)?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| MintError::NotPem)?;
         if der.is_empty() {
             return Err(MintError::NotPem);
         }
-        let rejected = |e: aws_lc_rs::error::KeyRejected| MintError::KeyRejected(alg, e.to_string());
+        let rejected =
+            |e: aws_lc_rs::error::KeyRejected| MintError::KeyRejected(alg, e.to_string());
         let pair = match alg.family() {
             KeyFamily::Rsa => Pair::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(rejected)?),
-            KeyFamily::Ed25519 => Pair::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(rejected)?),
+            KeyFamily::Ed25519 => {
+                Pair::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(rejected)?)
+            }
             _ => Pair::Ec(EcdsaKeyPair::from_pkcs8(ec_signing(alg), &der).map_err(rejected)?),
         };
-        Ok(SigningKey { alg, kid: None, pair: Arc::new(pair) })
+        Ok(SigningKey {
+            alg,
+            kid: None,
+            pair: Arc::new(pair),
+        })
     }
 
     /// The same key with this `kid`.
@@ -80,8 +94,12 @@ impl SigningKey {
 
     /// The same RSA key used with another RSA algorithm (`RS*` ↔ `PS*`); `None` otherwise.
     pub fn with_alg(&self, alg: Algorithm) -> Option<SigningKey> {
-        (self.alg.family() == KeyFamily::Rsa && alg.family() == KeyFamily::Rsa)
-            .then(|| SigningKey { alg, ..self.clone() })
+        (self.alg.family() == KeyFamily::Rsa && alg.family() == KeyFamily::Rsa).then(|| {
+            SigningKey {
+                alg,
+                ..self.clone()
+            }
+        })
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -153,10 +171,15 @@ impl SigningKey {
                     _ => &signature::RSA_PSS_SHA512,
                 };
                 let mut sig = vec![0; pair.public_modulus_len()];
-                pair.sign(encoding, &rng, input, &mut sig).map_err(|_| MintError::SigningFailed)?;
+                pair.sign(encoding, &rng, input, &mut sig)
+                    .map_err(|_| MintError::SigningFailed)?;
                 Ok(sig)
             }
-            Pair::Ec(pair) => Ok(pair.sign(&rng, input).map_err(|_| MintError::SigningFailed)?.as_ref().to_vec()),
+            Pair::Ec(pair) => Ok(pair
+                .sign(&rng, input)
+                .map_err(|_| MintError::SigningFailed)?
+                .as_ref()
+                .to_vec()),
             Pair::Ed(pair) => Ok(pair.sign(input).as_ref().to_vec()),
         }
     }
@@ -193,12 +216,16 @@ pub(crate) mod test_keys {
     use std::sync::OnceLock;
 
     fn cached(slot: &'static OnceLock<SigningKey>, alg: Algorithm) -> SigningKey {
-        slot.get_or_init(|| SigningKey::generate(alg).expect("key generation")).clone()
+        slot.get_or_init(|| SigningKey::generate(alg).expect("key generation"))
+            .clone()
     }
 
     pub fn rsa(alg: Algorithm, kid: &str) -> SigningKey {
         static KEY: OnceLock<SigningKey> = OnceLock::new();
-        cached(&KEY, Algorithm::Rs256).with_alg(alg).expect("RSA alg").with_kid(kid)
+        cached(&KEY, Algorithm::Rs256)
+            .with_alg(alg)
+            .expect("RSA alg")
+            .with_kid(kid)
     }
 
     pub fn ec(alg: Algorithm, kid: &str) -> SigningKey {

@@ -143,9 +143,10 @@ impl Reason {
     fn row(self) -> (&'static str, &'static str) {
         match self {
             Reason::NoCredentials => ("no_credentials", "bearer token required"),
-            Reason::MultipleCredentials => {
-                ("multiple_credentials", "more than one authorization credential")
-            }
+            Reason::MultipleCredentials => (
+                "multiple_credentials",
+                "more than one authorization credential",
+            ),
             Reason::MalformedAuthorization => {
                 ("malformed_authorization", "malformed authorization header")
             }
@@ -195,7 +196,10 @@ mod tests {
         let codes: HashSet<_> = Reason::ALL.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), Reason::ALL.len());
         for code in codes {
-            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
         }
     }
 
@@ -205,7 +209,10 @@ mod tests {
         for reason in Reason::ALL {
             let d = reason.description();
             assert!(!d.is_empty());
-            assert!(d.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+            assert!(
+                d.bytes()
+                    .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+            );
         }
     }
 
@@ -213,11 +220,18 @@ mod tests {
     fn statuses_follow_rfc6750() {
         assert_eq!(Reason::NoCredentials.http_status(), 401);
         assert_eq!(Reason::NoCredentials.error_code(), None);
-        for r in [Reason::MultipleCredentials, Reason::MalformedAuthorization, Reason::EmptyBearer] {
+        for r in [
+            Reason::MultipleCredentials,
+            Reason::MalformedAuthorization,
+            Reason::EmptyBearer,
+        ] {
             assert_eq!(r.http_status(), 400);
             assert_eq!(r.error_code(), Some(ErrorCode::InvalidRequest));
         }
         assert_eq!(Reason::AudienceNotAllowed.http_status(), 401);
-        assert_eq!(Reason::AudienceNotAllowed.error_code(), Some(ErrorCode::InvalidToken));
+        assert_eq!(
+            Reason::AudienceNotAllowed.error_code(),
+            Some(ErrorCode::InvalidToken)
+        );
     }
 }

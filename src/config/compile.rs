@@ -25,14 +25,19 @@ pub const DEFAULT_AUDIENCE_CLAIMS: [&str; 1] = ["aud"];
 
 /// Reads and compiles the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
     compile_str(&text, path)
 }
 
 /// Compiles configuration text; `path` names the file in errors and anchors relative paths.
 pub fn compile_str(text: &str, path: &Path) -> Result<Snapshot, ConfigError> {
-    let file: ConfigFile = serde_saphyr::from_str(text)
-        .map_err(|e| ConfigError::Syntax { file: path.to_owned(), message: e.to_string() })?;
+    let file: ConfigFile = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+        file: path.to_owned(),
+        message: e.to_string(),
+    })?;
     Compiler { path }.compile(file)
 }
 
@@ -42,7 +47,11 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { file: self.path.to_owned(), field: field.into(), message: message.into() }
+        ConfigError::Invalid {
+            file: self.path.to_owned(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     fn compile(&self, file: ConfigFile) -> Result<Snapshot, ConfigError> {
@@ -55,8 +64,17 @@ impl Compiler<'_> {
         for (i, p) in file.providers.iter().enumerate() {
             let field = format!("providers[{i}]");
             let provider = self.provider(&field, p, &limits)?;
-            if let Some(other) = providers.iter().position(|o: &Provider| o.name == provider.name) {
-                return Err(self.invalid(format!("{field}.name"), format!("{:?} is already the name of providers[{other}]", provider.name)));
+            if let Some(other) = providers
+                .iter()
+                .position(|o: &Provider| o.name == provider.name)
+            {
+                return Err(self.invalid(
+                    format!("{field}.name"),
+                    format!(
+                        "{:?} is already the name of providers[{other}]",
+                        provider.name
+                    ),
+                ));
             }
             for iss in &provider.issuers {
                 if let Some(other) = by_issuer.insert(iss.clone(), i) {
@@ -65,10 +83,17 @@ impl Compiler<'_> {
             }
             providers.push(provider);
         }
-        let default_requirement = self.requirement("default", file.default.as_ref().map(|d| &d.providers), &providers)?;
+        let default_requirement = self.requirement(
+            "default",
+            file.default.as_ref().map(|d| &d.providers),
+            &providers,
+        )?;
         let challenge = Challenge {
             realm: self.quotable("challenge.realm", file.challenge.realm)?,
-            resource_metadata: self.quotable("challenge.resource_metadata", file.challenge.resource_metadata)?,
+            resource_metadata: self.quotable(
+                "challenge.resource_metadata",
+                file.challenge.resource_metadata,
+            )?,
         };
         let mut claim_headers = Vec::new();
         for (claim, header) in file.upstream.claim_headers {
@@ -78,8 +103,18 @@ impl Compiler<'_> {
             }
             claim_headers.push(ClaimHeader { claim, header });
         }
-        let upstream = Upstream { claim_headers, strip_authorization: file.upstream.strip_authorization };
-        Ok(Snapshot { providers, by_issuer, default_requirement, challenge, upstream, limits })
+        let upstream = Upstream {
+            claim_headers,
+            strip_authorization: file.upstream.strip_authorization,
+        };
+        Ok(Snapshot {
+            providers,
+            by_issuer,
+            default_requirement,
+            challenge,
+            upstream,
+            limits,
+        })
     }
 
     fn limits(&self, file: &ConfigFile) -> Result<Limits, ConfigError> {
@@ -93,7 +128,10 @@ impl Compiler<'_> {
             return Err(self.invalid("limits.max_token_bytes", "expected 256 to 1048576"));
         }
         if !(2..=MAX_SUPPORTED_DEPTH).contains(&limits.max_json_depth) {
-            return Err(self.invalid("limits.max_json_depth", format!("expected 2 to {MAX_SUPPORTED_DEPTH}")));
+            return Err(self.invalid(
+                "limits.max_json_depth",
+                format!("expected 2 to {MAX_SUPPORTED_DEPTH}"),
+            ));
         }
         if !(1024..=16 * 1024 * 1024).contains(&limits.max_jwks_bytes) {
             return Err(self.invalid("limits.max_jwks_bytes", "expected 1024 to 16777216"));
@@ -101,43 +139,98 @@ impl Compiler<'_> {
         Ok(limits)
     }
 
-    fn provider(&self, field: &str, p: &ProviderFile, limits: &Limits) -> Result<Provider, ConfigError> {
-        if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-            return Err(self.invalid(format!("{field}.name"), "expected a non-empty name of letters, digits, '-', '_' or '.'"));
+    fn provider(
+        &self,
+        field: &str,
+        p: &ProviderFile,
+        limits: &Limits,
+    ) -> Result<Provider, ConfigError> {
+        if p.name.is_empty()
+            || !p
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(self.invalid(
+                format!("{field}.name"),
+                "expected a non-empty name of letters, digits, '-', '_' or '.'",
+            ));
         }
         let issuers = match (&p.issuer, &p.issuers) {
             (Some(one), None) => vec![one.clone()],
             (None, Some(many)) if !many.is_empty() => many.clone(),
-            (None, Some(_)) => return Err(self.invalid(format!("{field}.issuers"), "expected at least one issuer")),
-            _ => return Err(self.invalid(format!("{field}.issuer"), "expected exactly one of `issuer` or `issuers`")),
+            (None, Some(_)) => {
+                return Err(
+                    self.invalid(format!("{field}.issuers"), "expected at least one issuer")
+                );
+            }
+            _ => {
+                return Err(self.invalid(
+                    format!("{field}.issuer"),
+                    "expected exactly one of `issuer` or `issuers`",
+                ));
+            }
         };
         if issuers.iter().any(String::is_empty) {
             return Err(self.invalid(format!("{field}.issuers"), "an issuer must not be empty"));
         }
         if p.audiences.is_empty() || p.audiences.iter().any(String::is_empty) {
-            return Err(self.invalid(format!("{field}.audiences"), "expected at least one non-empty audience"));
+            return Err(self.invalid(
+                format!("{field}.audiences"),
+                "expected at least one non-empty audience",
+            ));
         }
         let audience_claims = non_empty_list(p.audience_claims.as_ref(), &DEFAULT_AUDIENCE_CLAIMS)
-            .ok_or_else(|| self.invalid(format!("{field}.audience_claims"), "expected at least one claim name"))?;
+            .ok_or_else(|| {
+                self.invalid(
+                    format!("{field}.audience_claims"),
+                    "expected at least one claim name",
+                )
+            })?;
         let algorithms = match &p.algorithms {
             None => AlgorithmSet::all(),
-            Some(names) if names.is_empty() => return Err(self.invalid(format!("{field}.algorithms"), "expected at least one algorithm")),
+            Some(names) if names.is_empty() => {
+                return Err(self.invalid(
+                    format!("{field}.algorithms"),
+                    "expected at least one algorithm",
+                ));
+            }
             Some(names) => names
                 .iter()
                 .enumerate()
-                .map(|(j, name)| Algorithm::from_name(name).ok_or_else(|| self.invalid(format!("{field}.algorithms[{j}]"), unsupported_algorithm(name))))
+                .map(|(j, name)| {
+                    Algorithm::from_name(name).ok_or_else(|| {
+                        self.invalid(
+                            format!("{field}.algorithms[{j}]"),
+                            unsupported_algorithm(name),
+                        )
+                    })
+                })
                 .collect::<Result<_, _>>()?,
         };
         let clock_skew = match &p.clock_skew {
             None => DEFAULT_CLOCK_SKEW,
             Some(text) => parse_duration(text)
                 .filter(|d| *d <= MAX_CLOCK_SKEW)
-                .ok_or_else(|| self.invalid(format!("{field}.clock_skew"), format!("expected a duration such as 30s or 5m, at most 1h; got {text:?}")))?,
+                .ok_or_else(|| {
+                    self.invalid(
+                        format!("{field}.clock_skew"),
+                        format!("expected a duration such as 30s or 5m, at most 1h; got {text:?}"),
+                    )
+                })?,
         };
-        let required_claims = p.required_claims.clone().unwrap_or_else(|| DEFAULT_REQUIRED_CLAIMS.map(String::from).to_vec());
+        let required_claims = p
+            .required_claims
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REQUIRED_CLAIMS.map(String::from).to_vec());
         let token_types = match &p.token_types {
             None => None,
-            Some(list) if list.is_empty() => return Err(self.invalid(format!("{field}.token_types"), "expected at least one type, or omit the field")),
+            Some(list) if list.is_empty() => {
+                return Err(self.invalid(
+                    format!("{field}.token_types"),
+                    "expected at least one type, or omit the field",
+                ));
+            }
             Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
         };
         let keys = self.keys(field, p, algorithms, limits)?;
@@ -154,41 +247,103 @@ impl Compiler<'_> {
         })
     }
 
-    fn keys(&self, field: &str, p: &ProviderFile, algorithms: AlgorithmSet, limits: &Limits) -> Result<jwks::KeySet, ConfigError> {
+    fn keys(
+        &self,
+        field: &str,
+        p: &ProviderFile,
+        algorithms: AlgorithmSet,
+        limits: &Limits,
+    ) -> Result<jwks::KeySet, ConfigError> {
         let field = format!("{field}.jwks");
         let (source, bytes) = match (&p.jwks.file, &p.jwks.inline) {
             (Some(file), None) => {
                 let path = self.resolve(file);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| self.invalid(format!("{field}.file"), format!("cannot read {}: {e}", path.display())))?;
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    self.invalid(
+                        format!("{field}.file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
                 (format!("{field}.file"), bytes)
             }
-            (None, Some(InlineJwks::Text(text))) => (format!("{field}.inline"), text.clone().into_bytes()),
-            (None, Some(InlineJwks::Document(doc))) => (format!("{field}.inline"), doc.to_string().into_bytes()),
-            _ => return Err(self.invalid(field, "expected exactly one key source: `file` or `inline`")),
+            (None, Some(InlineJwks::Text(text))) => {
+                (format!("{field}.inline"), text.clone().into_bytes())
+            }
+            (None, Some(InlineJwks::Document(doc))) => {
+                (format!("{field}.inline"), doc.to_string().into_bytes())
+            }
+            _ => {
+                return Err(
+                    self.invalid(field, "expected exactly one key source: `file` or `inline`")
+                );
+            }
         };
-        let set = jwks::parse(&bytes, algorithms, limits.max_jwks_bytes).map_err(|e| self.invalid(&source, e.to_string()))?;
+        let set = jwks::parse(&bytes, algorithms, limits.max_jwks_bytes)
+            .map_err(|e| self.invalid(&source, e.to_string()))?;
         for skipped in set.skipped() {
             tracing::warn!(provider = %p.name, index = skipped.index, kid = ?skipped.kid, why = %skipped.why, "JWK skipped");
         }
         if set.is_empty() {
-            let why: Vec<String> = set.skipped().iter().map(|s| format!("keys[{}] ({}): {}", s.index, s.kid.as_deref().unwrap_or("no kid"), s.why)).collect();
-            return Err(self.invalid(source, format!("no usable key{}", if why.is_empty() { String::new() } else { format!("; skipped {}", why.join("; ")) })));
+            let why: Vec<String> = set
+                .skipped()
+                .iter()
+                .map(|s| {
+                    format!(
+                        "keys[{}] ({}): {}",
+                        s.index,
+                        s.kid.as_deref().unwrap_or("no kid"),
+                        s.why
+                    )
+                })
+                .collect();
+            return Err(self.invalid(
+                source,
+                format!(
+                    "no usable key{}",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; skipped {}", why.join("; "))
+                    }
+                ),
+            ));
         }
         Ok(set)
     }
 
-    fn requirement(&self, field: &str, providers: Option<&ProvidersFile>, known: &[Provider]) -> Result<Requirement, ConfigError> {
+    fn requirement(
+        &self,
+        field: &str,
+        providers: Option<&ProvidersFile>,
+        known: &[Provider],
+    ) -> Result<Requirement, ConfigError> {
         let providers = match providers {
             None => ProviderSet::Any,
             Some(ProvidersFile::Keyword(word)) if word == "any" => ProviderSet::Any,
-            Some(ProvidersFile::Keyword(word)) => return Err(self.invalid(format!("{field}.providers"), format!("expected `any` or a list of provider names; got {word:?}"))),
-            Some(ProvidersFile::List(names)) if names.is_empty() => return Err(self.invalid(format!("{field}.providers"), "expected at least one provider name")),
+            Some(ProvidersFile::Keyword(word)) => {
+                return Err(self.invalid(
+                    format!("{field}.providers"),
+                    format!("expected `any` or a list of provider names; got {word:?}"),
+                ));
+            }
+            Some(ProvidersFile::List(names)) if names.is_empty() => {
+                return Err(self.invalid(
+                    format!("{field}.providers"),
+                    "expected at least one provider name",
+                ));
+            }
             Some(ProvidersFile::List(names)) => ProviderSet::Only(
                 names
                     .iter()
                     .enumerate()
-                    .map(|(j, name)| known.iter().position(|p| &p.name == name).ok_or_else(|| self.invalid(format!("{field}.providers[{j}]"), format!("no provider is named {name:?}"))))
+                    .map(|(j, name)| {
+                        known.iter().position(|p| &p.name == name).ok_or_else(|| {
+                            self.invalid(
+                                format!("{field}.providers[{j}]"),
+                                format!("no provider is named {name:?}"),
+                            )
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
             ),
         };
@@ -199,8 +354,16 @@ impl Compiler<'_> {
     /// or `\`, so the header can never be broken or injected into.
     fn quotable(&self, field: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
         match value {
-            Some(v) if v.is_empty() || !v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') => {
-                Err(self.invalid(field, "expected non-empty printable ASCII without '\"' or '\\'"))
+            Some(v)
+                if v.is_empty()
+                    || !v
+                        .bytes()
+                        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') =>
+            {
+                Err(self.invalid(
+                    field,
+                    "expected non-empty printable ASCII without '\"' or '\\'",
+                ))
             }
             other => Ok(other),
         }
@@ -231,11 +394,17 @@ fn unsupported_algorithm(name: &str) -> String {
     } else {
         ""
     };
-    format!("{name:?} is not supported; {why}expected one of {}", supported.join(", "))
+    format!(
+        "{name:?} is not supported; {why}expected one of {}",
+        supported.join(", ")
+    )
 }
 
 fn is_header_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// `30s`, `5m`, `1h`, `250ms`, `0s`: a whole number and one unit.

@@ -7,9 +7,16 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     Syntax { file: PathBuf, message: String },
     #[error("{file}: {field}: {message}")]
-    Invalid { file: PathBuf, field: String, message: String },
+    Invalid {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
 }

@@ -9,15 +9,21 @@ use std::path::Path;
 use std::time::Duration;
 
 fn jwks() -> String {
-    json!({"keys": [test_keys::ec(crate::algorithm::Algorithm::Es256, "k1").public_jwk()]}).to_string()
+    json!({"keys": [test_keys::ec(crate::algorithm::Algorithm::Es256, "k1").public_jwk()]})
+        .to_string()
 }
 
 fn provider(extra: &str) -> String {
-    format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{}' }}\n{extra}", jwks())
+    format!(
+        "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{}' }}\n{extra}",
+        jwks()
+    )
 }
 
 fn error(yaml: &str) -> String {
-    compile_str(yaml, Path::new("/etc/authz/config.yaml")).expect_err("config must be rejected").to_string()
+    compile_str(yaml, Path::new("/etc/authz/config.yaml"))
+        .expect_err("config must be rejected")
+        .to_string()
 }
 
 #[test]
@@ -105,9 +111,28 @@ fn field_errors_name_the_field_path_and_the_expectation() {
 
 #[test]
 fn inline_jwks_may_be_a_mapping_or_a_json_string() {
-    let mapping = format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks:\n      inline: {}\n", jwks());
-    assert_eq!(compile_str(&mapping, Path::new("c.yaml")).unwrap().providers[0].keys.keys().len(), 1);
-    assert_eq!(compile_str(&provider(""), Path::new("c.yaml")).unwrap().providers[0].keys.keys().len(), 1);
+    let mapping = format!(
+        "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks:\n      inline: {}\n",
+        jwks()
+    );
+    assert_eq!(
+        compile_str(&mapping, Path::new("c.yaml"))
+            .unwrap()
+            .providers[0]
+            .keys
+            .keys()
+            .len(),
+        1
+    );
+    assert_eq!(
+        compile_str(&provider(""), Path::new("c.yaml"))
+            .unwrap()
+            .providers[0]
+            .keys
+            .keys()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -116,7 +141,10 @@ fn a_jwks_file_is_read_relative_to_the_config() {
     std::fs::write(dir.path().join("keys.json"), jwks()).unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: { file: keys.json }\n").unwrap();
-    assert_eq!(load(&config).unwrap().providers[0].keys.keys()[0].kid(), Some("k1"));
+    assert_eq!(
+        load(&config).unwrap().providers[0].keys.keys()[0].kid(),
+        Some("k1")
+    );
 }
 
 #[test]

@@ -31,7 +31,10 @@ fn token(extra: serde_json::Value) -> String {
 }
 
 fn decide_with(snapshot: &Snapshot, authorization: &[&str]) -> Decision {
-    let request = Request { authorization: authorization.iter().map(|v| v.as_bytes()).collect(), ..Request::default() };
+    let request = Request {
+        authorization: authorization.iter().map(|v| v.as_bytes()).collect(),
+        ..Request::default()
+    };
     decide(snapshot, &request, NOW)
 }
 
@@ -55,17 +58,29 @@ fn no_credentials_is_401_with_a_bare_challenge() {
     assert_eq!(deny.reason, Reason::NoCredentials);
     assert_eq!(deny.status, 401);
     assert_eq!(deny.www_authenticate, r#"Bearer realm="orders""#);
-    assert_eq!(deny.body, r#"{"error":"unauthorized","error_description":"bearer token required"}"#);
+    assert_eq!(
+        deny.body,
+        r#"{"error":"unauthorized","error_description":"bearer token required"}"#
+    );
     let deny = denied(decide_with(&snapshot(""), &["Basic dTpw"]));
     assert_eq!(deny.www_authenticate, "Bearer");
 }
 
 #[test]
 fn an_invalid_token_is_401_invalid_token_with_its_description() {
-    let deny = denied(decide_with(&snapshot("challenge: { realm: orders }"), &[&format!("Bearer {}", token(json!({"aud": "api://b"})))]));
+    let deny = denied(decide_with(
+        &snapshot("challenge: { realm: orders }"),
+        &[&format!("Bearer {}", token(json!({"aud": "api://b"})))],
+    ));
     assert_eq!(deny.status, 401);
-    assert_eq!(deny.www_authenticate, r#"Bearer realm="orders", error="invalid_token", error_description="audience not allowed""#);
-    assert_eq!(deny.body, r#"{"error":"invalid_token","error_description":"audience not allowed"}"#);
+    assert_eq!(
+        deny.www_authenticate,
+        r#"Bearer realm="orders", error="invalid_token", error_description="audience not allowed""#
+    );
+    assert_eq!(
+        deny.body,
+        r#"{"error":"invalid_token","error_description":"audience not allowed"}"#
+    );
 }
 
 #[test]
@@ -78,31 +93,57 @@ fn a_malformed_request_is_400_invalid_request() {
     ] {
         let deny = denied(decide_with(&snap, &values));
         assert_eq!((deny.reason, deny.status), (reason, 400));
-        assert_eq!(deny.www_authenticate, format!(r#"Bearer error="invalid_request", error_description="{}""#, reason.description()));
+        assert_eq!(
+            deny.www_authenticate,
+            format!(
+                r#"Bearer error="invalid_request", error_description="{}""#,
+                reason.description()
+            )
+        );
     }
 }
 
 #[test]
 fn resource_metadata_is_in_every_challenge() {
-    let snap = snapshot("challenge: { realm: r, resource_metadata: 'https://api.test/.well-known/oauth-protected-resource' }");
+    let snap = snapshot(
+        "challenge: { realm: r, resource_metadata: 'https://api.test/.well-known/oauth-protected-resource' }",
+    );
     for values in [vec![], vec!["Bearer"], vec!["Bearer x.y.z"]] {
         let deny = denied(decide_with(&snap, &values));
-        assert!(deny.www_authenticate.starts_with(r#"Bearer realm="r""#), "{}", deny.www_authenticate);
-        assert!(deny.www_authenticate.ends_with(r#", resource_metadata="https://api.test/.well-known/oauth-protected-resource""#));
+        assert!(
+            deny.www_authenticate.starts_with(r#"Bearer realm="r""#),
+            "{}",
+            deny.www_authenticate
+        );
+        assert!(deny.www_authenticate.ends_with(
+            r#", resource_metadata="https://api.test/.well-known/oauth-protected-resource""#
+        ));
     }
 }
 
 #[test]
 fn an_allow_sets_claim_headers_and_removes_absent_ones() {
-    let snap = snapshot("upstream:\n  claim_headers: { sub: x-jwt-sub, tenant: X-Tenant, admin: x-admin, n: x-n }\n  strip_authorization: true");
-    let allow = allowed(decide_with(&snap, &[&format!("Bearer {}", token(json!({"sub": "alice", "n": 5, "admin": true, "scope": "a b"})))]));
+    let snap = snapshot(
+        "upstream:\n  claim_headers: { sub: x-jwt-sub, tenant: X-Tenant, admin: x-admin, n: x-n }\n  strip_authorization: true",
+    );
+    let allow = allowed(decide_with(
+        &snap,
+        &[&format!(
+            "Bearer {}",
+            token(json!({"sub": "alice", "n": 5, "admin": true, "scope": "a b"}))
+        )],
+    ));
     assert_eq!(allow.provider, "okta");
     assert_eq!(allow.issuer, "https://iss.test");
     assert_eq!(allow.subject.as_deref(), Some("alice"));
     assert_eq!(allow.scopes, ["a", "b"]);
     assert_eq!(
         allow.set_headers,
-        [("x-admin".into(), "true".into()), ("x-n".into(), "5".into()), ("x-jwt-sub".into(), "alice".into())]
+        [
+            ("x-admin".into(), "true".into()),
+            ("x-n".into(), "5".into()),
+            ("x-jwt-sub".into(), "alice".into())
+        ]
     );
     assert_eq!(allow.remove_headers, ["x-tenant", "authorization"]);
 }
@@ -110,7 +151,13 @@ fn an_allow_sets_claim_headers_and_removes_absent_ones() {
 #[test]
 fn a_claim_with_control_characters_never_becomes_a_header() {
     let snap = snapshot("upstream:\n  claim_headers: { sub: x-jwt-sub }");
-    let allow = allowed(decide_with(&snap, &[&format!("Bearer {}", token(json!({"sub": "a\r\nx-admin: true"})))]));
+    let allow = allowed(decide_with(
+        &snap,
+        &[&format!(
+            "Bearer {}",
+            token(json!({"sub": "a\r\nx-admin: true"}))
+        )],
+    ));
     assert!(allow.set_headers.is_empty());
     assert_eq!(allow.remove_headers, ["x-jwt-sub"]);
 }
@@ -118,9 +165,15 @@ fn a_claim_with_control_characters_never_becomes_a_header() {
 #[test]
 fn scopes_come_from_scope_or_scp_and_are_never_split_on_commas() {
     let scopes_of = |claims: serde_json::Value| scopes(claims.as_object().unwrap());
-    assert_eq!(scopes_of(json!({"scope": "read  write"})), ["read", "write"]);
+    assert_eq!(
+        scopes_of(json!({"scope": "read  write"})),
+        ["read", "write"]
+    );
     assert_eq!(scopes_of(json!({"scope": "read,write"})), ["read,write"]);
-    assert_eq!(scopes_of(json!({"scp": ["read", "write"]})), ["read", "write"]);
+    assert_eq!(
+        scopes_of(json!({"scp": ["read", "write"]})),
+        ["read", "write"]
+    );
     assert_eq!(scopes_of(json!({"scp": "read write"})), ["read", "write"]);
     assert!(scopes_of(json!({})).is_empty());
 }

@@ -20,11 +20,18 @@ pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> 
         [one] => trim_ows(one),
         _ => return Err(Reason::MultipleCredentials),
     };
-    let scheme_end = value.iter().position(|b| *b == b' ' || *b == b'\t').unwrap_or(value.len());
+    let scheme_end = value
+        .iter()
+        .position(|b| *b == b' ' || *b == b'\t')
+        .unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case(b"bearer") {
         // Envoy joins repeated headers with ",": "Basic x,Bearer y" is two credentials.
-        if value.split(|b| *b == b',').skip(1).any(is_bearer_credential) {
+        if value
+            .split(|b| *b == b',')
+            .skip(1)
+            .any(is_bearer_credential)
+        {
             return Err(Reason::MultipleCredentials);
         }
         return Ok(None);
@@ -47,7 +54,9 @@ pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> 
         return Err(Reason::MalformedAuthorization);
     }
     // is_b64token admits ASCII only, so this cannot fail; map it to a refusal regardless.
-    std::str::from_utf8(token).map(Some).map_err(|_| Reason::MalformedAuthorization)
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| Reason::MalformedAuthorization)
 }
 
 fn is_bearer_credential(part: &[u8]) -> bool {
@@ -78,9 +87,9 @@ fn trim_leading_spaces(mut v: &[u8]) -> &[u8] {
 fn is_b64token(token: &[u8]) -> bool {
     let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
     body_len > 0
-        && token[..body_len]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && token[..body_len].iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -111,8 +120,14 @@ mod tests {
 
     #[test]
     fn two_headers_or_joined_credentials_are_multiple() {
-        assert_eq!(bearer_token(&[b"Bearer a", b"Bearer b"]), Err(Reason::MultipleCredentials));
-        assert_eq!(bearer_token(&[b"Basic x", b"Bearer b"]), Err(Reason::MultipleCredentials));
+        assert_eq!(
+            bearer_token(&[b"Bearer a", b"Bearer b"]),
+            Err(Reason::MultipleCredentials)
+        );
+        assert_eq!(
+            bearer_token(&[b"Basic x", b"Bearer b"]),
+            Err(Reason::MultipleCredentials)
+        );
         assert_eq!(one("Bearer a,Bearer b"), Err(Reason::MultipleCredentials));
         assert_eq!(one("Basic x,Bearer b"), Err(Reason::MultipleCredentials));
         assert_eq!(one("Basic x, bearer b"), Err(Reason::MultipleCredentials));
@@ -133,7 +148,10 @@ mod tests {
         assert_eq!(one("Bearer a=b"), Err(Reason::MalformedAuthorization));
         assert_eq!(one("Bearer ==="), Err(Reason::MalformedAuthorization));
         assert_eq!(one("Bearer a\"b"), Err(Reason::MalformedAuthorization));
-        assert_eq!(bearer_token(&[b"Bearer \xff\xfe"]), Err(Reason::MalformedAuthorization));
+        assert_eq!(
+            bearer_token(&[b"Bearer \xff\xfe"]),
+            Err(Reason::MalformedAuthorization)
+        );
         assert_eq!(one("Bearer a\r\n b"), Err(Reason::MalformedAuthorization));
     }
 }

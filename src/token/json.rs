@@ -29,7 +29,11 @@ pub enum JsonError {
 /// top-level object counts as 1).
 pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Map<String, Value>, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict { depth_left: max_depth }.deserialize(&mut de).map_err(classify)?;
+    let value = Strict {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut de)
+    .map_err(classify)?;
     de.end().map_err(|_| JsonError::Syntax)?;
     match value {
         Value::Object(map) => Ok(map),
@@ -90,7 +94,9 @@ impl<'de> Visitor<'de> for Strict {
         Ok(Value::Number(v.into()))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))
@@ -105,7 +111,9 @@ impl<'de> Visitor<'de> for Strict {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let inner = self.enter()?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Strict { depth_left: inner.depth_left })? {
+        while let Some(item) = seq.next_element_seed(Strict {
+            depth_left: inner.depth_left,
+        })? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -115,7 +123,9 @@ impl<'de> Visitor<'de> for Strict {
         let inner = self.enter()?;
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Strict { depth_left: inner.depth_left })?;
+            let value = map.next_value_seed(Strict {
+                depth_left: inner.depth_left,
+            })?;
             if members.insert(name, value).is_some() {
                 return Err(de::Error::custom(DUPLICATE));
             }
@@ -137,15 +147,27 @@ mod tests {
 
     #[test]
     fn duplicate_members_are_rejected_even_when_escaped() {
-        assert_eq!(parse_object(br#"{"iss": "a", "iss": "b"}"#, 64), Err(JsonError::Duplicate));
-        assert_eq!(parse_object(br#"{"iss": "a", "\u0069ss": "b"}"#, 64), Err(JsonError::Duplicate));
-        assert_eq!(parse_object(br#"{"x": {"k": 1, "k": 2}}"#, 64), Err(JsonError::Duplicate));
+        assert_eq!(
+            parse_object(br#"{"iss": "a", "iss": "b"}"#, 64),
+            Err(JsonError::Duplicate)
+        );
+        assert_eq!(
+            parse_object(br#"{"iss": "a", "\u0069ss": "b"}"#, 64),
+            Err(JsonError::Duplicate)
+        );
+        assert_eq!(
+            parse_object(br#"{"x": {"k": 1, "k": 2}}"#, 64),
+            Err(JsonError::Duplicate)
+        );
     }
 
     #[test]
     fn nesting_is_bounded() {
         assert!(parse_object(br#"{"a": {"b": [1]}}"#, 3).is_ok());
-        assert_eq!(parse_object(br#"{"a": {"b": [1]}}"#, 2), Err(JsonError::TooDeep));
+        assert_eq!(
+            parse_object(br#"{"a": {"b": [1]}}"#, 2),
+            Err(JsonError::TooDeep)
+        );
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(parse_object(deep.as_bytes(), 64), Err(JsonError::TooDeep));
     }
@@ -155,7 +177,10 @@ mod tests {
         assert_eq!(parse_object(b"[1]", 64), Err(JsonError::NotObject));
         assert_eq!(parse_object(b"\"s\"", 64), Err(JsonError::NotObject));
         assert_eq!(parse_object(b"{} {}", 64), Err(JsonError::Syntax));
-        assert_eq!(parse_object(b"{\"a\": \"\xff\"}", 64), Err(JsonError::Syntax));
+        assert_eq!(
+            parse_object(b"{\"a\": \"\xff\"}", 64),
+            Err(JsonError::Syntax)
+        );
         assert_eq!(parse_object(b"", 64), Err(JsonError::Syntax));
     }
 }

@@ -72,7 +72,9 @@ pub fn verify<'s>(
     let parts = split(token, &snapshot.limits)?;
     let provider = match parts.claims.get("iss") {
         None => return Err(Reason::IssuerMissing),
-        Some(Value::String(iss)) => snapshot.provider_for_issuer(iss, allowed).ok_or(Reason::IssuerNotTrusted)?,
+        Some(Value::String(iss)) => snapshot
+            .provider_for_issuer(iss, allowed)
+            .ok_or(Reason::IssuerNotTrusted)?,
         Some(_) => return Err(Reason::ClaimMalformed),
     };
     let alg = parts
@@ -91,7 +93,12 @@ pub fn verify<'s>(
     key.verify_sig(parts.signing_input.as_bytes(), &parts.signature)
         .map_err(|_| Reason::SignatureInvalid)?;
     check_claims(&parts.header, &parts.claims, provider, now)?;
-    Ok(Verified { provider, alg, kid: kid.map(str::to_owned), claims: parts.claims })
+    Ok(Verified {
+        provider,
+        alg,
+        kid: kid.map(str::to_owned),
+        claims: parts.claims,
+    })
 }
 
 /// Step 2: bound the size, then split into exactly three non-empty, strictly encoded
@@ -107,7 +114,9 @@ fn split<'t>(token: &'t str, limits: &Limits) -> Result<Parts<'t>, Reason> {
         _ => return Err(Reason::MalformedToken),
     }
     let mut segments = token.split('.');
-    let (Some(header), Some(payload), Some(signature)) = (segments.next(), segments.next(), segments.next()) else {
+    let (Some(header), Some(payload), Some(signature)) =
+        (segments.next(), segments.next(), segments.next())
+    else {
         return Err(Reason::MalformedToken);
     };
     if header.is_empty() || payload.is_empty() || signature.is_empty() {
@@ -127,18 +136,28 @@ fn split<'t>(token: &'t str, limits: &Limits) -> Result<Parts<'t>, Reason> {
 
 /// Step 3: the key by `kid` within this provider's set, bound to `alg`. Without a `kid`
 /// only a provider with exactly one key can say which key was meant.
-fn select_key<'k>(keys: &'k KeySet, kid: Option<&str>, alg: Algorithm) -> Result<&'k ParsedPublicKey, Reason> {
+fn select_key<'k>(
+    keys: &'k KeySet,
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<&'k ParsedPublicKey, Reason> {
     let Some(kid) = kid else {
         return match keys.keys() {
             [only] => only.verifier(alg).ok_or(Reason::KeyAlgorithmMismatch),
             _ => Err(Reason::KidRequired),
         };
     };
-    let mut candidates = keys.keys().iter().filter(|k| k.kid() == Some(kid)).peekable();
+    let mut candidates = keys
+        .keys()
+        .iter()
+        .filter(|k| k.kid() == Some(kid))
+        .peekable();
     if candidates.peek().is_none() {
         return Err(Reason::KeyNotFound);
     }
-    candidates.find_map(|k| k.verifier(alg)).ok_or(Reason::KeyAlgorithmMismatch)
+    candidates
+        .find_map(|k| k.verifier(alg))
+        .ok_or(Reason::KeyAlgorithmMismatch)
 }
 
 /// Step 5: time claims, required claims, audience, `crit`, `typ`.
@@ -217,7 +236,11 @@ fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<()
             Some(_) => return Err(Reason::ClaimMalformed),
         }
     }
-    Err(if present { Reason::AudienceNotAllowed } else { Reason::AudienceMissing })
+    Err(if present {
+        Reason::AudienceNotAllowed
+    } else {
+        Reason::AudienceMissing
+    })
 }
 
 /// `typ` (RFC 7515 §4.1.9, compared case-insensitively, `application/` optional).
@@ -233,7 +256,11 @@ fn check_type(header: &Map<String, Value>, provider: &Provider) -> Result<(), Re
         (Some(list), Some(typ)) => list.iter().any(|t| t == typ),
         (Some(_), None) => false,
     };
-    if allowed { Ok(()) } else { Err(Reason::TokenTypeNotAllowed) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(Reason::TokenTypeNotAllowed)
+    }
 }
 
 /// Lowercase, without a leading `application/` (RFC 7515 §4.1.9).

@@ -1,0 +1,264 @@
+//! Adapter tier: the tonic `Authorization` service called directly with CheckRequests shaped
+//! like the ones Envoy 1.40 sends (see ../shared/perf/checkrequest-sample.txt): lowercase
+//! header keys with pseudo-headers, repeated headers joined with ",", or `header_map` with
+//! `raw_value` bytes when `encode_raw_headers: true`.
+
+use crate::support::{self, ec_key, mint};
+use arc_swap::ArcSwap;
+use envoy_jwt_authz::config::compile_str;
+use envoy_jwt_authz::grpc::AuthzService;
+use envoy_jwt_authz::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+use envoy_jwt_authz::proto::envoy::config::core::v3::{HeaderMap, HeaderValue, HeaderValueOption};
+use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+use envoy_jwt_authz::proto::envoy::service::auth::v3::authorization_server::Authorization;
+use envoy_jwt_authz::proto::envoy::service::auth::v3::check_response::HttpResponse;
+use envoy_jwt_authz::proto::envoy::service::auth::v3::{
+    AttributeContext, CheckRequest, CheckResponse,
+};
+use prost_types::value::Kind;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+fn service(extra: &str) -> AuthzService {
+    let snapshot =
+        compile_str(&support::config_yaml(extra), Path::new("config.yaml")).expect("config");
+    AuthzService::new(Arc::new(ArcSwap::from_pointee(snapshot)))
+}
+
+/// The headers map as Envoy fills it by default.
+fn envoy_headers(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut headers: HashMap<String, String> = [
+        (":method", "GET"),
+        (":path", "/api/items?limit=10"),
+        (":authority", "127.0.0.1:10000"),
+        (":scheme", "http"),
+        ("user-agent", "curl/8.5.0"),
+        ("accept", "*/*"),
+        ("x-forwarded-proto", "http"),
+        ("x-request-id", "795d7689-bd6e-470d-a15f-72f9f5d9e1b5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in extra {
+        headers.insert((*k).to_owned(), (*v).to_owned());
+    }
+    headers
+}
+
+fn check_request(http: HttpRequest) -> CheckRequest {
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(Request {
+                time: None,
+                http: Some(http),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn http_with(headers: HashMap<String, String>) -> HttpRequest {
+    HttpRequest {
+        id: "3735453145679887249".into(),
+        method: "GET".into(),
+        headers,
+        path: "/api/items?limit=10".into(),
+        host: "127.0.0.1:10000".into(),
+        scheme: "http".into(),
+        protocol: "HTTP/1.1".into(),
+        ..Default::default()
+    }
+}
+
+/// `encode_raw_headers: true`: `headers` empty, one `header_map` entry per line.
+fn raw_http(lines: &[(&str, &[u8])]) -> HttpRequest {
+    let header_map = HeaderMap {
+        headers: lines
+            .iter()
+            .map(|(k, v)| HeaderValue {
+                key: (*k).to_owned(),
+                value: String::new(),
+                raw_value: v.to_vec(),
+            })
+            .collect(),
+    };
+    HttpRequest {
+        header_map: Some(header_map),
+        ..http_with(HashMap::new())
+    }
+}
+
+async fn check(service: &AuthzService, http: HttpRequest) -> CheckResponse {
+    service
+        .check(tonic::Request::new(check_request(http)))
+        .await
+        .expect("a deny is never a gRPC error")
+        .into_inner()
+}
+
+fn header(options: &[HeaderValueOption], name: &str) -> (String, i32) {
+    let option = options
+        .iter()
+        .find(|o| o.header.as_ref().is_some_and(|h| h.key == name))
+        .unwrap_or_else(|| panic!("no {name}"));
+    (
+        option.header.as_ref().unwrap().value.clone(),
+        option.append_action,
+    )
+}
+
+/// (grpc status code, http status, www-authenticate, body) of a deny.
+fn denial(response: &CheckResponse) -> (i32, i32, String, String) {
+    let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
+        panic!("not denied: {response:?}")
+    };
+    let (challenge, action) = header(&denied.headers, "www-authenticate");
+    assert_eq!(action, HeaderAppendAction::OverwriteIfExistsOrAdd as i32);
+    assert_eq!(
+        header(&denied.headers, "content-type").0,
+        "application/json"
+    );
+    (
+        response.status.as_ref().unwrap().code,
+        denied.status.as_ref().unwrap().code,
+        challenge,
+        denied.body.clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_valid_token_is_allowed_with_overwriting_identity_headers_and_metadata() {
+    let svc = service(
+        "upstream:\n  claim_headers: { sub: x-jwt-sub, tenant: x-tenant }\n  strip_authorization: true\n",
+    );
+    let token = mint(&ec_key(), &support::claims());
+    let auth = format!("Bearer {token}");
+    let response = check(
+        &svc,
+        http_with(envoy_headers(&[
+            ("authorization", &auth),
+            ("x-jwt-sub", "mallory"),
+        ])),
+    )
+    .await;
+    assert_eq!(response.status.as_ref().unwrap().code, 0);
+    let Some(HttpResponse::OkResponse(ok)) = &response.http_response else {
+        panic!("not allowed: {response:?}")
+    };
+    assert_eq!(
+        header(&ok.headers, "x-jwt-sub"),
+        (
+            "alice".into(),
+            HeaderAppendAction::OverwriteIfExistsOrAdd as i32
+        )
+    );
+    assert_eq!(ok.headers.len(), 1);
+    assert_eq!(ok.headers_to_remove, ["x-tenant", "authorization"]);
+    let metadata = &response.dynamic_metadata.as_ref().unwrap().fields;
+    let text = |k: &str| match &metadata[k].kind {
+        Some(Kind::StringValue(s)) => s.clone(),
+        other => panic!("{k}: {other:?}"),
+    };
+    assert_eq!(text("provider"), "test-idp");
+    assert_eq!(text("iss"), support::ISSUER);
+    assert_eq!(text("sub"), "alice");
+    assert_eq!(text("scope"), "orders.read");
+}
+
+#[tokio::test]
+async fn no_token_is_an_ok_rpc_carrying_a_401() {
+    let svc = service("challenge: { realm: orders }\n");
+    let response = check(&svc, http_with(envoy_headers(&[]))).await;
+    let (grpc, http, challenge, body) = denial(&response);
+    assert_eq!((grpc, http), (16, 401));
+    assert_eq!(challenge, r#"Bearer realm="orders""#);
+    assert_eq!(
+        body,
+        r#"{"error":"unauthorized","error_description":"bearer token required"}"#
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_401_invalid_token() {
+    let svc = service("challenge: { realm: orders }\n");
+    let now = envoy_jwt_authz::token::verify::UnixTime::now().0;
+    let token = mint(
+        &ec_key(),
+        &support::claims_with(json!({"iat": now - 7200, "exp": now - 3600})),
+    );
+    let response = check(
+        &svc,
+        http_with(envoy_headers(&[(
+            "authorization",
+            &format!("Bearer {token}"),
+        )])),
+    )
+    .await;
+    let (grpc, http, challenge, _) = denial(&response);
+    assert_eq!((grpc, http), (16, 401));
+    assert_eq!(
+        challenge,
+        r#"Bearer realm="orders", error="invalid_token", error_description="token expired""#
+    );
+}
+
+#[tokio::test]
+async fn envoy_joined_authorization_headers_are_a_400() {
+    let svc = service("");
+    let token = mint(&ec_key(), &support::claims());
+    let joined = format!("Bearer {token},Bearer {token}");
+    let (grpc, http, challenge, body) = denial(
+        &check(
+            &svc,
+            http_with(envoy_headers(&[("authorization", &joined)])),
+        )
+        .await,
+    );
+    assert_eq!((grpc, http), (3, 400));
+    assert_eq!(
+        challenge,
+        r#"Bearer error="invalid_request", error_description="more than one authorization credential""#
+    );
+    assert_eq!(
+        body,
+        r#"{"error":"invalid_request","error_description":"more than one authorization credential"}"#
+    );
+}
+
+#[tokio::test]
+async fn raw_header_mode_is_read_from_header_map() {
+    let svc = service("");
+    let auth = format!("Bearer {}", mint(&ec_key(), &support::claims()));
+    let one = check(
+        &svc,
+        raw_http(&[(":path", b"/"), ("authorization", auth.as_bytes())]),
+    )
+    .await;
+    assert_eq!(one.status.as_ref().unwrap().code, 0, "{one:?}");
+    let two = check(
+        &svc,
+        raw_http(&[
+            ("authorization", auth.as_bytes()),
+            ("authorization", auth.as_bytes()),
+        ]),
+    )
+    .await;
+    assert_eq!(denial(&two).1, 400);
+    let none = check(&svc, raw_http(&[(":path", b"/")])).await;
+    assert_eq!(denial(&none).1, 401);
+    let binary = check(&svc, raw_http(&[("authorization", b"Bearer \xff\xfe")])).await;
+    assert_eq!(denial(&binary).1, 400);
+}
+
+#[tokio::test]
+async fn a_request_without_http_attributes_is_a_grpc_error() {
+    let svc = service("");
+    let status = svc
+        .check(tonic::Request::new(CheckRequest { attributes: None }))
+        .await
+        .expect_err("no http");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}

