@@ -1,7 +1,8 @@
 //! Wiring: load the config into the shared snapshot, bind the listeners, run the gRPC and
 //! admin servers, and shut down gracefully (readiness off → stop accepting → drain).
 
-use crate::admin::{self, Readiness};
+use crate::admin::{self, AdminState, Readiness};
+use crate::config::watch::Reloader;
 use crate::config::{self, ConfigError};
 use crate::grpc::AuthzService;
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
@@ -27,6 +28,8 @@ pub struct ServeOptions {
     pub address_file: Option<PathBuf>,
     /// How long in-flight checks may take to finish after a shutdown signal.
     pub drain_timeout: Duration,
+    /// How long the config directory must be quiet before a reload.
+    pub watch_debounce: Duration,
 }
 
 /// Why the server could not run.
@@ -50,6 +53,8 @@ pub enum AppError {
     Admin(std::io::Error),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("cannot watch the config: {0}")]
+    Watch(#[from] notify::Error),
 }
 
 /// Loads the config, binds, and serves until SIGTERM or SIGINT.
@@ -82,32 +87,41 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     }
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, config = %options.config.display(), "serving");
     let shutdown = termination_signal().map_err(AppError::Signals)?;
+    let reloader = Arc::new(Reloader::new(options.config.clone(), snapshot.clone()));
     run(
         snapshot,
+        reloader,
         grpc,
         admin,
         Readiness::default(),
         shutdown,
-        options.drain_timeout,
+        &options,
     )
     .await
 }
 
-/// Runs both servers on bound listeners until `shutdown` completes, then drains.
+/// Runs both servers and the config watcher on bound listeners until `shutdown`
+/// completes, then drains.
 pub async fn run(
     snapshot: Arc<ArcSwap<Snapshot>>,
+    reloader: Arc<Reloader>,
     grpc: TcpListener,
     admin: TcpListener,
     ready: Readiness,
     shutdown: impl Future<Output = ()>,
-    drain_timeout: Duration,
+    options: &ServeOptions,
 ) -> Result<(), AppError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<AuthorizationServer<AuthzService>>()
         .await;
     let (stop_grpc, grpc_stopped) = watch::channel(false);
-    let (stop_admin, admin_stopped) = watch::channel(false);
+    let (stop_others, others_stopped) = watch::channel(false);
+    let admin_state = AdminState {
+        ready: ready.clone(),
+        snapshot: snapshot.clone(),
+        reloads: reloader.stats(),
+    };
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
@@ -118,20 +132,23 @@ pub async fn run(
             ),
     );
     let mut admin_task = tokio::spawn(
-        axum::serve(admin, admin::router(ready.clone()))
-            .with_graceful_shutdown(stopped(admin_stopped))
+        axum::serve(admin, admin::router(admin_state))
+            .with_graceful_shutdown(stopped(others_stopped.clone()))
             .into_future(),
     );
+    let mut watch_task = tokio::spawn(config::watch::run(
+        reloader,
+        options.watch_debounce,
+        others_stopped,
+    ));
     ready.set(true);
     tokio::select! {
         () = shutdown => {}
         result = &mut grpc_task => return finished_early(result.map(|r| r.map_err(AppError::Grpc))),
         result = &mut admin_task => return finished_early(result.map(|r| r.map_err(AppError::Admin))),
+        result = &mut watch_task => return finished_early(result.map(|r| r.map_err(AppError::Watch))),
     }
-    tracing::info!(
-        ?drain_timeout,
-        "shutting down: readiness off, draining in-flight checks"
-    );
+    tracing::info!(drain_timeout = ?options.drain_timeout, "shutting down: readiness off, draining in-flight checks");
     ready.set(false);
     health
         .set_not_serving::<AuthorizationServer<AuthzService>>()
@@ -140,7 +157,7 @@ pub async fn run(
         .set_service_status("", ServingStatus::NotServing)
         .await;
     let _ = stop_grpc.send(true);
-    match tokio::time::timeout(drain_timeout, &mut grpc_task).await {
+    match tokio::time::timeout(options.drain_timeout, &mut grpc_task).await {
         Ok(Ok(Err(e))) => return Err(AppError::Grpc(e)),
         Ok(_) => {}
         Err(_) => {
@@ -148,12 +165,18 @@ pub async fn run(
             grpc_task.abort();
         }
     }
-    let _ = stop_admin.send(true);
+    let _ = stop_others.send(true);
     if tokio::time::timeout(Duration::from_secs(1), &mut admin_task)
         .await
         .is_err()
     {
         admin_task.abort();
+    }
+    if tokio::time::timeout(Duration::from_secs(1), &mut watch_task)
+        .await
+        .is_err()
+    {
+        watch_task.abort();
     }
     tracing::info!("stopped");
     Ok(())

@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// How long in-flight checks may take to finish after SIGTERM, e.g. 10s.
     #[arg(long, default_value = "10s")]
     pub drain_timeout: String,
+    /// How long the config directory must be quiet before a reload, e.g. 250ms.
+    #[arg(long, default_value = "250ms")]
+    pub watch_debounce: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -23,12 +23,20 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
+            let Some(watch_debounce) = parse_duration(&args.watch_debounce) else {
+                eprintln!(
+                    "error: --watch-debounce {:?}: expected a duration such as 250ms",
+                    args.watch_debounce
+                );
+                return ExitCode::from(2);
+            };
             let options = ServeOptions {
                 config: args.config,
                 grpc_listen: args.grpc_listen,
                 admin_listen: args.admin_listen,
                 address_file: args.address_file,
                 drain_timeout,
+                watch_debounce,
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

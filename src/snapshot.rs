@@ -7,6 +7,7 @@
 use crate::algorithm::AlgorithmSet;
 use crate::jwks::KeySet;
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,11 @@ pub struct Provider {
     /// Allowed `typ` values, normalised (lowercase, no `application/`); `None` = the default
     /// set {absent, `jwt`, `at+jwt`}.
     pub token_types: Option<Vec<String>>,
+    /// The resolved `jwks.file`, when keys come from a file (watched for changes).
+    pub jwks_file: Option<PathBuf>,
+    /// SHA-256 over this provider's config entry and key set bytes: equal fingerprints mean
+    /// an unchanged provider (used to report what a reload changed).
+    pub fingerprint: [u8; 32],
 }
 
 /// Which providers a requirement accepts.
@@ -98,12 +104,25 @@ pub struct Snapshot {
     pub challenge: Challenge,
     pub upstream: Upstream,
     pub limits: Limits,
+    /// The config file this snapshot was compiled from.
+    pub source: PathBuf,
+    /// SHA-256 over every input (config text and key set files): a reload whose digest is
+    /// unchanged is not a reload.
+    pub digest: [u8; 32],
 }
 
 impl Snapshot {
     /// The provider trusted for `iss`, if `allowed` admits it.
     pub fn provider_for_issuer(&self, iss: &str, allowed: &ProviderSet) -> Option<&Provider> {
         let index = *self.by_issuer.get(iss)?;
+        // `by_issuer` is built from `providers` by compile, so the index is in bounds.
         allowed.allows(index).then(|| &self.providers[index])
+    }
+
+    /// The files whose changes can change this snapshot: the config and every JWKS file.
+    pub fn input_files(&self) -> Vec<&Path> {
+        std::iter::once(self.source.as_path())
+            .chain(self.providers.iter().filter_map(|p| p.jwks_file.as_deref()))
+            .collect()
     }
 }

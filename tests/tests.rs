@@ -6,3 +6,4 @@ mod support;
 mod adapter;
 mod cli;
 mod e2e;
+mod reload;

@@ -10,6 +10,8 @@ use crate::snapshot::{
 };
 use crate::token::json::MAX_SUPPORTED_DEPTH;
 use crate::token::verify::normalize_type;
+use aws_lc_rs::digest::{Context, SHA256};
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,11 +40,24 @@ pub fn compile_str(text: &str, path: &Path) -> Result<Snapshot, ConfigError> {
         file: path.to_owned(),
         message: e.to_string(),
     })?;
-    Compiler { path }.compile(file)
+    let compiler = Compiler {
+        path,
+        digest: RefCell::new(Context::new(&SHA256)),
+    };
+    compiler.digest.borrow_mut().update(text.as_bytes());
+    compiler.compile(file)
 }
 
 struct Compiler<'a> {
     path: &'a Path,
+    /// Every input read, in order: the config text, then each key set file's bytes.
+    digest: RefCell<Context>,
+}
+
+fn finish(context: Context) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(context.finish().as_ref());
+    out
 }
 
 impl Compiler<'_> {
@@ -114,6 +129,8 @@ impl Compiler<'_> {
             challenge,
             upstream,
             limits,
+            source: self.path.to_owned(),
+            digest: finish(self.digest.replace(Context::new(&SHA256))),
         })
     }
 
@@ -233,7 +250,10 @@ impl Compiler<'_> {
             }
             Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
         };
-        let keys = self.keys(field, p, algorithms, limits)?;
+        let (keys, jwks_file, jwks_bytes) = self.keys(field, p, algorithms, limits)?;
+        let mut fingerprint = Context::new(&SHA256);
+        fingerprint.update(format!("{p:?}").as_bytes());
+        fingerprint.update(&jwks_bytes);
         Ok(Provider {
             name: p.name.clone(),
             issuers,
@@ -244,6 +264,8 @@ impl Compiler<'_> {
             clock_skew,
             required_claims,
             token_types,
+            jwks_file,
+            fingerprint: finish(fingerprint),
         })
     }
 
@@ -253,9 +275,9 @@ impl Compiler<'_> {
         p: &ProviderFile,
         algorithms: AlgorithmSet,
         limits: &Limits,
-    ) -> Result<jwks::KeySet, ConfigError> {
+    ) -> Result<(jwks::KeySet, Option<PathBuf>, Vec<u8>), ConfigError> {
         let field = format!("{field}.jwks");
-        let (source, bytes) = match (&p.jwks.file, &p.jwks.inline) {
+        let (source, file, bytes) = match (&p.jwks.file, &p.jwks.inline) {
             (Some(file), None) => {
                 let path = self.resolve(file);
                 let bytes = std::fs::read(&path).map_err(|e| {
@@ -264,14 +286,17 @@ impl Compiler<'_> {
                         format!("cannot read {}: {e}", path.display()),
                     )
                 })?;
-                (format!("{field}.file"), bytes)
+                self.digest.borrow_mut().update(&bytes);
+                (format!("{field}.file"), Some(path), bytes)
             }
             (None, Some(InlineJwks::Text(text))) => {
-                (format!("{field}.inline"), text.clone().into_bytes())
+                (format!("{field}.inline"), None, text.clone().into_bytes())
             }
-            (None, Some(InlineJwks::Document(doc))) => {
-                (format!("{field}.inline"), doc.to_string().into_bytes())
-            }
+            (None, Some(InlineJwks::Document(doc))) => (
+                format!("{field}.inline"),
+                None,
+                doc.to_string().into_bytes(),
+            ),
             _ => {
                 return Err(
                     self.invalid(field, "expected exactly one key source: `file` or `inline`")
@@ -308,7 +333,7 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        Ok(set)
+        Ok((set, file, bytes))
     }
 
     fn requirement(

@@ -158,3 +158,60 @@ fn durations_parse_with_units() {
     assert_eq!(parse_duration("-1s"), None);
     assert_eq!(parse_duration("s"), None);
 }
+
+#[test]
+fn the_digest_covers_the_config_text_and_jwks_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: { file: keys.json }\n").unwrap();
+    std::fs::write(dir.path().join("keys.json"), jwks()).unwrap();
+    let first = load(&config).unwrap();
+    assert_eq!(
+        load(&config).unwrap().digest,
+        first.digest,
+        "same inputs, same digest"
+    );
+    assert_eq!(
+        first.input_files(),
+        [config.as_path(), dir.path().join("keys.json").as_path()]
+    );
+    let two_keys = json!({"keys": [
+        test_keys::ec(crate::algorithm::Algorithm::Es256, "k1").public_jwk(),
+        test_keys::ed25519("k2").public_jwk(),
+    ]});
+    std::fs::write(dir.path().join("keys.json"), two_keys.to_string()).unwrap();
+    let second = load(&config).unwrap();
+    assert_ne!(second.digest, first.digest);
+    assert_eq!(
+        super::watch::describe_changes(&first, &second),
+        ["provider p changed, keys added [k2]"]
+    );
+}
+
+#[test]
+fn reload_changes_name_added_removed_and_changed_providers() {
+    let a = compile_str(&provider(""), Path::new("c.yaml")).unwrap();
+    let renamed = compile_str(
+        &provider("").replace("name: p", "name: q"),
+        Path::new("c.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        super::watch::describe_changes(&a, &renamed),
+        ["provider q added", "provider p removed"]
+    );
+    let realm = compile_str(
+        &format!("{}challenge: {{ realm: r }}\n", provider("")),
+        Path::new("c.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        super::watch::describe_changes(&a, &realm),
+        ["routes, challenge, upstream or limits changed"]
+    );
+    let skew = compile_str(&provider("    clock_skew: 5s"), Path::new("c.yaml")).unwrap();
+    assert_eq!(
+        super::watch::describe_changes(&a, &skew),
+        ["provider p changed"]
+    );
+}

@@ -33,6 +33,14 @@ pub fn ec_key() -> SigningKey {
         .with_kid("ec-1")
 }
 
+/// A second EC key, trusted only where a test says so (rotation, reload).
+pub fn ec_key_2() -> SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate(Algorithm::Es256).expect("EC key"))
+        .clone()
+        .with_kid("ec-2")
+}
+
 /// A key nobody trusts, presenting the trusted EC key's kid.
 pub fn impostor_key() -> SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();

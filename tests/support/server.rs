@@ -30,6 +30,11 @@ impl Server {
 
     /// Serves the config file at `path`; `dir` holds the address file and logs.
     pub fn start_at(path: &Path, dir: tempfile::TempDir) -> Server {
+        Server::start_with(path, dir, &[])
+    }
+
+    /// As `start_at`, with extra `serve` arguments.
+    pub fn start_with(path: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let address_file = dir.path().join("addresses.json");
         let stderr_path = dir.path().join("server.log");
         let child = Command::new(binary())
@@ -45,6 +50,7 @@ impl Server {
                 "--address-file",
             ])
             .arg(&address_file)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr_path).expect("log file"))
             .spawn()
@@ -87,6 +93,23 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends `signal` (e.g. `-HUP`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {signal} failed");
+    }
+
+    /// The admin `/status` document.
+    pub fn status(&self) -> serde_json::Value {
+        let response = super::http::request(self.admin, "GET", "/status", &[]).expect("/status");
+        assert_eq!(response.status, 200);
+        serde_json::from_str(&response.body).expect("/status JSON")
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -1,0 +1,243 @@
+//! Hot reload: watch the directories of the config file and of every JWKS file, debounce,
+//! recompile the whole configuration, and publish it with `ArcSwap::store` only when it is
+//! valid and different.
+//!
+//! Directories, not files, are watched: a Kubernetes ConfigMap mount swaps a `..data`
+//! symlink and never touches `config.yaml` itself, and editors replace files by rename.
+//! Any event in a watched directory triggers a reload attempt; the input digest makes
+//! spurious attempts free (no swap, no log). SIGHUP triggers the same reload.
+
+use super::{ConfigError, load};
+use crate::snapshot::Snapshot;
+use arc_swap::ArcSwap;
+use notify::{EventKind, RecursiveMode, Watcher};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Debounce applied to file events by default: editors and `kubectl` write in bursts.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// What one reload attempt did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A new snapshot was stored; the strings describe what changed.
+    Applied(Vec<String>),
+    /// The inputs are byte-for-byte what is already serving.
+    Unchanged,
+    /// The new inputs are invalid; the last good snapshot keeps serving.
+    Rejected(ConfigError),
+}
+
+/// Reload counters, for the admin endpoint (and later metrics).
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    applied: AtomicU64,
+    rejected: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl ReloadStats {
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+    /// The error of the most recent rejected attempt, cleared by the next applied one.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Recompiles the config at `path` into the shared snapshot.
+pub struct Reloader {
+    path: PathBuf,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    stats: Arc<ReloadStats>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, snapshot: Arc<ArcSwap<Snapshot>>) -> Reloader {
+        Reloader {
+            path,
+            snapshot,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Arc<ReloadStats> {
+        self.stats.clone()
+    }
+
+    /// One attempt: compile everything; store only a valid, different snapshot.
+    pub fn reload(&self) -> Outcome {
+        let new = match load(&self.path) {
+            Ok(new) => new,
+            Err(error) => {
+                let text = error.to_string();
+                let Ok(mut last) = self.stats.last_error.lock() else {
+                    return Outcome::Rejected(error);
+                };
+                // The same failure seen again (another event for the same broken file)
+                // is neither logged nor counted twice.
+                if last.as_deref() != Some(text.as_str()) {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %text, "config reload rejected; the last good config keeps serving");
+                    *last = Some(text);
+                }
+                return Outcome::Rejected(error);
+            }
+        };
+        if let Ok(mut last) = self.stats.last_error.lock() {
+            *last = None;
+        }
+        let old = self.snapshot.load_full();
+        if old.digest == new.digest {
+            return Outcome::Unchanged;
+        }
+        let changes = describe_changes(&old, &new);
+        self.snapshot.store(Arc::new(new));
+        self.stats.applied.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(changes = %changes.join("; "), "config reloaded");
+        Outcome::Applied(changes)
+    }
+
+    /// The directories to watch for the snapshot now serving.
+    fn watched_dirs(&self) -> BTreeSet<PathBuf> {
+        let mut dirs: BTreeSet<PathBuf> = self
+            .snapshot
+            .load()
+            .input_files()
+            .into_iter()
+            .map(parent_dir)
+            .collect();
+        dirs.insert(parent_dir(&self.path));
+        dirs
+    }
+}
+
+fn parent_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// What changed between two snapshots, for the log: providers added, removed or changed,
+/// and key ids added or removed. Never key material.
+pub fn describe_changes(old: &Snapshot, new: &Snapshot) -> Vec<String> {
+    let mut changes = Vec::new();
+    for p in &new.providers {
+        match old.providers.iter().find(|o| o.name == p.name) {
+            None => changes.push(format!("provider {} added", p.name)),
+            Some(o) if o.fingerprint != p.fingerprint => {
+                let kids = |p: &crate::snapshot::Provider| -> BTreeSet<String> {
+                    p.keys
+                        .keys()
+                        .iter()
+                        .map(|k| k.kid().unwrap_or("(no kid)").to_owned())
+                        .collect()
+                };
+                let (before, after) = (kids(o), kids(p));
+                let added: Vec<_> = after.difference(&before).cloned().collect();
+                let removed: Vec<_> = before.difference(&after).cloned().collect();
+                let mut text = format!("provider {} changed", p.name);
+                if !added.is_empty() {
+                    text.push_str(&format!(", keys added [{}]", added.join(", ")));
+                }
+                if !removed.is_empty() {
+                    text.push_str(&format!(", keys removed [{}]", removed.join(", ")));
+                }
+                changes.push(text);
+            }
+            Some(_) => {}
+        }
+    }
+    for o in &old.providers {
+        if !new.providers.iter().any(|p| p.name == o.name) {
+            changes.push(format!("provider {} removed", o.name));
+        }
+    }
+    if changes.is_empty() {
+        changes.push("routes, challenge, upstream or limits changed".to_owned());
+    }
+    changes
+}
+
+/// Watches until `stop` turns true: file events (debounced) and SIGHUP trigger a reload.
+pub async fn run(
+    reloader: Arc<Reloader>,
+    debounce: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), notify::Error> {
+    let (events, mut event_rx) = mpsc::unbounded_channel();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            // Opening and reading files (our own reloads included) changes nothing.
+            Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
+            Ok(_) => {
+                let _ = events.send(());
+            }
+            Err(e) => tracing::warn!(error = %e, "file watch error"),
+        })?;
+    let mut watched = BTreeSet::new();
+    sync_watches(&mut watcher, &mut watched, reloader.watched_dirs());
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let stopping = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            () = &mut stopping => return Ok(()),
+            _ = hangup.recv() => tracing::info!("SIGHUP: reloading the config"),
+            Some(()) = event_rx.recv() => {
+                // Debounce: wait until the directory has been quiet for `debounce`; a SIGHUP
+                // meanwhile reloads at once.
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(debounce) => break,
+                        Some(()) = event_rx.recv() => {}
+                        _ = hangup.recv() => break,
+                    }
+                }
+            }
+        }
+        let attempt = reloader.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || attempt.reload()).await {
+            tracing::error!(error = %e, "reload task failed");
+        }
+        sync_watches(&mut watcher, &mut watched, reloader.watched_dirs());
+    }
+}
+
+/// Watches exactly `wanted` (JWKS files may move between reloads).
+fn sync_watches(
+    watcher: &mut impl Watcher,
+    watched: &mut BTreeSet<PathBuf>,
+    wanted: BTreeSet<PathBuf>,
+) {
+    for dir in watched.difference(&wanted) {
+        let _ = watcher.unwatch(dir);
+    }
+    let mut now_watched: BTreeSet<PathBuf> = watched.intersection(&wanted).cloned().collect();
+    for dir in wanted.difference(watched) {
+        match watcher.watch(dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                now_watched.insert(dir.clone());
+            }
+            // Retried after the next reload attempt (e.g. once the directory exists).
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; changes there need SIGHUP")
+            }
+        }
+    }
+    *watched = now_watched;
+}
