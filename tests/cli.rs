@@ -160,3 +160,29 @@ fn the_readme_documents_every_reason_code_with_its_status() {
         );
     }
 }
+
+#[test]
+fn json_logs_are_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, support::config_yaml("")).unwrap();
+    let mut server = Server::start_with(
+        &config,
+        tempfile::tempdir().unwrap(),
+        &["--log-format", "json"],
+    );
+    assert!(server.terminate().success());
+    let log = server.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "serving"),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "stopped"),
+        "{log}"
+    );
+}
