@@ -119,6 +119,27 @@ pub fn parse(bytes: &[u8], allowed: AlgorithmSet, max_bytes: usize) -> Result<Ke
     Ok(set)
 }
 
+/// "no usable key", with every skipped key and why (for errors and logs).
+pub fn no_usable_key_message(set: &KeySet) -> String {
+    let why: Vec<String> = set
+        .skipped()
+        .iter()
+        .map(|s| {
+            format!(
+                "keys[{}] ({}): {}",
+                s.index,
+                s.kid.as_deref().unwrap_or("no kid"),
+                s.why
+            )
+        })
+        .collect();
+    if why.is_empty() {
+        "no usable key".to_owned()
+    } else {
+        format!("no usable key; skipped {}", why.join("; "))
+    }
+}
+
 fn parse_key(
     entry: &Value,
     allowed: AlgorithmSet,

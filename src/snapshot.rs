@@ -11,8 +11,46 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where a provider's keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Inline or a file: the keys are part of the compiled config.
+    Static,
+    /// Fetched over HTTP(S) by the background refresher and published into the snapshot.
+    Remote(Arc<RemoteSource>),
+}
+
+/// Where to fetch a JWK Set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksLocation {
+    Uri(String),
+    /// RFC 8414 / OpenID Connect discovery from this issuer.
+    Discovery {
+        issuer: String,
+    },
+}
+
+/// A remote key set and how to fetch it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSource {
+    pub location: JwksLocation,
+    /// Refresh period when the response has no `Cache-Control: max-age`.
+    pub refresh_interval: Duration,
+    /// Bounds applied to `max-age`.
+    pub min_refresh_interval: Duration,
+    pub max_refresh_interval: Duration,
+    /// At most one refetch for an unknown `kid` per this interval.
+    pub min_refetch_interval: Duration,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub allow_insecure_http: bool,
+    /// Extra trusted CA certificates (PEM), from `tls.ca_file`.
+    pub ca_pem: Option<Vec<u8>>,
+    pub max_bytes: usize,
+}
+
 /// A trusted token issuer and how its tokens are checked.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Provider {
     /// Unique name, used in logs, metrics and `explain`.
     pub name: String,
@@ -22,8 +60,10 @@ pub struct Provider {
     pub audiences: BTreeSet<String>,
     /// Claims that carry the audience, checked in order (default `[aud]`).
     pub audience_claims: Vec<String>,
-    /// Verification keys, each bound to its algorithms.
+    /// Verification keys, each bound to its algorithms. Empty for a remote source until the
+    /// first successful fetch.
     pub keys: Arc<KeySet>,
+    pub key_source: KeySource,
     /// Algorithms accepted in a token's `alg` header.
     pub algorithms: AlgorithmSet,
     /// Tolerance applied to `exp`, `nbf` and `iat`.
@@ -33,8 +73,9 @@ pub struct Provider {
     /// Allowed `typ` values, normalised (lowercase, no `application/`); `None` = the default
     /// set {absent, `jwt`, `at+jwt`}.
     pub token_types: Option<Vec<String>>,
-    /// The resolved `jwks.file`, when keys come from a file (watched for changes).
-    pub jwks_file: Option<PathBuf>,
+    /// Files this provider was compiled from besides the config (`jwks.file`,
+    /// `tls.ca_file`), watched for changes.
+    pub files: Vec<PathBuf>,
     /// SHA-256 over this provider's config entry and key set bytes: equal fingerprints mean
     /// an unchanged provider (used to report what a reload changed).
     pub fingerprint: [u8; 32],
@@ -95,7 +136,7 @@ pub struct Limits {
 }
 
 /// One complete, valid configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub providers: Vec<Provider>,
     /// `iss` → index into `providers` (issuers are unique across providers).
@@ -104,6 +145,8 @@ pub struct Snapshot {
     pub challenge: Challenge,
     pub upstream: Upstream,
     pub limits: Limits,
+    /// How long readiness waits for remote key sets; `None`: until they arrive.
+    pub startup_grace: Option<Duration>,
     /// The config file this snapshot was compiled from.
     pub source: PathBuf,
     /// SHA-256 over every input (config text and key set files): a reload whose digest is
@@ -119,10 +162,19 @@ impl Snapshot {
         allowed.allows(index).then(|| &self.providers[index])
     }
 
+    /// Whether every provider holds a usable key set (remote ones fetched at least once).
+    pub fn all_keys_loaded(&self) -> bool {
+        self.providers.iter().all(|p| !p.keys.is_empty())
+    }
+
     /// The files whose changes can change this snapshot: the config and every JWKS file.
     pub fn input_files(&self) -> Vec<&Path> {
         std::iter::once(self.source.as_path())
-            .chain(self.providers.iter().filter_map(|p| p.jwks_file.as_deref()))
+            .chain(
+                self.providers
+                    .iter()
+                    .flat_map(|p| p.files.iter().map(PathBuf::as_path)),
+            )
             .collect()
     }
 }

@@ -6,7 +6,8 @@ use super::file::{ConfigFile, InlineJwks, ProviderFile, ProvidersFile};
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::jwks;
 use crate::snapshot::{
-    Challenge, ClaimHeader, Limits, Provider, ProviderSet, Requirement, Snapshot, Upstream,
+    Challenge, ClaimHeader, JwksLocation, KeySource, Limits, Provider, ProviderSet, RemoteSource,
+    Requirement, Snapshot, Upstream,
 };
 use crate::token::json::MAX_SUPPORTED_DEPTH;
 use crate::token::verify::normalize_type;
@@ -24,6 +25,21 @@ pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 pub const DEFAULT_MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const DEFAULT_REQUIRED_CLAIMS: [&str; 1] = ["exp"];
 pub const DEFAULT_AUDIENCE_CLAIMS: [&str; 1] = ["aud"];
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_MAX_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A compiled key source.
+struct CompiledKeys {
+    keys: jwks::KeySet,
+    source: KeySource,
+    files: Vec<PathBuf>,
+    /// What identifies the source for change detection (key set bytes, or the settings).
+    bytes: Vec<u8>,
+}
 
 /// Reads and compiles the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
@@ -118,6 +134,15 @@ impl Compiler<'_> {
             }
             claim_headers.push(ClaimHeader { claim, header });
         }
+        let startup_grace = match &file.startup_grace {
+            None => None,
+            Some(text) => Some(parse_duration(text).ok_or_else(|| {
+                self.invalid(
+                    "startup_grace",
+                    format!("expected a duration such as 30s; got {text:?}"),
+                )
+            })?),
+        };
         let upstream = Upstream {
             claim_headers,
             strip_authorization: file.upstream.strip_authorization,
@@ -129,6 +154,7 @@ impl Compiler<'_> {
             challenge,
             upstream,
             limits,
+            startup_grace,
             source: self.path.to_owned(),
             digest: finish(self.digest.replace(Context::new(&SHA256))),
         })
@@ -250,35 +276,179 @@ impl Compiler<'_> {
             }
             Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
         };
-        let (keys, jwks_file, jwks_bytes) = self.keys(field, p, algorithms, limits)?;
+        let compiled = self.keys(field, p, &issuers, algorithms, limits)?;
         let mut fingerprint = Context::new(&SHA256);
         fingerprint.update(format!("{p:?}").as_bytes());
-        fingerprint.update(&jwks_bytes);
+        fingerprint.update(&compiled.bytes);
         Ok(Provider {
             name: p.name.clone(),
             issuers,
             audiences: p.audiences.iter().cloned().collect::<BTreeSet<_>>(),
             audience_claims,
-            keys: Arc::new(keys),
+            keys: Arc::new(compiled.keys),
+            key_source: compiled.source,
             algorithms,
             clock_skew,
             required_claims,
             token_types,
-            jwks_file,
+            files: compiled.files,
             fingerprint: finish(fingerprint),
         })
     }
 
+    /// The provider's key source: a static key set (parsed now) or a remote one (empty
+    /// until fetched), the extra files read, and the bytes that fingerprint it.
     fn keys(
+        &self,
+        field: &str,
+        p: &ProviderFile,
+        issuers: &[String],
+        algorithms: AlgorithmSet,
+        limits: &Limits,
+    ) -> Result<CompiledKeys, ConfigError> {
+        let field = format!("{field}.jwks");
+        let j = &p.jwks;
+        let location = match (&j.file, &j.inline, &j.uri, j.discovery.unwrap_or(false)) {
+            (Some(_), None, None, false) | (None, Some(_), None, false) => {
+                return self.static_keys(&field, p, algorithms, limits);
+            }
+            (None, None, Some(uri), false) => {
+                JwksLocation::Uri(self.url(&format!("{field}.uri"), uri, j.allow_insecure_http)?)
+            }
+            (None, None, None, true) => match issuers {
+                [issuer] => {
+                    self.url(&format!("{field}.discovery"), issuer, j.allow_insecure_http)?;
+                    JwksLocation::Discovery {
+                        issuer: issuer.clone(),
+                    }
+                }
+                _ => {
+                    return Err(self.invalid(
+                        format!("{field}.discovery"),
+                        "discovery needs exactly one issuer",
+                    ));
+                }
+            },
+            _ => {
+                return Err(self.invalid(
+                    field,
+                    "expected exactly one key source: `file`, `inline`, `uri` or `discovery: true`",
+                ));
+            }
+        };
+        let duration = |name: &str,
+                        value: &Option<String>,
+                        default: Duration|
+         -> Result<Duration, ConfigError> {
+            match value {
+                None => Ok(default),
+                Some(text) => parse_duration(text)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        self.invalid(
+                            format!("{field}.{name}"),
+                            format!("expected a positive duration such as 30s or 5m; got {text:?}"),
+                        )
+                    }),
+            }
+        };
+        let mut files = Vec::new();
+        let ca_pem = match j.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
+            None => None,
+            Some(ca) => {
+                let path = self.resolve(ca);
+                let pem = std::fs::read(&path).map_err(|e| {
+                    self.invalid(
+                        format!("{field}.tls.ca_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                if reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_or(true, |certs| certs.is_empty())
+                {
+                    return Err(self.invalid(
+                        format!("{field}.tls.ca_file"),
+                        format!("{} holds no PEM certificate", path.display()),
+                    ));
+                }
+                self.digest.borrow_mut().update(&pem);
+                files.push(path);
+                Some(pem)
+            }
+        };
+        let source = RemoteSource {
+            location,
+            refresh_interval: duration(
+                "refresh_interval",
+                &j.refresh_interval,
+                DEFAULT_REFRESH_INTERVAL,
+            )?,
+            min_refresh_interval: duration(
+                "min_refresh_interval",
+                &j.min_refresh_interval,
+                DEFAULT_MIN_REFRESH_INTERVAL,
+            )?,
+            max_refresh_interval: duration(
+                "max_refresh_interval",
+                &j.max_refresh_interval,
+                DEFAULT_MAX_REFRESH_INTERVAL,
+            )?,
+            min_refetch_interval: duration(
+                "min_refetch_interval",
+                &j.min_refetch_interval,
+                DEFAULT_MIN_REFETCH_INTERVAL,
+            )?,
+            timeout: duration("timeout", &j.timeout, DEFAULT_FETCH_TIMEOUT)?,
+            connect_timeout: duration(
+                "connect_timeout",
+                &j.connect_timeout,
+                DEFAULT_CONNECT_TIMEOUT,
+            )?,
+            allow_insecure_http: j.allow_insecure_http,
+            ca_pem,
+            max_bytes: limits.max_jwks_bytes,
+        };
+        if source.min_refresh_interval > source.max_refresh_interval {
+            return Err(self.invalid(
+                format!("{field}.min_refresh_interval"),
+                "must not exceed max_refresh_interval",
+            ));
+        }
+        let bytes = format!("{source:?}").into_bytes();
+        Ok(CompiledKeys {
+            keys: jwks::KeySet::default(),
+            source: KeySource::Remote(Arc::new(source)),
+            files,
+            bytes,
+        })
+    }
+
+    fn static_keys(
         &self,
         field: &str,
         p: &ProviderFile,
         algorithms: AlgorithmSet,
         limits: &Limits,
-    ) -> Result<(jwks::KeySet, Option<PathBuf>, Vec<u8>), ConfigError> {
-        let field = format!("{field}.jwks");
-        let (source, file, bytes) = match (&p.jwks.file, &p.jwks.inline) {
-            (Some(file), None) => {
+    ) -> Result<CompiledKeys, ConfigError> {
+        let j = &p.jwks;
+        let remote_only = [
+            ("refresh_interval", j.refresh_interval.is_some()),
+            ("min_refresh_interval", j.min_refresh_interval.is_some()),
+            ("max_refresh_interval", j.max_refresh_interval.is_some()),
+            ("min_refetch_interval", j.min_refetch_interval.is_some()),
+            ("timeout", j.timeout.is_some()),
+            ("connect_timeout", j.connect_timeout.is_some()),
+            ("allow_insecure_http", j.allow_insecure_http),
+            ("tls", j.tls.is_some()),
+        ];
+        if let Some((name, _)) = remote_only.iter().find(|(_, set)| *set) {
+            return Err(self.invalid(
+                format!("{field}.{name}"),
+                "applies only to `uri` or `discovery` key sources",
+            ));
+        }
+        let (source, file, bytes) = match (&j.file, &j.inline) {
+            (Some(file), _) => {
                 let path = self.resolve(file);
                 let bytes = std::fs::read(&path).map_err(|e| {
                     self.invalid(
@@ -297,11 +467,7 @@ impl Compiler<'_> {
                 None,
                 doc.to_string().into_bytes(),
             ),
-            _ => {
-                return Err(
-                    self.invalid(field, "expected exactly one key source: `file` or `inline`")
-                );
-            }
+            (None, None) => return Err(self.invalid(field, "expected exactly one key source")),
         };
         let set = jwks::parse(&bytes, algorithms, limits.max_jwks_bytes)
             .map_err(|e| self.invalid(&source, e.to_string()))?;
@@ -309,31 +475,26 @@ impl Compiler<'_> {
             tracing::warn!(provider = %p.name, index = skipped.index, kid = ?skipped.kid, why = %skipped.why, "JWK skipped");
         }
         if set.is_empty() {
-            let why: Vec<String> = set
-                .skipped()
-                .iter()
-                .map(|s| {
-                    format!(
-                        "keys[{}] ({}): {}",
-                        s.index,
-                        s.kid.as_deref().unwrap_or("no kid"),
-                        s.why
-                    )
-                })
-                .collect();
-            return Err(self.invalid(
-                source,
-                format!(
-                    "no usable key{}",
-                    if why.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; skipped {}", why.join("; "))
-                    }
-                ),
-            ));
+            return Err(self.invalid(source, jwks::no_usable_key_message(&set)));
         }
-        Ok((set, file, bytes))
+        Ok(CompiledKeys {
+            keys: set,
+            source: KeySource::Static,
+            files: file.into_iter().collect(),
+            bytes,
+        })
+    }
+
+    /// A URL for fetching: absolute, `https` (or `http` with `allow_insecure_http`).
+    fn url(&self, field: &str, text: &str, allow_http: bool) -> Result<String, ConfigError> {
+        let url = reqwest::Url::parse(text)
+            .map_err(|e| self.invalid(field, format!("{text:?} is not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => Ok(text.to_owned()),
+            "http" if allow_http => Ok(text.to_owned()),
+            "http" => Err(self.invalid(field, format!("{text:?} is plain http; use https, or set allow_insecure_http: true (tests on loopback only)"))),
+            other => Err(self.invalid(field, format!("{text:?}: scheme {other:?} is not https"))),
+        }
     }
 
     fn requirement(

@@ -17,6 +17,8 @@ pub struct ConfigFile {
     pub upstream: UpstreamFile,
     #[serde(default)]
     pub limits: LimitsFile,
+    /// How long `/readyz` may wait for remote key sets before reporting ready anyway.
+    pub startup_grace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +43,25 @@ pub struct JwksFile {
     /// Relative paths are resolved against the config file's directory.
     pub file: Option<PathBuf>,
     pub inline: Option<InlineJwks>,
+    pub uri: Option<String>,
+    pub discovery: Option<bool>,
+    /// Remote sources only: refresh timing, HTTP limits and TLS.
+    pub refresh_interval: Option<String>,
+    pub min_refresh_interval: Option<String>,
+    pub max_refresh_interval: Option<String>,
+    pub min_refetch_interval: Option<String>,
+    pub timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    pub tls: Option<TlsFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// PEM bundle of extra trusted CA certificates (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `inline:` takes either a YAML/JSON mapping or a string holding JSON.
