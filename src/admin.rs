@@ -7,7 +7,9 @@ use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use crate::remote::RemoteKeys;
+use axum::routing::{get, post};
+use std::time::Instant;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -32,6 +34,19 @@ pub struct AdminState {
     pub ready: Readiness,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub reloads: Arc<ReloadStats>,
+    pub remote: Arc<RemoteKeys>,
+    /// When serving started (for `startup_grace`).
+    pub started: Instant,
+}
+
+impl AdminState {
+    /// Ready: not shutting down, and every provider holds keys or the startup grace has
+    /// expired.
+    fn is_ready(&self) -> bool {
+        let snapshot = self.snapshot.load();
+        let grace_over = snapshot.startup_grace.is_some_and(|g| self.started.elapsed() >= g);
+        self.ready.get() && (snapshot.all_keys_loaded() || grace_over)
+    }
 }
 
 /// The admin routes.
@@ -40,11 +55,32 @@ pub fn router(state: AdminState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
+        .route("/jwks/refresh", post(refresh))
         .with_state(state)
+}
+
+/// `POST /jwks/refresh`: refetch every remote key set now; 200 when all succeeded, 502
+/// otherwise (the last good keys keep serving either way).
+async fn refresh(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
+    let results = state.remote.refresh_all().await;
+    let all_ok = results.iter().all(|(_, r)| r.is_ok());
+    let body: serde_json::Map<String, Value> = results
+        .into_iter()
+        .map(|(name, result)| {
+            let value = match result {
+                Ok(keys) => json!({ "ok": true, "keys": keys }),
+                Err(error) => json!({ "ok": false, "error": error }),
+            };
+            (name, value)
+        })
+        .collect();
+    let status = if all_ok { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+    (status, Json(Value::Object(body)))
 }
 
 async fn status(State(state): State<AdminState>) -> Json<Value> {
     let snapshot = state.snapshot.load();
+    let mut remote = state.remote.status();
     let providers: Vec<Value> = snapshot
         .providers
         .iter()
@@ -55,11 +91,15 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
                 .iter()
                 .map(|k| k.kid().unwrap_or(""))
                 .collect();
-            json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids })
+            let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
+            if let Some(jwks) = remote.remove(&p.name) {
+                entry["jwks"] = jwks;
+            }
+            entry
         })
         .collect();
     Json(json!({
-        "ready": state.ready.get(),
+        "ready": state.is_ready(),
         "config": {
             "path": snapshot.source.display().to_string(),
             "reloads_applied": state.reloads.applied(),
@@ -70,8 +110,8 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
     }))
 }
 
-async fn readyz(State(AdminState { ready, .. }): State<AdminState>) -> (StatusCode, &'static str) {
-    if ready.get() {
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+    if state.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")

@@ -3,6 +3,7 @@
 
 use crate::admin::{self, AdminState, Readiness};
 use crate::config::watch::Reloader;
+use crate::remote::RemoteKeys;
 use crate::config::{self, ConfigError};
 use crate::grpc::AuthzService;
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
@@ -12,7 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
@@ -87,30 +88,23 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     }
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, config = %options.config.display(), "serving");
     let shutdown = termination_signal().map_err(AppError::Signals)?;
-    let reloader = Arc::new(Reloader::new(options.config.clone(), snapshot.clone()));
-    run(
-        snapshot,
-        reloader,
-        grpc,
-        admin,
-        Readiness::default(),
-        shutdown,
-        &options,
-    )
-    .await
+    run(snapshot, grpc, admin, Readiness::default(), shutdown, &options).await
 }
 
 /// Runs both servers and the config watcher on bound listeners until `shutdown`
 /// completes, then drains.
 pub async fn run(
     snapshot: Arc<ArcSwap<Snapshot>>,
-    reloader: Arc<Reloader>,
     grpc: TcpListener,
     admin: TcpListener,
     ready: Readiness,
     shutdown: impl Future<Output = ()>,
     options: &ServeOptions,
 ) -> Result<(), AppError> {
+    let remote = RemoteKeys::new(snapshot.clone());
+    remote.sync();
+    let reloader = Arc::new(Reloader::new(options.config.clone(), snapshot.clone(), Some(remote.clone())));
+    let started = Instant::now();
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<AuthorizationServer<AuthzService>>()
@@ -121,11 +115,14 @@ pub async fn run(
         ready: ready.clone(),
         snapshot: snapshot.clone(),
         reloads: reloader.stats(),
+        remote: remote.clone(),
+        started,
     };
+    let grace_task = tokio::spawn(report_startup_grace(snapshot.clone()));
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
-            .add_service(AuthorizationServer::new(AuthzService::new(snapshot)))
+            .add_service(AuthorizationServer::new(AuthzService::new(snapshot, Some(remote))))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 stopped(grpc_stopped),
@@ -178,8 +175,21 @@ pub async fn run(
     {
         watch_task.abort();
     }
+    grace_task.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// After `startup_grace`, says which providers still have no keys (their tokens are then
+/// denied with `keys_unavailable` while `/readyz` reports ready).
+async fn report_startup_grace(snapshot: Arc<ArcSwap<Snapshot>>) {
+    let Some(grace) = snapshot.load().startup_grace else { return };
+    tokio::time::sleep(grace).await;
+    let current = snapshot.load();
+    let missing: Vec<&str> = current.providers.iter().filter(|p| p.keys.is_empty()).map(|p| p.name.as_str()).collect();
+    if !missing.is_empty() {
+        tracing::warn!(providers = ?missing, "startup grace expired: ready without keys for these providers; their tokens are denied (keys_unavailable) until a fetch succeeds");
+    }
 }
 
 fn finished_early(

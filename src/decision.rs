@@ -43,8 +43,12 @@ pub struct Allow {
 pub struct Deny {
     pub reason: Reason,
     pub status: u16,
-    pub www_authenticate: String,
+    /// The challenge; `None` for a 503 (the token was not judged, so nothing is asked of
+    /// the client).
+    pub www_authenticate: Option<String>,
     pub body: String,
+    /// The provider selected by the token's `iss`, when the failure came after selection.
+    pub provider: Option<String>,
 }
 
 /// Decides `request` against `snapshot` at `now`.
@@ -52,12 +56,12 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
     let requirement = &snapshot.default_requirement;
     let token = match bearer_token(&request.authorization) {
         Ok(Some(token)) => token,
-        Ok(None) => return deny(snapshot, Reason::NoCredentials),
-        Err(reason) => return deny(snapshot, reason),
+        Ok(None) => return deny(snapshot, Reason::NoCredentials, None),
+        Err(reason) => return deny(snapshot, reason, None),
     };
     match verify(token, snapshot, &requirement.providers, now) {
         Ok(verified) => Decision::Allow(allow(snapshot, &verified)),
-        Err(reason) => deny(snapshot, reason),
+        Err(rejection) => deny(snapshot, rejection.reason, rejection.provider.map(|p| p.name.clone())),
     }
 }
 
@@ -121,7 +125,7 @@ fn header_value(value: &Value) -> Option<String> {
     safe.then_some(text)
 }
 
-fn deny(snapshot: &Snapshot, reason: Reason) -> Decision {
+fn deny(snapshot: &Snapshot, reason: Reason, provider: Option<String>) -> Decision {
     let challenge = &snapshot.challenge;
     let mut params = Vec::new();
     if let Some(realm) = &challenge.realm {
@@ -134,10 +138,12 @@ fn deny(snapshot: &Snapshot, reason: Reason) -> Decision {
     if let Some(url) = &challenge.resource_metadata {
         params.push(format!("resource_metadata=\"{url}\""));
     }
-    let www_authenticate = if params.is_empty() {
-        "Bearer".to_owned()
+    let www_authenticate = if reason.http_status() == 503 {
+        None
+    } else if params.is_empty() {
+        Some("Bearer".to_owned())
     } else {
-        format!("Bearer {}", params.join(", "))
+        Some(format!("Bearer {}", params.join(", ")))
     };
     let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
     let body = json!({ "error": error, "error_description": reason.description() }).to_string();
@@ -146,6 +152,7 @@ fn deny(snapshot: &Snapshot, reason: Reason) -> Decision {
         status: reason.http_status(),
         www_authenticate,
         body,
+        provider,
     })
 }
 

@@ -14,7 +14,10 @@ use crate::proto::envoy::service::auth::v3::{
 };
 use crate::proto::envoy::r#type::v3::HttpStatus;
 use crate::proto::google::rpc;
+use crate::reason::Reason;
+use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
+use std::time::Duration;
 use crate::token::verify::UnixTime;
 use arc_swap::ArcSwap;
 use prost_types::{Struct, value::Kind};
@@ -25,18 +28,62 @@ use tonic::{Response, Status};
 const OK: i32 = 0;
 const INVALID_ARGUMENT: i32 = 3;
 const PERMISSION_DENIED: i32 = 7;
+const UNAVAILABLE: i32 = 14;
 const UNAUTHENTICATED: i32 = 16;
+
+/// How long a Check may wait for an unknown-`kid` refetch when Envoy sent no
+/// `grpc-timeout` (Envoy's own default filter timeout is 200 ms).
+pub const DEFAULT_REFETCH_WAIT: Duration = Duration::from_millis(200);
 
 /// The Check service over a hot-swappable snapshot.
 #[derive(Clone)]
 pub struct AuthzService {
     snapshot: Arc<ArcSwap<Snapshot>>,
+    remote: Option<Arc<RemoteKeys>>,
 }
 
 impl AuthzService {
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>) -> AuthzService {
-        AuthzService { snapshot }
+    /// `remote`, when given, is asked to refetch a provider's keys for an unknown `kid`.
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, remote: Option<Arc<RemoteKeys>>) -> AuthzService {
+        AuthzService { snapshot, remote }
     }
+
+    /// Decides; when the token's `kid` is unknown to a remote provider (or its keys never
+    /// arrived), lets the refresher fetch once (coalesced and rate-limited) within the
+    /// request's deadline and decides again on the new snapshot.
+    async fn decide_with_refetch(&self, request: &Request<'_>, now: UnixTime, wait: Duration) -> Decision {
+        // One snapshot per decision: a reload mid-request cannot mix two configs.
+        let decision = decide(&self.snapshot.load_full(), request, now);
+        let (Decision::Deny(deny), Some(remote)) = (&decision, &self.remote) else {
+            return decision;
+        };
+        let (Reason::KeyNotFound | Reason::KeysUnavailable, Some(provider)) = (deny.reason, &deny.provider) else {
+            return decision;
+        };
+        match tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await {
+            Ok(true) => decide(&self.snapshot.load_full(), request, now),
+            _ => decision,
+        }
+    }
+}
+
+/// The time left for this Check: Envoy's `grpc-timeout` (e.g. `200m`, `1S`) less a margin
+/// to answer in, or [`DEFAULT_REFETCH_WAIT`].
+fn refetch_wait(metadata: &tonic::metadata::MetadataMap) -> Duration {
+    let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (number, unit) = v.split_at(v.len().checked_sub(1)?);
+        let n: u64 = number.parse().ok()?;
+        Some(match unit {
+            "H" => Duration::from_secs(n.saturating_mul(3600)),
+            "M" => Duration::from_secs(n.saturating_mul(60)),
+            "S" => Duration::from_secs(n),
+            "m" => Duration::from_millis(n),
+            "u" => Duration::from_micros(n),
+            "n" => Duration::from_nanos(n),
+            _ => return None,
+        })
+    });
+    parsed.map_or(DEFAULT_REFETCH_WAIT, |d| d.mul_f64(0.8))
 }
 
 #[tonic::async_trait]
@@ -46,8 +93,7 @@ impl Authorization for AuthzService {
         request: tonic::Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
         let now = UnixTime::now();
-        // One snapshot for the whole request: a reload mid-request cannot mix two configs.
-        let snapshot = self.snapshot.load_full();
+        let wait = refetch_wait(request.metadata());
         let check = request.into_inner();
         let http = check
             .attributes
@@ -58,11 +104,12 @@ impl Authorization for AuthzService {
                 Status::invalid_argument("CheckRequest has no attributes.request.http")
             })?;
         let request = to_request(http);
-        let decision = decide(&snapshot, &request, now);
+        let decision = self.decide_with_refetch(&request, now, wait).await;
         if let Decision::Deny(deny) = &decision {
             tracing::info!(
                 target: "audit",
                 reason = deny.reason.code(),
+                provider = deny.provider.as_deref().unwrap_or(""),
                 status = deny.status,
                 method = request.method,
                 request_id = header(http, "x-request-id").and_then(|v| std::str::from_utf8(v).ok()).unwrap_or(""),
@@ -148,8 +195,16 @@ fn denied(deny: Deny) -> CheckResponse {
     let code = match deny.status {
         400 => INVALID_ARGUMENT,
         403 => PERMISSION_DENIED,
+        503 => UNAVAILABLE,
         _ => UNAUTHENTICATED,
     };
+    let mut headers: Vec<HeaderValueOption> = deny
+        .www_authenticate
+        .map(|challenge| overwrite("www-authenticate".into(), challenge))
+        .into_iter()
+        .collect();
+    headers.push(overwrite("content-type".into(), "application/json".into()));
+    headers.push(overwrite("cache-control".into(), "no-store".into()));
     CheckResponse {
         status: Some(rpc::Status {
             code,
@@ -160,11 +215,7 @@ fn denied(deny: Deny) -> CheckResponse {
             status: Some(HttpStatus {
                 code: i32::from(deny.status),
             }),
-            headers: vec![
-                overwrite("www-authenticate".into(), deny.www_authenticate),
-                overwrite("content-type".into(), "application/json".into()),
-                overwrite("cache-control".into(), "no-store".into()),
-            ],
+            headers,
             body: deny.body,
         })),
         dynamic_metadata: Some(to_struct(vec![("reason", deny.reason.code().to_owned())])),

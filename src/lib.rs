@@ -22,6 +22,7 @@ pub mod grpc;
 pub mod jwks;
 pub mod mint;
 pub mod reason;
+pub mod remote;
 pub mod snapshot;
 pub mod token;
 

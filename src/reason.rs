@@ -59,6 +59,9 @@ pub enum Reason {
     CritUnsupported,
     /// `typ` is not `JWT`/`at+jwt` (or not in the provider's `token_types`).
     TokenTypeNotAllowed,
+    /// The provider's remote key set has not been fetched yet (the IdP was unreachable
+    /// since startup): the token cannot be judged, so the answer is 503, not 401.
+    KeysUnavailable,
 }
 
 /// The RFC 6750 §3.1 error code carried in the challenge.
@@ -67,6 +70,8 @@ pub enum ErrorCode {
     InvalidRequest,
     InvalidToken,
     InsufficientScope,
+    /// Not RFC 6750: the OAuth `temporarily_unavailable` code, for a 503.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -75,13 +80,14 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -107,6 +113,7 @@ impl Reason {
         Reason::AudienceNotAllowed,
         Reason::CritUnsupported,
         Reason::TokenTypeNotAllowed,
+        Reason::KeysUnavailable,
     ];
 
     /// Stable snake_case code for logs, metrics and docs.
@@ -120,6 +127,7 @@ impl Reason {
             None | Some(ErrorCode::InvalidToken) => 401,
             Some(ErrorCode::InvalidRequest) => 400,
             Some(ErrorCode::InsufficientScope) => 403,
+            Some(ErrorCode::TemporarilyUnavailable) => 503,
         }
     }
 
@@ -131,6 +139,7 @@ impl Reason {
             Reason::MultipleCredentials | Reason::MalformedAuthorization | Reason::EmptyBearer => {
                 Some(ErrorCode::InvalidRequest)
             }
+            Reason::KeysUnavailable => Some(ErrorCode::TemporarilyUnavailable),
             _ => Some(ErrorCode::InvalidToken),
         }
     }
@@ -176,6 +185,7 @@ impl Reason {
             Reason::AudienceNotAllowed => ("audience_not_allowed", "audience not allowed"),
             Reason::CritUnsupported => ("crit_unsupported", "critical header not supported"),
             Reason::TokenTypeNotAllowed => ("token_type_not_allowed", "token type not allowed"),
+            Reason::KeysUnavailable => ("keys_unavailable", "signing keys unavailable"),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 fn service(extra: &str) -> AuthzService {
     let snapshot =
         compile_str(&support::config_yaml(extra), Path::new("config.yaml")).expect("config");
-    AuthzService::new(Arc::new(ArcSwap::from_pointee(snapshot)))
+    AuthzService::new(Arc::new(ArcSwap::from_pointee(snapshot)), None)
 }
 
 /// The headers map as Envoy fills it by default.

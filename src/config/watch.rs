@@ -8,6 +8,7 @@
 //! spurious attempts free (no swap, no log). SIGHUP triggers the same reload.
 
 use super::{ConfigError, load};
+use crate::remote::{RemoteKeys, carry_remote_keys};
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -61,14 +62,17 @@ pub struct Reloader {
     path: PathBuf,
     snapshot: Arc<ArcSwap<Snapshot>>,
     stats: Arc<ReloadStats>,
+    /// Remote key refreshers, resynchronised after each applied reload.
+    remote: Option<Arc<RemoteKeys>>,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, snapshot: Arc<ArcSwap<Snapshot>>) -> Reloader {
+    pub fn new(path: PathBuf, snapshot: Arc<ArcSwap<Snapshot>>, remote: Option<Arc<RemoteKeys>>) -> Reloader {
         Reloader {
             path,
             snapshot,
             stats: Arc::default(),
+            remote,
         }
     }
 
@@ -103,7 +107,16 @@ impl Reloader {
             return Outcome::Unchanged;
         }
         let changes = describe_changes(&old, &new);
-        self.snapshot.store(Arc::new(new));
+        // rcu, not store: a key refresher may publish between our load and this swap, and
+        // fetched keys of unchanged remote providers must survive the reload.
+        self.snapshot.rcu(|current| {
+            let mut next = new.clone();
+            carry_remote_keys(current, &mut next);
+            next
+        });
+        if let Some(remote) = &self.remote {
+            remote.sync();
+        }
         self.stats.applied.fetch_add(1, Ordering::Relaxed);
         tracing::info!(changes = %changes.join("; "), "config reloaded");
         Outcome::Applied(changes)

@@ -57,13 +57,13 @@ fn no_credentials_is_401_with_a_bare_challenge() {
     let deny = denied(decide_with(&snapshot("challenge: { realm: orders }"), &[]));
     assert_eq!(deny.reason, Reason::NoCredentials);
     assert_eq!(deny.status, 401);
-    assert_eq!(deny.www_authenticate, r#"Bearer realm="orders""#);
+    assert_eq!(deny.www_authenticate.as_deref(), Some(r#"Bearer realm="orders""#));
     assert_eq!(
         deny.body,
         r#"{"error":"unauthorized","error_description":"bearer token required"}"#
     );
     let deny = denied(decide_with(&snapshot(""), &["Basic dTpw"]));
-    assert_eq!(deny.www_authenticate, "Bearer");
+    assert_eq!(deny.www_authenticate.as_deref(), Some("Bearer"));
 }
 
 #[test]
@@ -74,9 +74,10 @@ fn an_invalid_token_is_401_invalid_token_with_its_description() {
     ));
     assert_eq!(deny.status, 401);
     assert_eq!(
-        deny.www_authenticate,
-        r#"Bearer realm="orders", error="invalid_token", error_description="audience not allowed""#
+        deny.www_authenticate.as_deref(),
+        Some(r#"Bearer realm="orders", error="invalid_token", error_description="audience not allowed""#)
     );
+    assert_eq!(deny.provider.as_deref(), Some("okta"));
     assert_eq!(
         deny.body,
         r#"{"error":"invalid_token","error_description":"audience not allowed"}"#
@@ -95,11 +96,12 @@ fn a_malformed_request_is_400_invalid_request() {
         assert_eq!((deny.reason, deny.status), (reason, 400));
         assert_eq!(
             deny.www_authenticate,
-            format!(
+            Some(format!(
                 r#"Bearer error="invalid_request", error_description="{}""#,
                 reason.description()
-            )
+            ))
         );
+        assert_eq!(deny.provider, None);
     }
 }
 
@@ -110,12 +112,9 @@ fn resource_metadata_is_in_every_challenge() {
     );
     for values in [vec![], vec!["Bearer"], vec!["Bearer x.y.z"]] {
         let deny = denied(decide_with(&snap, &values));
-        assert!(
-            deny.www_authenticate.starts_with(r#"Bearer realm="r""#),
-            "{}",
-            deny.www_authenticate
-        );
-        assert!(deny.www_authenticate.ends_with(
+        let challenge = deny.www_authenticate.unwrap();
+        assert!(challenge.starts_with(r#"Bearer realm="r""#), "{challenge}");
+        assert!(challenge.ends_with(
             r#", resource_metadata="https://api.test/.well-known/oauth-protected-resource""#
         ));
     }

@@ -62,21 +62,34 @@ struct Parts<'t> {
     signature: Vec<u8>,
 }
 
+/// Why a token was refused, and by which provider when one was selected by `iss`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rejection<'s> {
+    pub reason: Reason,
+    pub provider: Option<&'s Provider>,
+}
+
 /// Verifies `token` against the providers `allowed` admits, at time `now`.
 pub fn verify<'s>(
     token: &str,
     snapshot: &'s Snapshot,
     allowed: &ProviderSet,
     now: UnixTime,
-) -> Result<Verified<'s>, Reason> {
-    let parts = split(token, &snapshot.limits)?;
+) -> Result<Verified<'s>, Rejection<'s>> {
+    let unattributed = |reason| Rejection { reason, provider: None };
+    let parts = split(token, &snapshot.limits).map_err(unattributed)?;
     let provider = match parts.claims.get("iss") {
-        None => return Err(Reason::IssuerMissing),
+        None => return Err(unattributed(Reason::IssuerMissing)),
         Some(Value::String(iss)) => snapshot
             .provider_for_issuer(iss, allowed)
-            .ok_or(Reason::IssuerNotTrusted)?,
-        Some(_) => return Err(Reason::ClaimMalformed),
+            .ok_or(unattributed(Reason::IssuerNotTrusted))?,
+        Some(_) => return Err(unattributed(Reason::ClaimMalformed)),
     };
+    verify_for(provider, parts, now).map_err(|reason| Rejection { reason, provider: Some(provider) })
+}
+
+/// Steps 3 (algorithm, key) to 5 for the provider selected by `iss`.
+fn verify_for<'s>(provider: &'s Provider, parts: Parts<'_>, now: UnixTime) -> Result<Verified<'s>, Reason> {
     let alg = parts
         .header
         .get("alg")
@@ -141,6 +154,10 @@ fn select_key<'k>(
     kid: Option<&str>,
     alg: Algorithm,
 ) -> Result<&'k ParsedPublicKey, Reason> {
+    if keys.is_empty() {
+        // Only a remote key set that was never fetched can be empty.
+        return Err(Reason::KeysUnavailable);
+    }
     let Some(kid) = kid else {
         return match keys.keys() {
             [only] => only.verifier(alg).ok_or(Reason::KeyAlgorithmMismatch),

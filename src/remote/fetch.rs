@@ -1,0 +1,229 @@
+//! Fetching a JWK Set over HTTP(S): discovery (RFC 8414, then OpenID Connect), size caps,
+//! timeouts, redirect limits, HTTPS only unless allowed, and an optional private CA.
+//!
+//! Only URLs from the trusted config (or from the discovery document of a configured
+//! issuer) are ever fetched; nothing a token names is.
+
+use crate::algorithm::AlgorithmSet;
+use crate::jwks::{self, KeySet};
+use crate::snapshot::{JwksLocation, RemoteSource};
+use reqwest::header::{CACHE_CONTROL, HeaderMap};
+use std::time::Duration;
+
+/// At most this many redirects are followed (to another HTTPS URL).
+pub const MAX_REDIRECTS: usize = 3;
+
+/// A successful fetch.
+#[derive(Debug)]
+pub struct Fetched {
+    pub keys: KeySet,
+    /// `Cache-Control: max-age` of the JWKS response, if any.
+    pub max_age: Option<Duration>,
+    /// The JWKS URL used (after discovery).
+    pub url: String,
+}
+
+/// Why a fetch failed. [`FetchError::kind`] is a bounded label for counters.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    #[error("{url}: timed out")]
+    Timeout { url: String },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{url}: HTTP status {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: response larger than {max} bytes")]
+    TooLarge { url: String, max: usize },
+    #[error("{url}: {message}")]
+    Invalid { url: String, message: String },
+    #[error("{url}: {message}")]
+    NoUsableKey { url: String, message: String },
+    #[error("discovery for {issuer}: {message}")]
+    Discovery { issuer: String, message: String },
+}
+
+impl FetchError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Client(_) => "client",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::Network { .. } => "network",
+            FetchError::Status { .. } => "http_status",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::Invalid { .. } => "invalid",
+            FetchError::NoUsableKey { .. } => "no_usable_key",
+            FetchError::Discovery { .. } => "discovery",
+        }
+    }
+}
+
+/// The HTTP client for one source: rustls, timeouts, redirect limit, HTTPS only unless
+/// `allow_insecure_http`, and the extra CA certificates when given.
+pub fn client(source: &RemoteSource) -> Result<reqwest::Client, FetchError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(source.connect_timeout)
+        .timeout(source.timeout)
+        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .https_only(!source.allow_insecure_http)
+        .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = &source.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| FetchError::Client(e.to_string()))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| FetchError::Client(e.to_string()))
+}
+
+/// Discovers (if configured) and fetches the key set, keeping keys usable with `algorithms`.
+/// An empty usable set is an error: the caller keeps its last good keys.
+pub async fn fetch_keys(client: &reqwest::Client, source: &RemoteSource, algorithms: AlgorithmSet) -> Result<Fetched, FetchError> {
+    let url = match &source.location {
+        JwksLocation::Uri(url) => url.clone(),
+        JwksLocation::Discovery { issuer } => discover(client, source, issuer).await?,
+    };
+    let (body, headers) = get_capped(client, &url, source.max_bytes).await?;
+    let keys = jwks::parse(&body, algorithms, source.max_bytes)
+        .map_err(|e| FetchError::Invalid { url: url.clone(), message: e.to_string() })?;
+    for skipped in keys.skipped() {
+        tracing::warn!(url = %url, index = skipped.index, kid = ?skipped.kid, why = %skipped.why, "JWK skipped");
+    }
+    if keys.is_empty() {
+        return Err(FetchError::NoUsableKey { message: jwks::no_usable_key_message(&keys), url });
+    }
+    Ok(Fetched { keys, max_age: max_age(&headers), url })
+}
+
+/// The metadata URLs tried, in order: RFC 8414 (appended, as Okta and most IdPs serve it,
+/// then inserted after the host as the RFC writes it for issuers with a path), then OpenID
+/// Connect discovery.
+pub fn discovery_urls(issuer: &str) -> Vec<String> {
+    let base = issuer.trim_end_matches('/');
+    let mut urls = vec![format!("{base}/.well-known/oauth-authorization-server")];
+    if let Ok(url) = reqwest::Url::parse(issuer) {
+        let path = url.path().trim_end_matches('/');
+        if !path.is_empty() {
+            let mut inserted = url.clone();
+            inserted.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+            urls.push(inserted.to_string());
+        }
+    }
+    urls.push(format!("{base}/.well-known/openid-configuration"));
+    urls
+}
+
+/// The `jwks_uri` of the first metadata document found; its `issuer` must equal the
+/// configured issuer exactly (RFC 8414 §3.3, OpenID Connect Discovery §4.3).
+async fn discover(client: &reqwest::Client, source: &RemoteSource, issuer: &str) -> Result<String, FetchError> {
+    let mut tried = Vec::new();
+    for url in discovery_urls(issuer) {
+        let body = match get_capped(client, &url, source.max_bytes).await {
+            Ok((body, _)) => body,
+            Err(FetchError::Status { status: 404, .. }) => {
+                tried.push(format!("{url}: 404"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let doc: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| FetchError::Discovery { issuer: issuer.to_owned(), message: format!("{url}: not JSON: {e}") })?;
+        let found = doc.get("issuer").and_then(|v| v.as_str()).unwrap_or_default();
+        if found != issuer {
+            return Err(FetchError::Discovery {
+                issuer: issuer.to_owned(),
+                message: format!("{url} names issuer {found:?}, not the configured {issuer:?}"),
+            });
+        }
+        return doc
+            .get("jwks_uri")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| FetchError::Discovery { issuer: issuer.to_owned(), message: format!("{url} has no jwks_uri") });
+    }
+    Err(FetchError::Discovery { issuer: issuer.to_owned(), message: format!("no metadata document ({})", tried.join(", ")) })
+}
+
+/// GET `url`, refusing non-2xx answers and bodies over `max` bytes (checked before and
+/// while reading, so a huge body is never buffered).
+async fn get_capped(client: &reqwest::Client, url: &str, max: usize) -> Result<(Vec<u8>, HeaderMap), FetchError> {
+    let network = |e: reqwest::Error| {
+        if e.is_timeout() {
+            FetchError::Timeout { url: url.to_owned() }
+        } else {
+            FetchError::Network { url: url.to_owned(), message: error_chain(&e) }
+        }
+    };
+    let mut response = client.get(url).header("accept", "application/json").send().await.map_err(network)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status { url: url.to_owned(), status: status.as_u16() });
+    }
+    if response.content_length().is_some_and(|len| len > max as u64) {
+        return Err(FetchError::TooLarge { url: url.to_owned(), max });
+    }
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if body.len() + chunk.len() > max {
+            return Err(FetchError::TooLarge { url: url.to_owned(), max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, headers))
+}
+
+/// `max-age` from `Cache-Control`, ignoring `no-cache`/`no-store` directives (the refresh
+/// interval bounds apply anyway).
+pub fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
+    value
+        .split(',')
+        .filter_map(|d| d.trim().strip_prefix("max-age="))
+        .find_map(|n| n.trim_matches('"').parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// The error and its sources, e.g. "error sending request: … certificate …", so TLS
+/// failures say why.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_tries_rfc8414_then_openid() {
+        assert_eq!(
+            discovery_urls("https://idp.test"),
+            ["https://idp.test/.well-known/oauth-authorization-server", "https://idp.test/.well-known/openid-configuration"]
+        );
+        assert_eq!(
+            discovery_urls("https://idp.test/oauth2/default"),
+            [
+                "https://idp.test/oauth2/default/.well-known/oauth-authorization-server",
+                "https://idp.test/.well-known/oauth-authorization-server/oauth2/default",
+                "https://idp.test/oauth2/default/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(discovery_urls("https://tenant.auth0.test/")[1], "https://tenant.auth0.test/.well-known/openid-configuration");
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(max_age(&headers), None);
+        headers.insert(CACHE_CONTROL, "public, max-age=3600, must-revalidate".parse().unwrap());
+        assert_eq!(max_age(&headers), Some(Duration::from_secs(3600)));
+        headers.insert(CACHE_CONTROL, "no-store".parse().unwrap());
+        assert_eq!(max_age(&headers), None);
+    }
+}
