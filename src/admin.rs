@@ -3,17 +3,17 @@
 //! reload error, providers and their key ids — never key material).
 
 use crate::config::watch::ReloadStats;
+use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use axum::extract::State;
 use axum::http::StatusCode;
-use crate::remote::RemoteKeys;
 use axum::routing::{get, post};
-use std::time::Instant;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// Readiness shared with the rest of the process.
 #[derive(Clone, Default)]
@@ -44,7 +44,9 @@ impl AdminState {
     /// expired.
     fn is_ready(&self) -> bool {
         let snapshot = self.snapshot.load();
-        let grace_over = snapshot.startup_grace.is_some_and(|g| self.started.elapsed() >= g);
+        let grace_over = snapshot
+            .startup_grace
+            .is_some_and(|g| self.started.elapsed() >= g);
         self.ready.get() && (snapshot.all_keys_loaded() || grace_over)
     }
 }
@@ -74,7 +76,11 @@ async fn refresh(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
             (name, value)
         })
         .collect();
-    let status = if all_ok { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
     (status, Json(Value::Object(body)))
 }
 

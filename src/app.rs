@@ -3,10 +3,10 @@
 
 use crate::admin::{self, AdminState, Readiness};
 use crate::config::watch::Reloader;
-use crate::remote::RemoteKeys;
 use crate::config::{self, ConfigError};
 use crate::grpc::AuthzService;
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
+use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use std::future::Future;
@@ -88,7 +88,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     }
     tracing::info!(grpc = %grpc_addr, admin = %admin_addr, config = %options.config.display(), "serving");
     let shutdown = termination_signal().map_err(AppError::Signals)?;
-    run(snapshot, grpc, admin, Readiness::default(), shutdown, &options).await
+    run(
+        snapshot,
+        grpc,
+        admin,
+        Readiness::default(),
+        shutdown,
+        &options,
+    )
+    .await
 }
 
 /// Runs both servers and the config watcher on bound listeners until `shutdown`
@@ -103,7 +111,11 @@ pub async fn run(
 ) -> Result<(), AppError> {
     let remote = RemoteKeys::new(snapshot.clone());
     remote.sync();
-    let reloader = Arc::new(Reloader::new(options.config.clone(), snapshot.clone(), Some(remote.clone())));
+    let reloader = Arc::new(Reloader::new(
+        options.config.clone(),
+        snapshot.clone(),
+        Some(remote.clone()),
+    ));
     let started = Instant::now();
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -122,7 +134,10 @@ pub async fn run(
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
-            .add_service(AuthorizationServer::new(AuthzService::new(snapshot, Some(remote))))
+            .add_service(AuthorizationServer::new(AuthzService::new(
+                snapshot,
+                Some(remote),
+            )))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 stopped(grpc_stopped),
@@ -183,10 +198,17 @@ pub async fn run(
 /// After `startup_grace`, says which providers still have no keys (their tokens are then
 /// denied with `keys_unavailable` while `/readyz` reports ready).
 async fn report_startup_grace(snapshot: Arc<ArcSwap<Snapshot>>) {
-    let Some(grace) = snapshot.load().startup_grace else { return };
+    let Some(grace) = snapshot.load().startup_grace else {
+        return;
+    };
     tokio::time::sleep(grace).await;
     let current = snapshot.load();
-    let missing: Vec<&str> = current.providers.iter().filter(|p| p.keys.is_empty()).map(|p| p.name.as_str()).collect();
+    let missing: Vec<&str> = current
+        .providers
+        .iter()
+        .filter(|p| p.keys.is_empty())
+        .map(|p| p.name.as_str())
+        .collect();
     if !missing.is_empty() {
         tracing::warn!(providers = ?missing, "startup grace expired: ready without keys for these providers; their tokens are denied (keys_unavailable) until a fetch succeeds");
     }

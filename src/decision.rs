@@ -61,7 +61,11 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
     };
     match verify(token, snapshot, &requirement.providers, now) {
         Ok(verified) => Decision::Allow(allow(snapshot, &verified)),
-        Err(rejection) => deny(snapshot, rejection.reason, rejection.provider.map(|p| p.name.clone())),
+        Err(rejection) => deny(
+            snapshot,
+            rejection.reason,
+            rejection.provider.map(|p| p.name.clone()),
+        ),
     }
 }
 

@@ -17,11 +17,11 @@ use crate::proto::google::rpc;
 use crate::reason::Reason;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
-use std::time::Duration;
 use crate::token::verify::UnixTime;
 use arc_swap::ArcSwap;
 use prost_types::{Struct, value::Kind};
 use std::sync::Arc;
+use std::time::Duration;
 use tonic::{Response, Status};
 
 /// gRPC status codes used in `CheckResponse.status` (google.rpc.Code).
@@ -51,13 +51,20 @@ impl AuthzService {
     /// Decides; when the token's `kid` is unknown to a remote provider (or its keys never
     /// arrived), lets the refresher fetch once (coalesced and rate-limited) within the
     /// request's deadline and decides again on the new snapshot.
-    async fn decide_with_refetch(&self, request: &Request<'_>, now: UnixTime, wait: Duration) -> Decision {
+    async fn decide_with_refetch(
+        &self,
+        request: &Request<'_>,
+        now: UnixTime,
+        wait: Duration,
+    ) -> Decision {
         // One snapshot per decision: a reload mid-request cannot mix two configs.
         let decision = decide(&self.snapshot.load_full(), request, now);
         let (Decision::Deny(deny), Some(remote)) = (&decision, &self.remote) else {
             return decision;
         };
-        let (Reason::KeyNotFound | Reason::KeysUnavailable, Some(provider)) = (deny.reason, &deny.provider) else {
+        let (Reason::KeyNotFound | Reason::KeysUnavailable, Some(provider)) =
+            (deny.reason, &deny.provider)
+        else {
             return decision;
         };
         match tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await {
@@ -70,19 +77,22 @@ impl AuthzService {
 /// The time left for this Check: Envoy's `grpc-timeout` (e.g. `200m`, `1S`) less a margin
 /// to answer in, or [`DEFAULT_REFETCH_WAIT`].
 fn refetch_wait(metadata: &tonic::metadata::MetadataMap) -> Duration {
-    let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
-        let (number, unit) = v.split_at(v.len().checked_sub(1)?);
-        let n: u64 = number.parse().ok()?;
-        Some(match unit {
-            "H" => Duration::from_secs(n.saturating_mul(3600)),
-            "M" => Duration::from_secs(n.saturating_mul(60)),
-            "S" => Duration::from_secs(n),
-            "m" => Duration::from_millis(n),
-            "u" => Duration::from_micros(n),
-            "n" => Duration::from_nanos(n),
-            _ => return None,
-        })
-    });
+    let parsed = metadata
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (number, unit) = v.split_at(v.len().checked_sub(1)?);
+            let n: u64 = number.parse().ok()?;
+            Some(match unit {
+                "H" => Duration::from_secs(n.saturating_mul(3600)),
+                "M" => Duration::from_secs(n.saturating_mul(60)),
+                "S" => Duration::from_secs(n),
+                "m" => Duration::from_millis(n),
+                "u" => Duration::from_micros(n),
+                "n" => Duration::from_nanos(n),
+                _ => return None,
+            })
+        });
     parsed.map_or(DEFAULT_REFETCH_WAIT, |d| d.mul_f64(0.8))
 }
 

@@ -7,3 +7,4 @@ mod adapter;
 mod cli;
 mod e2e;
 mod reload;
+mod remote;

@@ -67,7 +67,11 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, snapshot: Arc<ArcSwap<Snapshot>>, remote: Option<Arc<RemoteKeys>>) -> Reloader {
+    pub fn new(
+        path: PathBuf,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        remote: Option<Arc<RemoteKeys>>,
+    ) -> Reloader {
         Reloader {
             path,
             snapshot,

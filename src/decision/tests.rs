@@ -57,7 +57,10 @@ fn no_credentials_is_401_with_a_bare_challenge() {
     let deny = denied(decide_with(&snapshot("challenge: { realm: orders }"), &[]));
     assert_eq!(deny.reason, Reason::NoCredentials);
     assert_eq!(deny.status, 401);
-    assert_eq!(deny.www_authenticate.as_deref(), Some(r#"Bearer realm="orders""#));
+    assert_eq!(
+        deny.www_authenticate.as_deref(),
+        Some(r#"Bearer realm="orders""#)
+    );
     assert_eq!(
         deny.body,
         r#"{"error":"unauthorized","error_description":"bearer token required"}"#
@@ -75,7 +78,9 @@ fn an_invalid_token_is_401_invalid_token_with_its_description() {
     assert_eq!(deny.status, 401);
     assert_eq!(
         deny.www_authenticate.as_deref(),
-        Some(r#"Bearer realm="orders", error="invalid_token", error_description="audience not allowed""#)
+        Some(
+            r#"Bearer realm="orders", error="invalid_token", error_description="audience not allowed""#
+        )
     );
     assert_eq!(deny.provider.as_deref(), Some("okta"));
     assert_eq!(

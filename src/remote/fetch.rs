@@ -69,29 +69,46 @@ pub fn client(source: &RemoteSource) -> Result<reqwest::Client, FetchError> {
         .https_only(!source.allow_insecure_http)
         .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &source.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| FetchError::Client(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| FetchError::Client(e.to_string()))?;
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().map_err(|e| FetchError::Client(e.to_string()))
+    builder
+        .build()
+        .map_err(|e| FetchError::Client(e.to_string()))
 }
 
 /// Discovers (if configured) and fetches the key set, keeping keys usable with `algorithms`.
 /// An empty usable set is an error: the caller keeps its last good keys.
-pub async fn fetch_keys(client: &reqwest::Client, source: &RemoteSource, algorithms: AlgorithmSet) -> Result<Fetched, FetchError> {
+pub async fn fetch_keys(
+    client: &reqwest::Client,
+    source: &RemoteSource,
+    algorithms: AlgorithmSet,
+) -> Result<Fetched, FetchError> {
     let url = match &source.location {
         JwksLocation::Uri(url) => url.clone(),
         JwksLocation::Discovery { issuer } => discover(client, source, issuer).await?,
     };
     let (body, headers) = get_capped(client, &url, source.max_bytes).await?;
-    let keys = jwks::parse(&body, algorithms, source.max_bytes)
-        .map_err(|e| FetchError::Invalid { url: url.clone(), message: e.to_string() })?;
+    let keys =
+        jwks::parse(&body, algorithms, source.max_bytes).map_err(|e| FetchError::Invalid {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
     for skipped in keys.skipped() {
         tracing::warn!(url = %url, index = skipped.index, kid = ?skipped.kid, why = %skipped.why, "JWK skipped");
     }
     if keys.is_empty() {
-        return Err(FetchError::NoUsableKey { message: jwks::no_usable_key_message(&keys), url });
+        return Err(FetchError::NoUsableKey {
+            message: jwks::no_usable_key_message(&keys),
+            url,
+        });
     }
-    Ok(Fetched { keys, max_age: max_age(&headers), url })
+    Ok(Fetched {
+        keys,
+        max_age: max_age(&headers),
+        url,
+    })
 }
 
 /// The metadata URLs tried, in order: RFC 8414 (appended, as Okta and most IdPs serve it,
@@ -114,7 +131,11 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
 
 /// The `jwks_uri` of the first metadata document found; its `issuer` must equal the
 /// configured issuer exactly (RFC 8414 §3.3, OpenID Connect Discovery §4.3).
-async fn discover(client: &reqwest::Client, source: &RemoteSource, issuer: &str) -> Result<String, FetchError> {
+async fn discover(
+    client: &reqwest::Client,
+    source: &RemoteSource,
+    issuer: &str,
+) -> Result<String, FetchError> {
     let mut tried = Vec::new();
     for url in discovery_urls(issuer) {
         let body = match get_capped(client, &url, source.max_bytes).await {
@@ -125,9 +146,15 @@ async fn discover(client: &reqwest::Client, source: &RemoteSource, issuer: &str)
             }
             Err(e) => return Err(e),
         };
-        let doc: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| FetchError::Discovery { issuer: issuer.to_owned(), message: format!("{url}: not JSON: {e}") })?;
-        let found = doc.get("issuer").and_then(|v| v.as_str()).unwrap_or_default();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| FetchError::Discovery {
+                issuer: issuer.to_owned(),
+                message: format!("{url}: not JSON: {e}"),
+            })?;
+        let found = doc
+            .get("issuer")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         if found != issuer {
             return Err(FetchError::Discovery {
                 issuer: issuer.to_owned(),
@@ -138,34 +165,66 @@ async fn discover(client: &reqwest::Client, source: &RemoteSource, issuer: &str)
             .get("jwks_uri")
             .and_then(|v| v.as_str())
             .map(str::to_owned)
-            .ok_or_else(|| FetchError::Discovery { issuer: issuer.to_owned(), message: format!("{url} has no jwks_uri") });
+            .ok_or_else(|| FetchError::Discovery {
+                issuer: issuer.to_owned(),
+                message: format!("{url} has no jwks_uri"),
+            });
     }
-    Err(FetchError::Discovery { issuer: issuer.to_owned(), message: format!("no metadata document ({})", tried.join(", ")) })
+    Err(FetchError::Discovery {
+        issuer: issuer.to_owned(),
+        message: format!("no metadata document ({})", tried.join(", ")),
+    })
 }
 
 /// GET `url`, refusing non-2xx answers and bodies over `max` bytes (checked before and
 /// while reading, so a huge body is never buffered).
-async fn get_capped(client: &reqwest::Client, url: &str, max: usize) -> Result<(Vec<u8>, HeaderMap), FetchError> {
+async fn get_capped(
+    client: &reqwest::Client,
+    url: &str,
+    max: usize,
+) -> Result<(Vec<u8>, HeaderMap), FetchError> {
     let network = |e: reqwest::Error| {
         if e.is_timeout() {
-            FetchError::Timeout { url: url.to_owned() }
+            FetchError::Timeout {
+                url: url.to_owned(),
+            }
         } else {
-            FetchError::Network { url: url.to_owned(), message: error_chain(&e) }
+            FetchError::Network {
+                url: url.to_owned(),
+                message: error_chain(&e),
+            }
         }
     };
-    let mut response = client.get(url).header("accept", "application/json").send().await.map_err(network)?;
+    let mut response = client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(network)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(FetchError::Status { url: url.to_owned(), status: status.as_u16() });
+        return Err(FetchError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        });
     }
-    if response.content_length().is_some_and(|len| len > max as u64) {
-        return Err(FetchError::TooLarge { url: url.to_owned(), max });
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err(FetchError::TooLarge {
+            url: url.to_owned(),
+            max,
+        });
     }
     let headers = response.headers().clone();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(network)? {
         if body.len() + chunk.len() > max {
-            return Err(FetchError::TooLarge { url: url.to_owned(), max });
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                max,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -204,7 +263,10 @@ mod tests {
     fn discovery_tries_rfc8414_then_openid() {
         assert_eq!(
             discovery_urls("https://idp.test"),
-            ["https://idp.test/.well-known/oauth-authorization-server", "https://idp.test/.well-known/openid-configuration"]
+            [
+                "https://idp.test/.well-known/oauth-authorization-server",
+                "https://idp.test/.well-known/openid-configuration"
+            ]
         );
         assert_eq!(
             discovery_urls("https://idp.test/oauth2/default"),
@@ -214,14 +276,20 @@ mod tests {
                 "https://idp.test/oauth2/default/.well-known/openid-configuration",
             ]
         );
-        assert_eq!(discovery_urls("https://tenant.auth0.test/")[1], "https://tenant.auth0.test/.well-known/openid-configuration");
+        assert_eq!(
+            discovery_urls("https://tenant.auth0.test/")[1],
+            "https://tenant.auth0.test/.well-known/openid-configuration"
+        );
     }
 
     #[test]
     fn max_age_is_read_from_cache_control() {
         let mut headers = HeaderMap::new();
         assert_eq!(max_age(&headers), None);
-        headers.insert(CACHE_CONTROL, "public, max-age=3600, must-revalidate".parse().unwrap());
+        headers.insert(
+            CACHE_CONTROL,
+            "public, max-age=3600, must-revalidate".parse().unwrap(),
+        );
         assert_eq!(max_age(&headers), Some(Duration::from_secs(3600)));
         headers.insert(CACHE_CONTROL, "no-store".parse().unwrap());
         assert_eq!(max_age(&headers), None);

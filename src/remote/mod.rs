@@ -65,7 +65,10 @@ pub struct RemoteKeys {
 
 impl RemoteKeys {
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>) -> Arc<RemoteKeys> {
-        Arc::new(RemoteKeys { snapshot, providers: Mutex::default() })
+        Arc::new(RemoteKeys {
+            snapshot,
+            providers: Mutex::default(),
+        })
     }
 
     /// Starts refreshers for new or changed remote providers and stops those of removed or
@@ -73,10 +76,14 @@ impl RemoteKeys {
     /// reload.
     pub fn sync(self: &Arc<Self>) {
         let snapshot = self.snapshot.load_full();
-        let Ok(mut providers) = self.providers.lock() else { return };
+        let Ok(mut providers) = self.providers.lock() else {
+            return;
+        };
         let mut wanted = HashMap::new();
         for p in &snapshot.providers {
-            let KeySource::Remote(source) = &p.key_source else { continue };
+            let KeySource::Remote(source) = &p.key_source else {
+                continue;
+            };
             let keeper = match providers.remove(&p.name) {
                 Some(existing) if existing.fingerprint == p.fingerprint => existing,
                 previous => {
@@ -118,14 +125,18 @@ impl RemoteKeys {
     /// is already running (then wait for it) or one was done for this reason less than
     /// `min_refetch_interval` ago. True when keys may have changed since the caller looked.
     pub async fn refetch_unknown_kid(&self, provider: &str) -> bool {
-        let Some(keys) = self.get(provider) else { return false };
+        let Some(keys) = self.get(provider) else {
+            return false;
+        };
         let seen = keys.generation.load(Ordering::SeqCst);
         let _guard = keys.fetch_lock.lock().await;
         if keys.generation.load(Ordering::SeqCst) != seen {
             return true; // another Check's fetch finished while we waited
         }
         {
-            let Ok(mut last) = keys.last_on_demand.lock() else { return false };
+            let Ok(mut last) = keys.last_on_demand.lock() else {
+                return false;
+            };
             if last.is_some_and(|t| t.elapsed() < keys.source.min_refetch_interval) {
                 return false;
             }
@@ -145,7 +156,11 @@ impl RemoteKeys {
         let mut results = Vec::new();
         for keys in all {
             let _guard = keys.fetch_lock.lock().await;
-            let result = keys.fetch_locked(&self.snapshot).await.map(|_| keys.key_count()).map_err(|e| e.to_string());
+            let result = keys
+                .fetch_locked(&self.snapshot)
+                .await
+                .map(|_| keys.key_count())
+                .map_err(|e| e.to_string());
             results.push((keys.name.clone(), result));
         }
         results.sort_by(|a, b| a.0.cmp(&b.0));
@@ -155,12 +170,17 @@ impl RemoteKeys {
     /// Per-provider fetch counters for `/status`: fetches by result, keys held, age of the
     /// key set, last error, URL.
     pub fn status(&self) -> BTreeMap<String, Value> {
-        let Ok(providers) = self.providers.lock() else { return BTreeMap::new() };
+        let Ok(providers) = self.providers.lock() else {
+            return BTreeMap::new();
+        };
         providers
             .values()
             .filter_map(|p| {
                 let stats = p.stats.lock().ok()?.clone();
-                let age = stats.last_success.and_then(|t| t.elapsed().ok()).map(|d| d.as_secs());
+                let age = stats
+                    .last_success
+                    .and_then(|t| t.elapsed().ok())
+                    .map(|d| d.as_secs());
                 let mut fetches: BTreeMap<&str, u64> = stats.failed.clone();
                 fetches.insert("ok", stats.ok);
                 Some((
@@ -187,7 +207,10 @@ impl ProviderKeys {
     }
 
     /// Fetch now and publish on success. The caller holds `fetch_lock`.
-    async fn fetch_locked(&self, snapshot: &ArcSwap<Snapshot>) -> Result<Option<Duration>, FetchError> {
+    async fn fetch_locked(
+        &self,
+        snapshot: &ArcSwap<Snapshot>,
+    ) -> Result<Option<Duration>, FetchError> {
         let result = match &self.client {
             Ok(client) => fetch::fetch_keys(client, &self.source, self.algorithms).await,
             Err(e) => Err(FetchError::Client(e.clone())),
@@ -195,9 +218,19 @@ impl ProviderKeys {
         let outcome = match result {
             Ok(fetched) => {
                 let count = fetched.keys.keys().len();
-                let kids: Vec<String> = fetched.keys.keys().iter().map(|k| k.kid().unwrap_or("(no kid)").to_owned()).collect();
+                let kids: Vec<String> = fetched
+                    .keys
+                    .keys()
+                    .iter()
+                    .map(|k| k.kid().unwrap_or("(no kid)").to_owned())
+                    .collect();
                 tracing::debug!(provider = %self.name, url = %fetched.url, ?kids, "key set fetched");
-                let changed = publish(snapshot, &self.name, &self.fingerprint, Arc::new(fetched.keys));
+                let changed = publish(
+                    snapshot,
+                    &self.name,
+                    &self.fingerprint,
+                    Arc::new(fetched.keys),
+                );
                 if changed {
                     tracing::info!(provider = %self.name, url = %fetched.url, ?kids, "key set updated");
                 }
@@ -248,19 +281,35 @@ impl ProviderKeys {
 
 /// Stores `keys` as `name`'s key set if that provider (same config generation) still
 /// exists; returns whether the published key set differs in key ids from the previous one.
-fn publish(snapshot: &ArcSwap<Snapshot>, name: &str, fingerprint: &[u8; 32], keys: Arc<KeySet>) -> bool {
+fn publish(
+    snapshot: &ArcSwap<Snapshot>,
+    name: &str,
+    fingerprint: &[u8; 32],
+    keys: Arc<KeySet>,
+) -> bool {
     let mut changed = false;
-    snapshot.rcu(|current| match current.providers.iter().position(|p| p.name == name && p.fingerprint == *fingerprint) {
-        Some(index) => {
-            let kids = |set: &KeySet| set.keys().iter().map(|k| k.kid().map(str::to_owned)).collect::<Vec<_>>();
-            changed = kids(&current.providers[index].keys) != kids(&keys);
-            let mut next = Snapshot::clone(current);
-            next.providers[index].keys = keys.clone();
-            Arc::new(next)
-        }
-        None => {
-            changed = false;
-            current.clone()
+    snapshot.rcu(|current| {
+        match current
+            .providers
+            .iter()
+            .position(|p| p.name == name && p.fingerprint == *fingerprint)
+        {
+            Some(index) => {
+                let kids = |set: &KeySet| {
+                    set.keys()
+                        .iter()
+                        .map(|k| k.kid().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                };
+                changed = kids(&current.providers[index].keys) != kids(&keys);
+                let mut next = Snapshot::clone(current);
+                next.providers[index].keys = keys.clone();
+                Arc::new(next)
+            }
+            None => {
+                changed = false;
+                current.clone()
+            }
         }
     });
     changed
@@ -269,8 +318,16 @@ fn publish(snapshot: &ArcSwap<Snapshot>, name: &str, fingerprint: &[u8; 32], key
 /// Copies already-fetched remote key sets from `current` into a freshly compiled `next`,
 /// for providers whose config did not change (a reload must not drop fetched keys).
 pub fn carry_remote_keys(current: &Snapshot, next: &mut Snapshot) {
-    for p in next.providers.iter_mut().filter(|p| matches!(p.key_source, KeySource::Remote(_))) {
-        if let Some(old) = current.providers.iter().find(|o| o.name == p.name && o.fingerprint == p.fingerprint) {
+    for p in next
+        .providers
+        .iter_mut()
+        .filter(|p| matches!(p.key_source, KeySource::Remote(_)))
+    {
+        if let Some(old) = current
+            .providers
+            .iter()
+            .find(|o| o.name == p.name && o.fingerprint == p.fingerprint)
+        {
             p.keys = old.keys.clone();
         }
     }
@@ -317,9 +374,18 @@ mod tests {
     fn max_age_is_honoured_within_bounds() {
         let s = source();
         assert_eq!(next_refresh(&s, None), Duration::from_secs(300));
-        assert_eq!(next_refresh(&s, Some(Duration::from_secs(600))), Duration::from_secs(600));
-        assert_eq!(next_refresh(&s, Some(Duration::from_secs(1))), Duration::from_secs(60));
-        assert_eq!(next_refresh(&s, Some(Duration::from_secs(86400 * 7))), Duration::from_secs(3600));
+        assert_eq!(
+            next_refresh(&s, Some(Duration::from_secs(600))),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            next_refresh(&s, Some(Duration::from_secs(1))),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            next_refresh(&s, Some(Duration::from_secs(86400 * 7))),
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]
@@ -328,7 +394,11 @@ mod tests {
         for failures in 1..=12u32 {
             let full = INITIAL_BACKOFF.saturating_mul(1 << (failures - 1)).min(cap);
             let d = backoff(failures, cap);
-            assert!(d >= full / 2 && d <= full, "{failures}: {d:?} not within [{:?}, {full:?}]", full / 2);
+            assert!(
+                d >= full / 2 && d <= full,
+                "{failures}: {d:?} not within [{:?}, {full:?}]",
+                full / 2
+            );
         }
         assert!(backoff(u32::MAX, cap) <= cap);
     }

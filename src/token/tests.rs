@@ -33,7 +33,9 @@ fn es256() -> SigningKey {
 }
 
 fn check(snapshot: &Snapshot, token: &str) -> Result<(), Reason> {
-    verify(token, snapshot, &ProviderSet::Any, NOW).map(|_| ()).map_err(|r| r.reason)
+    verify(token, snapshot, &ProviderSet::Any, NOW)
+        .map(|_| ())
+        .map_err(|r| r.reason)
 }
 
 /// Verifies `claims` signed by the standard ES256 key against a default snapshot.
@@ -67,8 +69,8 @@ fn every_supported_algorithm_verifies() {
         let key = test_keys::for_alg(alg, "k1");
         let snap = snapshot(&[&key], "");
         let token = key.mint(&claims()).unwrap();
-        let verified =
-            verify(&token, &snap, &ProviderSet::Any, NOW).unwrap_or_else(|r| panic!("{alg}: {}", r.reason));
+        let verified = verify(&token, &snap, &ProviderSet::Any, NOW)
+            .unwrap_or_else(|r| panic!("{alg}: {}", r.reason));
         assert_eq!(verified.alg(), alg);
         assert_eq!(verified.kid(), Some("k1"));
         assert_eq!(verified.provider().name, "p");
@@ -219,7 +221,9 @@ fn an_issuer_the_requirement_does_not_allow_is_not_trusted() {
     let token = key.mint(&claims()).unwrap();
     assert!(verify(&token, &snap, &ProviderSet::Only(vec![0]), NOW).is_ok());
     assert_eq!(
-        verify(&token, &snap, &ProviderSet::Only(vec![]), NOW).unwrap_err().reason,
+        verify(&token, &snap, &ProviderSet::Only(vec![]), NOW)
+            .unwrap_err()
+            .reason,
         Reason::IssuerNotTrusted
     );
 }

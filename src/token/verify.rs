@@ -76,7 +76,10 @@ pub fn verify<'s>(
     allowed: &ProviderSet,
     now: UnixTime,
 ) -> Result<Verified<'s>, Rejection<'s>> {
-    let unattributed = |reason| Rejection { reason, provider: None };
+    let unattributed = |reason| Rejection {
+        reason,
+        provider: None,
+    };
     let parts = split(token, &snapshot.limits).map_err(unattributed)?;
     let provider = match parts.claims.get("iss") {
         None => return Err(unattributed(Reason::IssuerMissing)),
@@ -85,11 +88,18 @@ pub fn verify<'s>(
             .ok_or(unattributed(Reason::IssuerNotTrusted))?,
         Some(_) => return Err(unattributed(Reason::ClaimMalformed)),
     };
-    verify_for(provider, parts, now).map_err(|reason| Rejection { reason, provider: Some(provider) })
+    verify_for(provider, parts, now).map_err(|reason| Rejection {
+        reason,
+        provider: Some(provider),
+    })
 }
 
 /// Steps 3 (algorithm, key) to 5 for the provider selected by `iss`.
-fn verify_for<'s>(provider: &'s Provider, parts: Parts<'_>, now: UnixTime) -> Result<Verified<'s>, Reason> {
+fn verify_for<'s>(
+    provider: &'s Provider,
+    parts: Parts<'_>,
+    now: UnixTime,
+) -> Result<Verified<'s>, Reason> {
     let alg = parts
         .header
         .get("alg")

@@ -5,6 +5,7 @@
 
 pub mod envoy;
 pub mod http;
+pub mod idp;
 pub mod server;
 
 use envoy_jwt_authz::algorithm::Algorithm;

@@ -23,7 +23,10 @@ impl Server {
     /// Writes `config` to a temp dir and serves it on 127.0.0.1:0 (both ports).
     pub fn start(config: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("config.yaml");
+        // The config gets a directory of its own: the server watches it, and the log and
+        // address file written beside it must not look like config changes.
+        std::fs::create_dir(dir.path().join("config")).expect("config dir");
+        let path = dir.path().join("config/config.yaml");
         std::fs::write(&path, config).expect("write config");
         Server::start_at(&path, dir)
     }
@@ -84,6 +87,11 @@ impl Server {
             .and_then(|a| a.parse().ok())
             .expect("admin address");
         server
+    }
+
+    /// The config file written by [`Server::start`].
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config/config.yaml")
     }
 
     /// What the server wrote to stderr so far.

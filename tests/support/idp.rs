@@ -1,0 +1,254 @@
+//! A real HTTP(S) identity-provider stand-in on loopback: serves a JWK Set at `/jwks` and
+//! discovery documents, counts requests per path, and can misbehave on demand (down, 500,
+//! garbage, 10 MiB, empty key set). HTTPS uses a private CA generated at test time.
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// How `/jwks` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Jwks,
+    /// Close every connection without answering (the IdP is down).
+    Down,
+    Status(u16),
+    Garbage,
+    /// A 10 MiB body.
+    Huge,
+    EmptySet,
+}
+
+/// Which discovery documents exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    None,
+    Rfc8414,
+    OpenId,
+}
+
+struct State {
+    jwks: String,
+    answer: Answer,
+    max_age: Option<u64>,
+    discovery: Discovery,
+    /// The `issuer` the discovery document claims; `None`: the IdP's own base URL.
+    discovery_issuer: Option<String>,
+    hits: HashMap<String, u64>,
+}
+
+pub struct Idp {
+    pub addr: SocketAddr,
+    /// PEM of the private CA that signed the HTTPS certificate (HTTPS only).
+    pub ca_pem: Option<String>,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Idp {
+    /// A plain-HTTP IdP serving `jwks`.
+    pub fn http(jwks: &serde_json::Value) -> Idp {
+        Idp::start(jwks, None)
+    }
+
+    /// An HTTPS IdP whose certificate (for 127.0.0.1) is signed by a fresh private CA.
+    pub fn https(jwks: &serde_json::Value) -> Idp {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "envoy-jwt-authz test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA cert");
+        let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+        let leaf =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("leaf params")
+                .signed_by(&leaf_key, &ca)
+                .expect("leaf cert");
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(leaf.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            )
+            .expect("TLS config");
+        let mut idp = Idp::start(jwks, Some(Arc::new(config)));
+        idp.ca_pem = Some(ca.pem());
+        idp
+    }
+
+    fn start(jwks: &serde_json::Value, tls: Option<Arc<rustls::ServerConfig>>) -> Idp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind IdP");
+        let addr = listener.local_addr().expect("IdP address");
+        let state = Arc::new(Mutex::new(State {
+            jwks: jwks.to_string(),
+            answer: Answer::Jwks,
+            max_age: None,
+            discovery: Discovery::None,
+            discovery_issuer: None,
+            hits: HashMap::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{addr}");
+        let thread = {
+            let (state, stop) = (state.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (state, tls, base) = (state.clone(), tls.clone(), base.clone());
+                    std::thread::spawn(move || serve_connection(stream, tls, &state, &base));
+                }
+            })
+        };
+        Idp {
+            addr,
+            ca_pem: None,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The base URL (`http://127.0.0.1:port` or `https://…`): also the issuer for discovery.
+    pub fn base(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.ca_pem.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            self.addr
+        )
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.base())
+    }
+
+    pub fn set_jwks(&self, jwks: &serde_json::Value) {
+        self.with(|s| s.jwks = jwks.to_string());
+    }
+
+    pub fn set_answer(&self, answer: Answer) {
+        self.with(|s| s.answer = answer);
+    }
+
+    pub fn set_max_age(&self, seconds: Option<u64>) {
+        self.with(|s| s.max_age = seconds);
+    }
+
+    pub fn set_discovery(&self, discovery: Discovery, claimed_issuer: Option<&str>) {
+        self.with(|s| {
+            s.discovery = discovery;
+            s.discovery_issuer = claimed_issuer.map(str::to_owned);
+        });
+    }
+
+    /// How many requests reached `path`.
+    pub fn hits(&self, path: &str) -> u64 {
+        self.with(|s| s.hits.get(path).copied().unwrap_or(0))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().expect("IdP state"))
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wake the accept loop
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: &Mutex<State>,
+    base: &str,
+) {
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    match tls {
+        Some(config) => {
+            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                return;
+            };
+            serve(&mut rustls::StreamOwned::new(conn, stream), state, base);
+        }
+        None => serve(&mut { stream }, state, base),
+    }
+}
+
+fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+    let (answer, jwks, max_age, discovery, issuer) = {
+        let mut s = state.lock().expect("IdP state");
+        *s.hits.entry(path.clone()).or_default() += 1;
+        (
+            s.answer.clone(),
+            s.jwks.clone(),
+            s.max_age,
+            s.discovery,
+            s.discovery_issuer.clone(),
+        )
+    };
+    if answer == Answer::Down {
+        return; // drop the connection unanswered
+    }
+    let discovery_doc = |issuer: Option<String>| {
+        serde_json::json!({ "issuer": issuer.unwrap_or_else(|| base.to_owned()), "jwks_uri": format!("{base}/jwks") }).to_string()
+    };
+    let (status, body) = match (path.as_str(), &answer) {
+        ("/.well-known/oauth-authorization-server", _) if discovery == Discovery::Rfc8414 => {
+            (200, discovery_doc(issuer))
+        }
+        ("/.well-known/openid-configuration", _) if discovery == Discovery::OpenId => {
+            (200, discovery_doc(issuer))
+        }
+        ("/jwks", Answer::Jwks) => (200, jwks),
+        ("/jwks", Answer::Status(code)) => (*code, "{}".to_owned()),
+        ("/jwks", Answer::Garbage) => (200, "<html>maintenance</html>".to_owned()),
+        ("/jwks", Answer::Huge) => (
+            200,
+            format!(
+                "{{\"keys\": [], \"pad\": \"{}\"}}",
+                "x".repeat(10 * 1024 * 1024)
+            ),
+        ),
+        ("/jwks", Answer::EmptySet) => (200, "{\"keys\": []}".to_owned()),
+        _ => (404, "{}".to_owned()),
+    };
+    let cache = max_age
+        .map(|s| format!("Cache-Control: public, max-age={s}\r\n"))
+        .unwrap_or_default();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{cache}Connection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
+}
