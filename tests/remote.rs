@@ -170,6 +170,7 @@ fn every_failure_keeps_the_last_good_keys_and_recovery_is_picked_up() {
     let good = token(&ec_key());
     for (answer, kind) in [
         (Answer::Down, "network"),
+        (Answer::Hang, "timeout"),
         (Answer::Status(500), "http_status"),
         (Answer::Garbage, "invalid"),
         (Answer::Huge, "too_large"),

@@ -16,6 +16,8 @@ pub enum Answer {
     Jwks,
     /// Close every connection without answering (the IdP is down).
     Down,
+    /// Accept, then answer nothing for 10 s (a hung IdP: the client's timeout fires).
+    Hang,
     Status(u16),
     Garbage,
     /// A 10 MiB body.
@@ -215,8 +217,13 @@ fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
             s.discovery_issuer.clone(),
         )
     };
-    if answer == Answer::Down {
-        return; // drop the connection unanswered
+    match answer {
+        Answer::Down => return, // drop the connection unanswered
+        Answer::Hang => {
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            return;
+        }
+        _ => {}
     }
     let discovery_doc = |issuer: Option<String>| {
         serde_json::json!({ "issuer": issuer.unwrap_or_else(|| base.to_owned()), "jwks_uri": format!("{base}/jwks") }).to_string()
