@@ -2,10 +2,11 @@
 //! the gRPC adapter reads the clock once and converts to and from protobuf.
 
 use crate::reason::Reason;
+use crate::route::{self, Selected, Target};
 use crate::snapshot::Snapshot;
 use crate::token::extract::bearer_token;
 use crate::token::verify::{UnixTime, Verified, verify};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The parts of an HTTP request the decision reads.
 #[derive(Debug, Default, Clone)]
@@ -13,8 +14,14 @@ pub struct Request<'a> {
     /// Every `Authorization` value received, one per header line (or Envoy's joined value).
     pub authorization: Vec<&'a [u8]>,
     pub method: &'a str,
+    /// `:path`, query string included.
     pub path: &'a str,
+    /// `:authority`.
     pub host: &'a str,
+    /// Envoy's per-route `context_extensions["route"]`.
+    pub route_name: Option<&'a str>,
+    /// Both `Origin` and `Access-Control-Request-Method` are present.
+    pub cors_preflight: bool,
 }
 
 /// Allow or deny, with everything the adapter needs to answer.
@@ -24,17 +31,26 @@ pub enum Decision {
     Deny(Deny),
 }
 
-/// The verified identity and the header changes for the upstream.
+/// Who the verified token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allow {
+pub struct Identity {
     pub provider: String,
     pub issuer: String,
     pub subject: Option<String>,
     pub scopes: Vec<String>,
+}
+
+/// An allowed request and the header changes for the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    /// The selected route's name, if it has one.
+    pub route: Option<String>,
+    /// `None` for anonymous access and CORS preflights.
+    pub identity: Option<Identity>,
     /// Headers to set, overwriting any value the client sent.
     pub set_headers: Vec<(String, String)>,
     /// Headers to remove: `authorization` when stripped, and every configured identity
-    /// header whose claim is absent (so a client cannot supply it).
+    /// header not set here (so a client can never supply one).
     pub remove_headers: Vec<String>,
 }
 
@@ -43,62 +59,162 @@ pub struct Allow {
 pub struct Deny {
     pub reason: Reason,
     pub status: u16,
-    /// The challenge; `None` for a 503 (the token was not judged, so nothing is asked of
+    /// The challenge; `None` for a 5xx (the token was not judged, so nothing is asked of
     /// the client).
     pub www_authenticate: Option<String>,
     pub body: String,
     /// The provider selected by the token's `iss`, when the failure came after selection.
     pub provider: Option<String>,
+    pub route: Option<String>,
 }
 
-/// Decides `request` against `snapshot` at `now`.
+/// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Decision {
-    let requirement = &snapshot.default_requirement;
+    let target = Target {
+        method: request.method,
+        path: request.path,
+        host: request.host,
+        route_name: request.route_name,
+    };
+    let selected = match route::select(snapshot, &target) {
+        Ok(selected) => selected,
+        Err(reason) => return deny(snapshot, reason, None, None, None),
+    };
+    let route = selected.name;
+    let requirement = selected.requirement;
+    if requirement.cors_preflight
+        && request.cors_preflight
+        && request.method.eq_ignore_ascii_case("OPTIONS")
+    {
+        return Decision::Allow(anonymous(snapshot, selected));
+    }
     let token = match bearer_token(&request.authorization) {
         Ok(Some(token)) => token,
-        Ok(None) => return deny(snapshot, Reason::NoCredentials, None),
-        Err(reason) => return deny(snapshot, reason, None),
+        Ok(None) if requirement.allow_anonymous => {
+            return Decision::Allow(anonymous(snapshot, selected));
+        }
+        Ok(None) => return deny(snapshot, Reason::NoCredentials, route, None, None),
+        Err(reason) => return deny(snapshot, reason, route, None, None),
     };
-    match verify(token, snapshot, &requirement.providers, now) {
-        Ok(verified) => Decision::Allow(allow(snapshot, &verified)),
-        Err(rejection) => deny(
+    let verified = match verify(token, snapshot, &requirement.providers, now) {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            return deny(
+                snapshot,
+                rejection.reason,
+                route,
+                rejection.provider.map(|p| p.name.as_str()),
+                None,
+            );
+        }
+    };
+    let provider = Some(verified.provider().name.as_str());
+    let granted = scopes(verified.claims());
+    if !requirement.scopes.iter().all(|s| granted.contains(s)) {
+        return deny(
             snapshot,
-            rejection.reason,
-            rejection.provider.map(|p| p.name.clone()),
-        ),
+            Reason::InsufficientScope,
+            route,
+            provider,
+            Some(requirement.scopes.join(" ")),
+        );
     }
+    if !requirement
+        .claims
+        .iter()
+        .all(|(name, value)| claim_has(verified.claims(), name, value))
+    {
+        return deny(snapshot, Reason::ClaimMismatch, route, provider, None);
+    }
+    Decision::Allow(allow(snapshot, selected, &verified))
 }
 
-fn allow(snapshot: &Snapshot, verified: &Verified<'_>) -> Allow {
-    let claims = verified.claims();
-    let mut set_headers = Vec::new();
-    let mut remove_headers = Vec::new();
-    for mapping in &snapshot.upstream.claim_headers {
-        match claims.get(&mapping.claim).and_then(header_value) {
-            Some(value) => set_headers.push((mapping.header.clone(), value)),
-            None => remove_headers.push(mapping.header.clone()),
-        }
-    }
-    if snapshot.upstream.strip_authorization {
+/// Anonymous access or a CORS preflight: no identity, and no identity header survives.
+fn anonymous(snapshot: &Snapshot, selected: Selected<'_>) -> Allow {
+    let mut remove_headers = snapshot.identity_headers.clone();
+    if selected.requirement.upstream.strip_authorization {
         remove_headers.push("authorization".to_owned());
     }
     Allow {
-        provider: verified.provider().name.clone(),
-        issuer: claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-        scopes: scopes(claims),
+        route: selected.name.map(str::to_owned),
+        identity: None,
+        set_headers: Vec::new(),
+        remove_headers,
+    }
+}
+
+fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -> Allow {
+    let claims = verified.claims();
+    let upstream = &selected.requirement.upstream;
+    let set_headers: Vec<(String, String)> = upstream
+        .claim_headers
+        .iter()
+        .filter_map(|m| {
+            claim(claims, &m.claim)
+                .and_then(header_value)
+                .map(|v| (m.header.clone(), v))
+        })
+        .collect();
+    let mut remove_headers: Vec<String> = snapshot
+        .identity_headers
+        .iter()
+        .filter(|h| !set_headers.iter().any(|(set, _)| set == *h))
+        .cloned()
+        .collect();
+    if upstream.strip_authorization {
+        remove_headers.push("authorization".to_owned());
+    }
+    Allow {
+        route: selected.name.map(str::to_owned),
+        identity: Some(Identity {
+            provider: verified.provider().name.clone(),
+            issuer: claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            scopes: scopes(claims),
+        }),
         set_headers,
         remove_headers,
     }
 }
 
+/// A claim by name, or else by a nested `a.b` path (a literal name wins, so namespaced
+/// claims such as `https://example.com/roles` work).
+pub fn claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
+    if let Some(value) = claims.get(name) {
+        return Some(value);
+    }
+    let mut parts = name.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// Whether the claim equals `required` (strings; numbers and booleans by their JSON text)
+/// or is an array containing it.
+fn claim_has(claims: &Map<String, Value>, name: &str, required: &str) -> bool {
+    let scalar_is = |v: &Value| match v {
+        Value::String(s) => s == required,
+        Value::Number(_) | Value::Bool(_) => {
+            serde_json::from_str::<Value>(required).is_ok_and(|r| r == *v)
+        }
+        _ => false,
+    };
+    match claim(claims, name) {
+        Some(Value::Array(items)) => items.iter().any(scalar_is),
+        Some(value) => scalar_is(value),
+        None => false,
+    }
+}
+
 /// Scopes from `scope` (space-separated; never split on commas) or `scp` (an array of
 /// strings, or a space-separated string as Entra ID sends it).
-pub fn scopes(claims: &serde_json::Map<String, Value>) -> Vec<String> {
+pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
     let split = |s: &str| {
         s.split(' ')
             .filter(|s| !s.is_empty())
@@ -116,20 +232,36 @@ pub fn scopes(claims: &serde_json::Map<String, Value>) -> Vec<String> {
     }
 }
 
-/// A claim as a header value: strings, numbers and booleans; nothing with control
-/// characters (a header must never be split or injected into).
+/// A claim as a header value: strings, numbers and booleans, and arrays of those joined
+/// with `,`; nothing with control characters (a header must never be split or injected
+/// into), nothing empty.
 fn header_value(value: &Value) -> Option<String> {
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
     let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => return None,
+        Value::Array(items) => items
+            .iter()
+            .map(scalar)
+            .collect::<Option<Vec<_>>>()?
+            .join(","),
+        other => scalar(other)?,
     };
     let safe = !text.is_empty() && text.chars().all(|c| c == '\t' || !c.is_control());
     safe.then_some(text)
 }
 
-fn deny(snapshot: &Snapshot, reason: Reason, provider: Option<String>) -> Decision {
+/// Renders a denial. `scope` is the required scope list of an `insufficient_scope` answer.
+fn deny(
+    snapshot: &Snapshot,
+    reason: Reason,
+    route: Option<&str>,
+    provider: Option<&str>,
+    scope: Option<String>,
+) -> Decision {
     let challenge = &snapshot.challenge;
     let mut params = Vec::new();
     if let Some(realm) = &challenge.realm {
@@ -139,10 +271,14 @@ fn deny(snapshot: &Snapshot, reason: Reason, provider: Option<String>) -> Decisi
         params.push(format!("error=\"{}\"", code.as_str()));
         params.push(format!("error_description=\"{}\"", reason.description()));
     }
+    if let Some(scope) = &scope {
+        // Scope tokens were checked at compile time to fit the quoted-string.
+        params.push(format!("scope=\"{scope}\""));
+    }
     if let Some(url) = &challenge.resource_metadata {
         params.push(format!("resource_metadata=\"{url}\""));
     }
-    let www_authenticate = if reason.http_status() == 503 {
+    let www_authenticate = if reason.http_status() >= 500 {
         None
     } else if params.is_empty() {
         Some("Bearer".to_owned())
@@ -156,7 +292,8 @@ fn deny(snapshot: &Snapshot, reason: Reason, provider: Option<String>) -> Decisi
         status: reason.http_status(),
         www_authenticate,
         body,
-        provider,
+        provider: provider.map(str::to_owned),
+        route: route.map(str::to_owned),
     })
 }
 

@@ -20,6 +20,7 @@ use crate::snapshot::Snapshot;
 use crate::token::verify::UnixTime;
 use arc_swap::ArcSwap;
 use prost_types::{Struct, value::Kind};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Response, Status};
@@ -105,21 +106,24 @@ impl Authorization for AuthzService {
         let now = UnixTime::now();
         let wait = refetch_wait(request.metadata());
         let check = request.into_inner();
-        let http = check
-            .attributes
+        let Some(attributes) = check.attributes.as_ref() else {
+            return Err(Status::invalid_argument("CheckRequest has no attributes"));
+        };
+        let http = attributes
+            .request
             .as_ref()
-            .and_then(|a| a.request.as_ref())
             .and_then(|r| r.http.as_ref())
             .ok_or_else(|| {
                 Status::invalid_argument("CheckRequest has no attributes.request.http")
             })?;
-        let request = to_request(http);
+        let request = to_request(http, &attributes.context_extensions);
         let decision = self.decide_with_refetch(&request, now, wait).await;
         if let Decision::Deny(deny) = &decision {
             tracing::info!(
                 target: "audit",
                 reason = deny.reason.code(),
                 provider = deny.provider.as_deref().unwrap_or(""),
+                route = deny.route.as_deref().unwrap_or(""),
                 status = deny.status,
                 method = request.method,
                 request_id = header(http, "x-request-id").and_then(|v| std::str::from_utf8(v).ok()).unwrap_or(""),
@@ -159,12 +163,18 @@ fn header<'a>(http: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
     header_values(http, name).into_iter().next()
 }
 
-fn to_request(http: &HttpRequest) -> Request<'_> {
+fn to_request<'a>(
+    http: &'a HttpRequest,
+    context_extensions: &'a HashMap<String, String>,
+) -> Request<'a> {
     Request {
         authorization: header_values(http, "authorization"),
         method: &http.method,
         path: &http.path,
         host: &http.host,
+        route_name: context_extensions.get("route").map(String::as_str),
+        cors_preflight: header(http, "origin").is_some()
+            && header(http, "access-control-request-method").is_some(),
     }
 }
 
@@ -176,12 +186,22 @@ fn to_response(decision: Decision) -> CheckResponse {
 }
 
 fn allowed(allow: Allow) -> CheckResponse {
-    let mut metadata = vec![("provider", allow.provider), ("iss", allow.issuer)];
-    if let Some(sub) = allow.subject {
-        metadata.push(("sub", sub));
+    let mut metadata = Vec::new();
+    if let Some(route) = allow.route {
+        metadata.push(("route", route));
     }
-    if !allow.scopes.is_empty() {
-        metadata.push(("scope", allow.scopes.join(" ")));
+    match allow.identity {
+        Some(identity) => {
+            metadata.push(("provider", identity.provider));
+            metadata.push(("iss", identity.issuer));
+            if let Some(sub) = identity.subject {
+                metadata.push(("sub", sub));
+            }
+            if !identity.scopes.is_empty() {
+                metadata.push(("scope", identity.scopes.join(" ")));
+            }
+        }
+        None => metadata.push(("anonymous", "true".to_owned())),
     }
     CheckResponse {
         status: Some(rpc::Status {

@@ -23,6 +23,7 @@ pub mod jwks;
 pub mod mint;
 pub mod reason;
 pub mod remote;
+pub mod route;
 pub mod snapshot;
 pub mod token;
 

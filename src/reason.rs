@@ -17,6 +17,9 @@ pub enum Reason {
     MalformedAuthorization,
     /// `Bearer` with no token after it.
     EmptyBearer,
+    /// The path has dot or empty segments or an encoded slash: matching it against routes
+    /// could differ from how the upstream resolves it.
+    PathNotCanonical,
     /// The token is larger than `limits.max_token_bytes`.
     TokenTooLarge,
     /// The token has no dots: an opaque (reference) token, not a JWT.
@@ -62,6 +65,12 @@ pub enum Reason {
     /// The provider's remote key set has not been fetched yet (the IdP was unreachable
     /// since startup): the token cannot be judged, so the answer is 503, not 401.
     KeysUnavailable,
+    /// The token lacks a scope the route requires.
+    InsufficientScope,
+    /// A claim the route requires does not have the required value.
+    ClaimMismatch,
+    /// Envoy's `context_extensions` name a route this config does not have.
+    RouteNotConfigured,
 }
 
 /// The RFC 6750 §3.1 error code carried in the challenge.
@@ -72,6 +81,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// Not RFC 6750: the OAuth `temporarily_unavailable` code, for a 503.
     TemporarilyUnavailable,
+    /// Not RFC 6750: the OAuth `server_error` code, for a 500 (a deployment mistake).
+    ServerError,
 }
 
 impl ErrorCode {
@@ -81,17 +92,19 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::ServerError => "server_error",
         }
     }
 }
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 30] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
         Reason::EmptyBearer,
+        Reason::PathNotCanonical,
         Reason::TokenTooLarge,
         Reason::OpaqueToken,
         Reason::EncryptedToken,
@@ -114,6 +127,9 @@ impl Reason {
         Reason::CritUnsupported,
         Reason::TokenTypeNotAllowed,
         Reason::KeysUnavailable,
+        Reason::InsufficientScope,
+        Reason::ClaimMismatch,
+        Reason::RouteNotConfigured,
     ];
 
     /// Stable snake_case code for logs, metrics and docs.
@@ -128,6 +144,7 @@ impl Reason {
             Some(ErrorCode::InvalidRequest) => 400,
             Some(ErrorCode::InsufficientScope) => 403,
             Some(ErrorCode::TemporarilyUnavailable) => 503,
+            Some(ErrorCode::ServerError) => 500,
         }
     }
 
@@ -136,9 +153,12 @@ impl Reason {
     pub fn error_code(self) -> Option<ErrorCode> {
         match self {
             Reason::NoCredentials => None,
-            Reason::MultipleCredentials | Reason::MalformedAuthorization | Reason::EmptyBearer => {
-                Some(ErrorCode::InvalidRequest)
-            }
+            Reason::MultipleCredentials
+            | Reason::MalformedAuthorization
+            | Reason::EmptyBearer
+            | Reason::PathNotCanonical => Some(ErrorCode::InvalidRequest),
+            Reason::InsufficientScope | Reason::ClaimMismatch => Some(ErrorCode::InsufficientScope),
+            Reason::RouteNotConfigured => Some(ErrorCode::ServerError),
             Reason::KeysUnavailable => Some(ErrorCode::TemporarilyUnavailable),
             _ => Some(ErrorCode::InvalidToken),
         }
@@ -186,6 +206,12 @@ impl Reason {
             Reason::CritUnsupported => ("crit_unsupported", "critical header not supported"),
             Reason::TokenTypeNotAllowed => ("token_type_not_allowed", "token type not allowed"),
             Reason::KeysUnavailable => ("keys_unavailable", "signing keys unavailable"),
+            Reason::PathNotCanonical => ("path_not_canonical", "request path not canonical"),
+            Reason::InsufficientScope => ("insufficient_scope", "insufficient scope"),
+            Reason::ClaimMismatch => ("claim_mismatch", "required claim value missing"),
+            Reason::RouteNotConfigured => {
+                ("route_not_configured", "authorization route not configured")
+            }
         }
     }
 }

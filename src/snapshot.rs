@@ -98,10 +98,52 @@ impl ProviderSet {
     }
 }
 
-/// What a request must present.
+/// What a request must present, and what an allowed one carries upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
     pub providers: ProviderSet,
+    /// Every one must be granted (`scope` string or `scp` array).
+    pub scopes: Vec<String>,
+    /// claim → required value (string equality, or membership in an array claim).
+    pub claims: Vec<(String, String)>,
+    /// No token → allow; a present token is still validated.
+    pub allow_anonymous: bool,
+    /// An `OPTIONS` with `Origin` and `Access-Control-Request-Method` is allowed without a
+    /// token.
+    pub cors_preflight: bool,
+    /// Identity headers and `Authorization` stripping for this requirement.
+    pub upstream: Upstream,
+}
+
+/// How a route's path is matched (against the canonical path, see `route`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    Any,
+    Exact(String),
+    /// Segment-aware prefix.
+    Prefix(String),
+    /// `*` within a segment, `**` across segments.
+    Glob(String),
+}
+
+/// A route's match; empty `methods`/`hosts` match any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    pub path: PathMatch,
+    /// Uppercase method names.
+    pub methods: Vec<String>,
+    /// Host names (case-insensitive, port ignored) or `*.domain` wildcards.
+    pub hosts: Vec<String>,
+}
+
+/// A named and/or matched requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Selectable by Envoy's `context_extensions: { route: NAME }`.
+    pub name: Option<String>,
+    /// `None`: selectable by name only.
+    pub matcher: Option<RouteMatch>,
+    pub requirement: Requirement,
 }
 
 /// Values carried in every `WWW-Authenticate` challenge (already checked to be quotable).
@@ -141,9 +183,13 @@ pub struct Snapshot {
     pub providers: Vec<Provider>,
     /// `iss` → index into `providers` (issuers are unique across providers).
     pub by_issuer: HashMap<String, usize>,
+    /// First match wins.
+    pub routes: Vec<Route>,
     pub default_requirement: Requirement,
     pub challenge: Challenge,
-    pub upstream: Upstream,
+    /// Every identity header name configured anywhere: all are removed from a request
+    /// before the ones for its route are set, so a client can never supply one.
+    pub identity_headers: Vec<String>,
     pub limits: Limits,
     /// How long readiness waits for remote key sets; `None`: until they arrive.
     pub startup_grace: Option<Duration>,

@@ -13,9 +13,19 @@ const REALM: &str = "orders-api";
 
 fn config() -> String {
     support::config_yaml(&format!(
-        "challenge:\n  realm: {REALM}\nupstream:\n  claim_headers: {{ sub: x-jwt-sub, scope: x-jwt-scope }}\n"
+        "challenge:\n  realm: {REALM}\nupstream:\n  claim_headers: {{ sub: x-jwt-sub, scope: x-jwt-scope }}\n{ROUTES}"
     ))
 }
+
+/// `admin` is selected by envoy.yaml's `/admin` route through context_extensions.
+const ROUTES: &str = "routes:
+  - name: admin
+    scopes: [orders.admin]
+  - match: { path_prefix: /public }
+    allow_anonymous: true
+  - match: { path_prefix: /orders, methods: [POST] }
+    scopes: [orders.write]
+";
 
 fn invalid_token(description: &str) -> String {
     format!(r#"Bearer realm="{REALM}", error="invalid_token", error_description="{description}""#)
@@ -235,4 +245,72 @@ fn the_readme_quick_start_works_with_the_example_config() {
         (denied.status, denied.header("www-authenticate")),
         (401, Some(r#"Bearer realm="demo-api""#))
     );
+    let admin = http::get(envoy.listener, "/admin", Some(token.trim()));
+    assert_eq!(admin.status, 403);
+    assert!(
+        admin
+            .header("www-authenticate")
+            .unwrap()
+            .contains(r#"scope="demo.admin""#)
+    );
+    assert_eq!(http::get(envoy.listener, "/public/x", None).status, 200);
+}
+
+#[test]
+fn routes_scopes_and_anonymous_paths_through_envoy() {
+    let server = Server::start(&config());
+    let envoy = Envoy::start(server.grpc.port(), false);
+    let at = envoy.listener;
+    let reader = mint(&ec_key(), &support::claims());
+    let admin = mint(
+        &ec_key(),
+        &claims_with(json!({"scope": "orders.read orders.admin"})),
+    );
+
+    // Envoy's /admin route names our `admin` route: it needs orders.admin.
+    let denied = http::get(at, "/admin/users", Some(&reader));
+    assert_eq!(denied.status, 403);
+    assert_eq!(
+        denied.header("www-authenticate"),
+        Some(
+            r#"Bearer realm="orders-api", error="insufficient_scope", error_description="insufficient scope", scope="orders.admin""#
+        )
+    );
+    assert_eq!(
+        denied.body,
+        r#"{"error":"insufficient_scope","error_description":"insufficient scope"}"#
+    );
+    assert_eq!(http::get(at, "/admin/users", Some(&admin)).status, 200);
+
+    // A write needs orders.write.
+    let auth = format!("Bearer {reader}");
+    let post = http::request(
+        at,
+        "POST",
+        "/orders",
+        &[("Authorization", &auth), ("Content-Length", "0")],
+    )
+    .unwrap();
+    assert_eq!(post.status, 403);
+    assert!(
+        post.header("www-authenticate")
+            .unwrap()
+            .contains(r#"scope="orders.write""#)
+    );
+    assert_eq!(http::get(at, "/orders", Some(&reader)).status, 200);
+
+    // Anonymous: no token is fine, a bad one is not, and no identity header leaks through.
+    let anonymous = http::request(at, "GET", "/public/docs", &[("x-jwt-sub", "mallory")]).unwrap();
+    assert_eq!(
+        (anonymous.status, anonymous.header("x-upstream-saw-sub")),
+        (200, None)
+    );
+    assert_eq!(http::get(at, "/public/docs", Some("not-a-jwt")).status, 401);
+
+    // /public/../admin is refused, not matched as /public.
+    let sneaky = http::get(at, "/public/%2e%2e/admin", None);
+    assert_eq!(sneaky.status, 400, "{sneaky:?}");
+
+    // /healthz has ext_authz disabled in Envoy.
+    assert_eq!(http::get(at, "/healthz", None).status, 200);
 }

@@ -2,12 +2,11 @@
 //! so a snapshot that exists is valid.
 
 use super::error::ConfigError;
-use super::file::{ConfigFile, InlineJwks, ProviderFile, ProvidersFile};
+use super::file::{ConfigFile, InlineJwks, ProviderFile};
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::jwks;
 use crate::snapshot::{
-    Challenge, ClaimHeader, JwksLocation, KeySource, Limits, Provider, ProviderSet, RemoteSource,
-    Requirement, Snapshot, Upstream,
+    Challenge, JwksLocation, KeySource, Limits, Provider, RemoteSource, Snapshot, Upstream,
 };
 use crate::token::json::MAX_SUPPORTED_DEPTH;
 use crate::token::verify::normalize_type;
@@ -64,7 +63,7 @@ pub fn compile_str(text: &str, path: &Path) -> Result<Snapshot, ConfigError> {
     compiler.compile(file)
 }
 
-struct Compiler<'a> {
+pub(super) struct Compiler<'a> {
     path: &'a Path,
     /// Every input read, in order: the config text, then each key set file's bytes.
     digest: RefCell<Context>,
@@ -77,7 +76,11 @@ fn finish(context: Context) -> [u8; 32] {
 }
 
 impl Compiler<'_> {
-    fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(
+        &self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::Invalid {
             file: self.path.to_owned(),
             field: field.into(),
@@ -114,11 +117,6 @@ impl Compiler<'_> {
             }
             providers.push(provider);
         }
-        let default_requirement = self.requirement(
-            "default",
-            file.default.as_ref().map(|d| &d.providers),
-            &providers,
-        )?;
         let challenge = Challenge {
             realm: self.quotable("challenge.realm", file.challenge.realm)?,
             resource_metadata: self.quotable(
@@ -126,14 +124,6 @@ impl Compiler<'_> {
                 file.challenge.resource_metadata,
             )?,
         };
-        let mut claim_headers = Vec::new();
-        for (claim, header) in file.upstream.claim_headers {
-            let header = header.to_ascii_lowercase();
-            if !is_header_name(&header) || header == "authorization" || header == "host" {
-                return Err(self.invalid(format!("upstream.claim_headers.{claim}"), format!("{header:?} is not a usable header name (letters, digits and -; not authorization or host)")));
-            }
-            claim_headers.push(ClaimHeader { claim, header });
-        }
         let startup_grace = match &file.startup_grace {
             None => None,
             Some(text) => Some(parse_duration(text).ok_or_else(|| {
@@ -143,16 +133,29 @@ impl Compiler<'_> {
                 )
             })?),
         };
-        let upstream = Upstream {
-            claim_headers,
-            strip_authorization: file.upstream.strip_authorization,
-        };
+        let global = self.upstream("upstream", Some(&file.upstream), &Upstream::default())?;
+        let default = file.default.unwrap_or_default();
+        if default.name.is_some() || default.matches.is_some() {
+            return Err(self.invalid(
+                "default",
+                "the default requirement has no `name` or `match`",
+            ));
+        }
+        let default_requirement = self.requirement("default", &default, &providers, &global)?;
+        let routes = self.routes(&file.routes, &providers, &global)?;
+        let mut identity_headers: Vec<String> = std::iter::once(&default_requirement)
+            .chain(routes.iter().map(|r| &r.requirement))
+            .flat_map(|r| r.upstream.claim_headers.iter().map(|c| c.header.clone()))
+            .collect();
+        identity_headers.sort();
+        identity_headers.dedup();
         Ok(Snapshot {
             providers,
             by_issuer,
+            routes,
             default_requirement,
             challenge,
-            upstream,
+            identity_headers,
             limits,
             startup_grace,
             source: self.path.to_owned(),
@@ -497,45 +500,6 @@ impl Compiler<'_> {
         }
     }
 
-    fn requirement(
-        &self,
-        field: &str,
-        providers: Option<&ProvidersFile>,
-        known: &[Provider],
-    ) -> Result<Requirement, ConfigError> {
-        let providers = match providers {
-            None => ProviderSet::Any,
-            Some(ProvidersFile::Keyword(word)) if word == "any" => ProviderSet::Any,
-            Some(ProvidersFile::Keyword(word)) => {
-                return Err(self.invalid(
-                    format!("{field}.providers"),
-                    format!("expected `any` or a list of provider names; got {word:?}"),
-                ));
-            }
-            Some(ProvidersFile::List(names)) if names.is_empty() => {
-                return Err(self.invalid(
-                    format!("{field}.providers"),
-                    "expected at least one provider name",
-                ));
-            }
-            Some(ProvidersFile::List(names)) => ProviderSet::Only(
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(j, name)| {
-                        known.iter().position(|p| &p.name == name).ok_or_else(|| {
-                            self.invalid(
-                                format!("{field}.providers[{j}]"),
-                                format!("no provider is named {name:?}"),
-                            )
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
-        Ok(Requirement { providers })
-    }
-
     /// A value placed inside a quoted-string of the challenge: printable ASCII without `"`
     /// or `\`, so the header can never be broken or injected into.
     fn quotable(&self, field: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
@@ -586,7 +550,7 @@ fn unsupported_algorithm(name: &str) -> String {
     )
 }
 
-fn is_header_name(name: &str) -> bool {
+pub(super) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

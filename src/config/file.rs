@@ -9,8 +9,12 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub providers: Vec<ProviderFile>,
+    /// First match wins; no match → `default`.
     #[serde(default)]
-    pub default: Option<RequirementFile>,
+    pub routes: Vec<RouteFile>,
+    /// The requirement for requests no route matches (no `name` or `match` here).
+    #[serde(default)]
+    pub default: Option<RouteFile>,
     #[serde(default)]
     pub challenge: ChallengeFile,
     #[serde(default)]
@@ -72,10 +76,34 @@ pub enum InlineJwks {
     Document(serde_json::Value),
 }
 
-#[derive(Debug, Deserialize)]
+/// A route (or, without `name` and `match`, the default requirement).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RequirementFile {
-    pub providers: ProvidersFile,
+pub struct RouteFile {
+    pub name: Option<String>,
+    #[serde(rename = "match")]
+    pub matches: Option<MatchFile>,
+    pub providers: Option<ProvidersFile>,
+    pub scopes: Option<Vec<String>>,
+    /// claim → required value.
+    pub claims: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    /// `allow` or `deny` (the default).
+    pub cors_preflight: Option<String>,
+    /// Overrides the top-level `upstream` for this route, field by field.
+    pub upstream: Option<UpstreamFile>,
+}
+
+/// Exactly one of `path`, `path_prefix`, `path_glob` (or none: any path).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchFile {
+    pub path: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_glob: Option<String>,
+    pub methods: Option<Vec<String>>,
+    pub hosts: Option<Vec<String>>,
 }
 
 /// `any`, or a list of provider names.
@@ -96,11 +124,9 @@ pub struct ChallengeFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamFile {
-    /// claim name → header name.
-    #[serde(default)]
-    pub claim_headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub strip_authorization: bool,
+    /// claim name (or nested `a.b` path) → header name.
+    pub claim_headers: Option<BTreeMap<String, String>>,
+    pub strip_authorization: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

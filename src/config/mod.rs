@@ -4,6 +4,7 @@
 pub mod compile;
 pub mod error;
 pub mod file;
+mod routes;
 pub mod watch;
 
 pub use compile::{compile_str, load};

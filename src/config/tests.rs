@@ -215,3 +215,108 @@ fn reload_changes_name_added_removed_and_changed_providers() {
         ["provider p changed"]
     );
 }
+
+#[test]
+fn route_errors_name_the_route_and_field() {
+    let cases: Vec<(&str, &str)> = vec![
+        (
+            "routes:\n  - match: { path_prefix: /a }\n    providers: [nobody]\n",
+            "routes[0].providers[0]: no provider is named \"nobody\"",
+        ),
+        (
+            "routes:\n  - name: x\n  - name: x\n",
+            "routes[1].name: \"x\" is already the name of routes[0]",
+        ),
+        (
+            "routes:\n  - match: { path_prefix: /a }\n  - match: { path_prefix: /a/b }\n",
+            "routes[1].match: never matched: routes[0]",
+        ),
+        (
+            "routes:\n  - match: {}\n  - match: { path: /x, methods: [GET] }\n",
+            "routes[1].match: never matched: routes[0]",
+        ),
+        (
+            "routes:\n  - match: { path_glob: '/a/*' }\n  - match: { path: /a/b }\n",
+            "routes[1].match: never matched: routes[0]",
+        ),
+        (
+            "routes:\n  - scopes: [a]\n",
+            "routes[0]: a route needs a `match`, a `name`",
+        ),
+        (
+            "routes:\n  - match: { path: /a, path_prefix: /a }\n",
+            "routes[0].match: expected at most one of",
+        ),
+        (
+            "routes:\n  - match: { path_prefix: /a/../b }\n",
+            "routes[0].match.path_prefix: \"/a/../b\" must start with /",
+        ),
+        (
+            "routes:\n  - match: { path: 'a' }\n",
+            "routes[0].match.path",
+        ),
+        (
+            "routes:\n  - match: { path: /a, methods: ['GE T'] }\n",
+            "routes[0].match.methods[0]",
+        ),
+        (
+            "routes:\n  - match: { path: /a }\n    scopes: ['a b']\n",
+            "routes[0].scopes[0]: a scope is one non-empty word",
+        ),
+        (
+            "routes:\n  - match: { path: /a }\n    cors_preflight: yes\n",
+            "routes[0].cors_preflight: expected `allow` or `deny`",
+        ),
+        (
+            "routes:\n  - match: { path: /a }\n    upstream: { claim_headers: { sub: 'x y' } }\n",
+            "routes[0].upstream.claim_headers.sub",
+        ),
+        (
+            "default: { name: d }\n",
+            "default: the default requirement has no `name` or `match`",
+        ),
+    ];
+    for (routes, expected) in cases {
+        let e = error(&provider(routes));
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+    }
+}
+
+#[test]
+fn routes_compile_with_their_requirements() {
+    let snap = compile_str(
+        &provider(
+            "upstream: { claim_headers: { sub: x-sub } }\nroutes:\n  - name: admin\n    match: { path_prefix: /admin, methods: [post] }\n    providers: [p]\n    scopes: [a.admin]\n    claims: { tenant: acme }\n  - match: { path_prefix: /admin }\n    upstream: { claim_headers: { email: x-email } }\n  - name: late\n    match: { path: /admin/x }\ndefault: { allow_anonymous: true, cors_preflight: allow }\n",
+        ),
+        Path::new("c.yaml"),
+    )
+    .unwrap();
+    let admin = &snap.routes[0];
+    assert_eq!(admin.name.as_deref(), Some("admin"));
+    let m = admin.matcher.as_ref().unwrap();
+    assert_eq!(
+        (m.methods.as_slice(), m.path.clone()),
+        (
+            &["POST".to_owned()][..],
+            crate::snapshot::PathMatch::Prefix("/admin".into())
+        )
+    );
+    assert_eq!(admin.requirement.providers, ProviderSet::Only(vec![0]));
+    assert_eq!(admin.requirement.scopes, ["a.admin"]);
+    assert_eq!(
+        admin.requirement.claims,
+        [("tenant".to_owned(), "acme".to_owned())]
+    );
+    assert_eq!(
+        admin.requirement.upstream.claim_headers[0].header, "x-sub",
+        "inherited from the top level"
+    );
+    assert_eq!(
+        snap.routes[1].requirement.upstream.claim_headers[0].header,
+        "x-email"
+    );
+    // A shadowed route with a name stays (reachable by context_extensions).
+    assert_eq!(snap.routes[2].name.as_deref(), Some("late"));
+    assert!(snap.default_requirement.allow_anonymous && snap.default_requirement.cors_preflight);
+    assert_eq!(snap.identity_headers, ["x-email", "x-sub"]);
+}

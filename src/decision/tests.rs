@@ -137,10 +137,15 @@ fn an_allow_sets_claim_headers_and_removes_absent_ones() {
             token(json!({"sub": "alice", "n": 5, "admin": true, "scope": "a b"}))
         )],
     ));
-    assert_eq!(allow.provider, "okta");
-    assert_eq!(allow.issuer, "https://iss.test");
-    assert_eq!(allow.subject.as_deref(), Some("alice"));
-    assert_eq!(allow.scopes, ["a", "b"]);
+    assert_eq!(
+        allow.identity,
+        Some(Identity {
+            provider: "okta".into(),
+            issuer: "https://iss.test".into(),
+            subject: Some("alice".into()),
+            scopes: vec!["a".into(), "b".into()],
+        })
+    );
     assert_eq!(
         allow.set_headers,
         [
@@ -180,4 +185,217 @@ fn scopes_come_from_scope_or_scp_and_are_never_split_on_commas() {
     );
     assert_eq!(scopes_of(json!({"scp": "read write"})), ["read", "write"]);
     assert!(scopes_of(json!({})).is_empty());
+}
+
+/// A snapshot with routes (YAML appended after the provider).
+fn routed(routes: &str) -> Snapshot {
+    snapshot(&format!(
+        "challenge: {{ realm: api }}\nupstream: {{ claim_headers: {{ sub: x-sub }} }}\n{routes}"
+    ))
+}
+
+fn request<'a>(method: &'a str, path: &'a str, auth: &'a [String]) -> Request<'a> {
+    Request {
+        authorization: auth.iter().map(|a| a.as_bytes()).collect(),
+        method,
+        path,
+        host: "api.test:443",
+        ..Request::default()
+    }
+}
+
+fn bearer(claims: serde_json::Value) -> Vec<String> {
+    vec![format!("Bearer {}", token(claims))]
+}
+
+const ROUTES: &str = "routes:
+  - name: admin
+    scopes: [orders.admin]
+  - match: { path_prefix: /public }
+    allow_anonymous: true
+  - match: { path_prefix: /orders, methods: [POST, DELETE] }
+    scopes: [orders.write]
+  - match: { path_prefix: /orders }
+    scopes: [orders.read]
+  - match: { path_glob: /tenants/*/reports, hosts: ['*.test'] }
+    claims: { tenant: acme, 'org.id': '42' }
+  - match: { path: /preflight }
+    cors_preflight: allow
+";
+
+#[test]
+fn the_first_matching_route_applies_and_scopes_are_all_required() {
+    let snap = routed(ROUTES);
+    let read = bearer(json!({"scope": "orders.read"}));
+    assert!(matches!(
+        decide(&snap, &request("GET", "/orders/7?x=1", &read), NOW),
+        Decision::Allow(_)
+    ));
+    let deny = denied(decide(&snap, &request("post", "/orders", &read), NOW));
+    assert_eq!((deny.reason, deny.status), (Reason::InsufficientScope, 403));
+    assert_eq!(
+        deny.www_authenticate.as_deref(),
+        Some(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="orders.write""#
+        )
+    );
+    let both = bearer(json!({"scp": ["orders.read", "orders.write"]}));
+    assert!(matches!(
+        decide(&snap, &request("POST", "/orders", &both), NOW),
+        Decision::Allow(_)
+    ));
+    // A comma-joined scope string is one scope, not two.
+    let joined = bearer(json!({"scope": "orders.read,orders.write"}));
+    assert_eq!(
+        denied(decide(&snap, &request("GET", "/orders", &joined), NOW)).reason,
+        Reason::InsufficientScope
+    );
+    // /ordersx is not under the /orders prefix: the default (any valid token) applies.
+    assert!(matches!(
+        decide(&snap, &request("GET", "/ordersx", &bearer(json!({}))), NOW),
+        Decision::Allow(_)
+    ));
+}
+
+#[test]
+fn anonymous_routes_allow_no_token_but_still_refuse_a_bad_one() {
+    let snap = routed(ROUTES);
+    let allow = allowed(decide(&snap, &request("GET", "/public/docs", &[]), NOW));
+    assert_eq!(allow.identity, None);
+    assert_eq!(allow.remove_headers, ["x-sub"]);
+    let bad = vec!["Bearer not.a.jwt".to_owned()];
+    assert_eq!(
+        denied(decide(&snap, &request("GET", "/public/docs", &bad), NOW)).status,
+        401
+    );
+    let good = bearer(json!({"sub": "alice"}));
+    let allow = allowed(decide(&snap, &request("GET", "/public/docs", &good), NOW));
+    assert_eq!(allow.identity.unwrap().subject.as_deref(), Some("alice"));
+    assert_eq!(allow.set_headers, [("x-sub".into(), "alice".into())]);
+    assert_eq!(
+        denied(decide(&snap, &request("GET", "/private", &[]), NOW)).reason,
+        Reason::NoCredentials
+    );
+}
+
+#[test]
+fn dot_segments_cannot_reach_another_rule() {
+    let snap = routed(ROUTES);
+    for path in [
+        "/public/../orders",
+        "/public/%2e%2e/orders",
+        "/public//x",
+        "/public%2Forders",
+    ] {
+        let deny = denied(decide(&snap, &request("GET", path, &[]), NOW));
+        assert_eq!(
+            (deny.reason, deny.status),
+            (Reason::PathNotCanonical, 400),
+            "{path}"
+        );
+    }
+    // Encoded unreserved characters are decoded before matching.
+    let deny = denied(decide(
+        &snap,
+        &request("GET", "/%6Frders", &bearer(json!({}))),
+        NOW,
+    ));
+    assert_eq!(deny.reason, Reason::InsufficientScope);
+}
+
+#[test]
+fn a_route_named_by_context_extensions_wins_over_path_matching() {
+    let snap = routed(ROUTES);
+    let mut req = request("GET", "/public/docs", &[]);
+    req.route_name = Some("admin");
+    assert_eq!(
+        denied(decide(&snap, &req, NOW)).reason,
+        Reason::NoCredentials
+    );
+    let admin = bearer(json!({"scope": "orders.admin"}));
+    let mut req = request("GET", "/public/docs", &admin);
+    req.route_name = Some("admin");
+    assert_eq!(
+        allowed(decide(&snap, &req, NOW)).route.as_deref(),
+        Some("admin")
+    );
+    req.route_name = Some("nope");
+    let deny = denied(decide(&snap, &req, NOW));
+    assert_eq!(
+        (deny.reason, deny.status, deny.www_authenticate),
+        (Reason::RouteNotConfigured, 500, None)
+    );
+}
+
+#[test]
+fn required_claim_values_match_strings_arrays_and_nested_paths() {
+    let snap = routed(ROUTES);
+    let at = |claims| {
+        decide(
+            &snap,
+            &request("GET", "/tenants/acme/reports", &bearer(claims)),
+            NOW,
+        )
+    };
+    assert!(matches!(
+        at(json!({"tenant": "acme", "org": {"id": 42}})),
+        Decision::Allow(_)
+    ));
+    assert!(matches!(
+        at(json!({"tenant": ["x", "acme"], "org.id": "42"})),
+        Decision::Allow(_)
+    ));
+    let deny = denied(at(json!({"tenant": "other", "org": {"id": 42}})));
+    assert_eq!((deny.reason, deny.status), (Reason::ClaimMismatch, 403));
+    assert_eq!(
+        denied(at(json!({"org": {"id": 42}}))).reason,
+        Reason::ClaimMismatch
+    );
+    // The host must match *.test.
+    let mut req = request("GET", "/tenants/acme/reports", &[]);
+    req.host = "other.example";
+    assert_eq!(
+        denied(decide(&snap, &req, NOW)).reason,
+        Reason::NoCredentials
+    );
+}
+
+#[test]
+fn cors_preflights_pass_only_where_allowed() {
+    let snap = routed(ROUTES);
+    let mut req = request("OPTIONS", "/preflight", &[]);
+    req.cors_preflight = true;
+    assert_eq!(allowed(decide(&snap, &req, NOW)).identity, None);
+    req.cors_preflight = false;
+    assert_eq!(
+        denied(decide(&snap, &req, NOW)).reason,
+        Reason::NoCredentials
+    );
+    let mut req = request("OPTIONS", "/orders", &[]);
+    req.cors_preflight = true;
+    assert_eq!(
+        denied(decide(&snap, &req, NOW)).reason,
+        Reason::NoCredentials
+    );
+}
+
+#[test]
+fn claim_headers_join_arrays_and_follow_nested_paths_per_route() {
+    let snap = snapshot(
+        "upstream: { claim_headers: { sub: x-sub } }\nroutes:\n  - match: { path_prefix: /r }\n    upstream: { claim_headers: { groups: x-groups, 'org.id': x-org }, strip_authorization: true }\n",
+    );
+    let auth = bearer(json!({"sub": "alice", "groups": ["a", "b", 3], "org": {"id": "o1"}}));
+    let allow = allowed(decide(&snap, &request("GET", "/r", &auth), NOW));
+    assert_eq!(
+        allow.set_headers,
+        [
+            ("x-groups".into(), "a,b,3".into()),
+            ("x-org".into(), "o1".into())
+        ]
+    );
+    // x-sub is configured elsewhere: removed here so no client can supply it.
+    assert_eq!(allow.remove_headers, ["x-sub", "authorization"]);
+    let allow = allowed(decide(&snap, &request("GET", "/other", &auth), NOW));
+    assert_eq!(allow.set_headers, [("x-sub".into(), "alice".into())]);
+    assert_eq!(allow.remove_headers, ["x-groups", "x-org"]);
 }

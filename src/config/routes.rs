@@ -1,0 +1,248 @@
+//! Compiling routes and requirements: providers by name, scopes, claim values, anonymous
+//! and CORS preflight access, identity headers, and the checks that catch mistakes early
+//! (unknown providers, duplicate names, routes shadowed by an earlier broader one).
+
+use super::compile::{Compiler, is_header_name};
+use super::error::ConfigError;
+use super::file::{MatchFile, ProvidersFile, RouteFile, UpstreamFile};
+use crate::route::path_matches;
+use crate::snapshot::{
+    ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, Upstream,
+};
+
+impl Compiler<'_> {
+    /// The top-level `upstream` (with `inherit` empty) or a route's override of it.
+    pub(super) fn upstream(
+        &self,
+        field: &str,
+        file: Option<&UpstreamFile>,
+        inherit: &Upstream,
+    ) -> Result<Upstream, ConfigError> {
+        let Some(file) = file else {
+            return Ok(inherit.clone());
+        };
+        let claim_headers = match &file.claim_headers {
+            None => inherit.claim_headers.clone(),
+            Some(map) => map
+                .iter()
+                .map(|(claim, header)| {
+                    let header = header.to_ascii_lowercase();
+                    if claim.is_empty() || !is_header_name(&header) || header == "authorization" || header == "host" {
+                        return Err(self.invalid(
+                            format!("{field}.claim_headers.{claim}"),
+                            format!("{header:?} is not a usable header name (letters, digits and -; not authorization or host)"),
+                        ));
+                    }
+                    Ok(ClaimHeader { claim: claim.clone(), header })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Upstream {
+            claim_headers,
+            strip_authorization: file
+                .strip_authorization
+                .unwrap_or(inherit.strip_authorization),
+        })
+    }
+
+    pub(super) fn requirement(
+        &self,
+        field: &str,
+        r: &RouteFile,
+        known: &[Provider],
+        global: &Upstream,
+    ) -> Result<Requirement, ConfigError> {
+        let providers = match &r.providers {
+            None => ProviderSet::Any,
+            Some(ProvidersFile::Keyword(word)) if word == "any" => ProviderSet::Any,
+            Some(ProvidersFile::Keyword(word)) => {
+                return Err(self.invalid(
+                    format!("{field}.providers"),
+                    format!("expected `any` or a list of provider names; got {word:?}"),
+                ));
+            }
+            Some(ProvidersFile::List(names)) if names.is_empty() => {
+                return Err(self.invalid(
+                    format!("{field}.providers"),
+                    "expected at least one provider name",
+                ));
+            }
+            Some(ProvidersFile::List(names)) => ProviderSet::Only(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, name)| {
+                        known.iter().position(|p| &p.name == name).ok_or_else(|| {
+                            self.invalid(
+                                format!("{field}.providers[{j}]"),
+                                format!("no provider is named {name:?}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let scopes = r.scopes.clone().unwrap_or_default();
+        for (j, scope) in scopes.iter().enumerate() {
+            // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+            if scope.is_empty()
+                || !scope
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+            {
+                return Err(self.invalid(
+                    format!("{field}.scopes[{j}]"),
+                    "a scope is one non-empty word (no spaces, quotes or backslashes)",
+                ));
+            }
+        }
+        let claims: Vec<(String, String)> =
+            r.claims.clone().unwrap_or_default().into_iter().collect();
+        let cors_preflight = match r.cors_preflight.as_deref() {
+            None | Some("deny") => false,
+            Some("allow") => true,
+            Some(other) => {
+                return Err(self.invalid(
+                    format!("{field}.cors_preflight"),
+                    format!("expected `allow` or `deny`; got {other:?}"),
+                ));
+            }
+        };
+        Ok(Requirement {
+            providers,
+            scopes,
+            claims,
+            allow_anonymous: r.allow_anonymous,
+            cors_preflight,
+            upstream: self.upstream(&format!("{field}.upstream"), r.upstream.as_ref(), global)?,
+        })
+    }
+
+    pub(super) fn routes(
+        &self,
+        files: &[RouteFile],
+        known: &[Provider],
+        global: &Upstream,
+    ) -> Result<Vec<Route>, ConfigError> {
+        let mut routes: Vec<Route> = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            let field = format!("routes[{i}]");
+            if let Some(name) = &file.name {
+                if name.is_empty() {
+                    return Err(
+                        self.invalid(format!("{field}.name"), "a route name must not be empty")
+                    );
+                }
+                if let Some(other) = routes.iter().position(|r| r.name.as_deref() == Some(name)) {
+                    return Err(self.invalid(
+                        format!("{field}.name"),
+                        format!("{name:?} is already the name of routes[{other}]"),
+                    ));
+                }
+            }
+            let matcher = file
+                .matches
+                .as_ref()
+                .map(|m| self.route_match(&field, m))
+                .transpose()?;
+            if matcher.is_none() && file.name.is_none() {
+                return Err(self.invalid(
+                    &field,
+                    "a route needs a `match`, a `name` (for context_extensions), or both",
+                ));
+            }
+            let route = Route {
+                name: file.name.clone(),
+                matcher,
+                requirement: self.requirement(&field, file, known, global)?,
+            };
+            if let Some(m) = &route.matcher {
+                if let Some(earlier) = routes
+                    .iter()
+                    .position(|r| r.matcher.as_ref().is_some_and(|e| covers(e, m)))
+                {
+                    let message = format!(
+                        "never matched: routes[{earlier}] matches every request this route would"
+                    );
+                    match &route.name {
+                        None => return Err(self.invalid(format!("{field}.match"), message)),
+                        Some(name) => {
+                            tracing::warn!(route = %name, "{field}.match: {message}; reachable only by name through context_extensions")
+                        }
+                    }
+                }
+            }
+            routes.push(route);
+        }
+        Ok(routes)
+    }
+
+    fn route_match(&self, field: &str, m: &MatchFile) -> Result<RouteMatch, ConfigError> {
+        let field = format!("{field}.match");
+        let path = match (&m.path, &m.path_prefix, &m.path_glob) {
+            (None, None, None) => PathMatch::Any,
+            (Some(p), None, None) => PathMatch::Exact(self.pattern(&format!("{field}.path"), p)?),
+            (None, Some(p), None) => {
+                PathMatch::Prefix(self.pattern(&format!("{field}.path_prefix"), p)?)
+            }
+            (None, None, Some(p)) => {
+                PathMatch::Glob(self.pattern(&format!("{field}.path_glob"), p)?)
+            }
+            _ => {
+                return Err(self.invalid(
+                    &field,
+                    "expected at most one of `path`, `path_prefix`, `path_glob`",
+                ));
+            }
+        };
+        let methods = m.methods.clone().unwrap_or_default();
+        for (j, method) in methods.iter().enumerate() {
+            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(self.invalid(
+                    format!("{field}.methods[{j}]"),
+                    format!("{method:?} is not an HTTP method"),
+                ));
+            }
+        }
+        let hosts = m.hosts.clone().unwrap_or_default();
+        if hosts.iter().any(String::is_empty) {
+            return Err(self.invalid(format!("{field}.hosts"), "a host must not be empty"));
+        }
+        Ok(RouteMatch {
+            path,
+            methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            hosts,
+        })
+    }
+
+    /// A path pattern must itself be canonical (what requests are compared in).
+    fn pattern(&self, field: &str, pattern: &str) -> Result<String, ConfigError> {
+        let probe = pattern.replace('*', "x");
+        match crate::route::canonical_path(&probe) {
+            Some(canonical) if canonical == probe && !pattern.contains('?') => Ok(pattern.to_owned()),
+            _ => Err(self.invalid(field, format!("{pattern:?} must start with / and have no query, dot segments, `//` or escaped unreserved characters"))),
+        }
+    }
+}
+
+/// Whether `earlier` matches every request `later` would (so `later` is never reached by
+/// path). Conservative: `false` when unsure (e.g. two globs).
+fn covers(earlier: &RouteMatch, later: &RouteMatch) -> bool {
+    let subset = |a: &[String], b: &[String]| {
+        a.is_empty()
+            || (!b.is_empty()
+                && b.iter()
+                    .all(|x| a.iter().any(|y| y.eq_ignore_ascii_case(x))))
+    };
+    let path = match (&earlier.path, &later.path) {
+        (PathMatch::Any, _) => true,
+        (_, PathMatch::Any) => false,
+        (e, PathMatch::Exact(l)) => path_matches(e, l),
+        (PathMatch::Prefix(e), PathMatch::Prefix(l)) => {
+            path_matches(&PathMatch::Prefix(e.clone()), l.trim_end_matches('/'))
+        }
+        (PathMatch::Glob(e), PathMatch::Glob(l)) => e == l,
+        _ => false,
+    };
+    path && subset(&earlier.methods, &later.methods) && subset(&earlier.hosts, &later.hosts)
+}
