@@ -3,6 +3,7 @@
 //! reload error, providers and their key ids — never key material).
 
 use crate::config::watch::ReloadStats;
+use crate::observe::Observer;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
@@ -35,6 +36,7 @@ pub struct AdminState {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub reloads: Arc<ReloadStats>,
     pub remote: Arc<RemoteKeys>,
+    pub observer: Arc<Observer>,
     /// When serving started (for `startup_grace`).
     pub started: Instant,
 }
@@ -58,6 +60,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/jwks/refresh", post(refresh))
+        .route("/metrics", get(metrics))
+        .route("/debug/denials", get(denials))
         .with_state(state)
 }
 
@@ -84,9 +88,32 @@ async fn refresh(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
     (status, Json(Value::Object(body)))
 }
 
+/// Prometheus text format (OpenMetrics content type, which Prometheus negotiates).
+async fn metrics(
+    State(state): State<AdminState>,
+) -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.observer.metrics_text(),
+    )
+}
+
+/// The recent denials, newest first.
+async fn denials(State(state): State<AdminState>) -> Json<Value> {
+    Json(json!({ "denials": state.observer.recent_denials() }))
+}
+
 async fn status(State(state): State<AdminState>) -> Json<Value> {
     let snapshot = state.snapshot.load();
-    let mut remote = state.remote.status();
+    let mut remote: std::collections::BTreeMap<String, Value> = state
+        .remote
+        .reports()
+        .into_iter()
+        .map(|r| (r.provider.clone(), r.to_json()))
+        .collect();
     let providers: Vec<Value> = snapshot
         .providers
         .iter()

@@ -5,6 +5,7 @@ use crate::admin::{self, AdminState, Readiness};
 use crate::config::watch::Reloader;
 use crate::config::{self, ConfigError};
 use crate::grpc::AuthzService;
+use crate::observe::{Observer, StateCollector};
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
@@ -31,6 +32,8 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
     /// How long the config directory must be quiet before a reload.
     pub watch_debounce: Duration,
+    /// How many denials `/debug/denials` keeps.
+    pub recent_denials: usize,
 }
 
 /// Why the server could not run.
@@ -117,6 +120,13 @@ pub async fn run(
         Some(remote.clone()),
     ));
     let started = Instant::now();
+    let mut observer = Observer::new(options.recent_denials);
+    observer.register_state(StateCollector {
+        snapshot: snapshot.clone(),
+        remote: remote.clone(),
+        reloads: reloader.stats(),
+    });
+    let observer = Arc::new(observer);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<AuthorizationServer<AuthzService>>()
@@ -128,6 +138,7 @@ pub async fn run(
         snapshot: snapshot.clone(),
         reloads: reloader.stats(),
         remote: remote.clone(),
+        observer: observer.clone(),
         started,
     };
     let grace_task = tokio::spawn(report_startup_grace(snapshot.clone()));
@@ -137,6 +148,7 @@ pub async fn run(
             .add_service(AuthorizationServer::new(AuthzService::new(
                 snapshot,
                 Some(remote),
+                observer,
             )))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),

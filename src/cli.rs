@@ -53,6 +53,13 @@ pub struct ServeArgs {
     /// How long the config directory must be quiet before a reload, e.g. 250ms.
     #[arg(long, default_value = "250ms")]
     pub watch_debounce: String,
+    /// How many recent denials GET /debug/denials keeps (0 turns it off).
+    #[arg(long, default_value_t = envoy_jwt_authz_default_recent())]
+    pub recent_denials: usize,
+}
+
+fn envoy_jwt_authz_default_recent() -> usize {
+    crate::observe::DEFAULT_RECENT_DENIALS
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,7 +5,7 @@ use crate::reason::Reason;
 use crate::route::{self, Selected, Target};
 use crate::snapshot::Snapshot;
 use crate::token::extract::bearer_token;
-use crate::token::verify::{UnixTime, Verified, verify};
+use crate::token::verify::{Observed, UnixTime, Verified, verify};
 use serde_json::{Map, Value, json};
 
 /// The parts of an HTTP request the decision reads.
@@ -66,6 +66,8 @@ pub struct Deny {
     /// The provider selected by the token's `iss`, when the failure came after selection.
     pub provider: Option<String>,
     pub route: Option<String>,
+    /// What the token said (`iss`, `aud`, `kid`, `alg`, `typ`), when it could be decoded.
+    pub observed: Option<Observed>,
 }
 
 /// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
@@ -78,7 +80,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
     };
     let selected = match route::select(snapshot, &target) {
         Ok(selected) => selected,
-        Err(reason) => return deny(snapshot, reason, None, None, None),
+        Err(reason) => return deny(snapshot, reason, None, None, None, None),
     };
     let route = selected.name;
     let requirement = selected.requirement;
@@ -93,8 +95,8 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
         Ok(None) if requirement.allow_anonymous => {
             return Decision::Allow(anonymous(snapshot, selected));
         }
-        Ok(None) => return deny(snapshot, Reason::NoCredentials, route, None, None),
-        Err(reason) => return deny(snapshot, reason, route, None, None),
+        Ok(None) => return deny(snapshot, Reason::NoCredentials, route, None, None, None),
+        Err(reason) => return deny(snapshot, reason, route, None, None, None),
     };
     let verified = match verify(token, snapshot, &requirement.providers, now) {
         Ok(verified) => verified,
@@ -105,6 +107,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
                 route,
                 rejection.provider.map(|p| p.name.as_str()),
                 None,
+                rejection.observed,
             );
         }
     };
@@ -117,6 +120,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
             route,
             provider,
             Some(requirement.scopes.join(" ")),
+            Some(verified.observed()),
         );
     }
     if !requirement
@@ -124,7 +128,14 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
         .iter()
         .all(|(name, value)| claim_has(verified.claims(), name, value))
     {
-        return deny(snapshot, Reason::ClaimMismatch, route, provider, None);
+        return deny(
+            snapshot,
+            Reason::ClaimMismatch,
+            route,
+            provider,
+            None,
+            Some(verified.observed()),
+        );
     }
     Decision::Allow(allow(snapshot, selected, &verified))
 }
@@ -261,6 +272,7 @@ fn deny(
     route: Option<&str>,
     provider: Option<&str>,
     scope: Option<String>,
+    observed: Option<Observed>,
 ) -> Decision {
     let challenge = &snapshot.challenge;
     let mut params = Vec::new();
@@ -294,6 +306,7 @@ fn deny(
         body,
         provider: provider.map(str::to_owned),
         route: route.map(str::to_owned),
+        observed,
     })
 }
 

@@ -4,8 +4,11 @@
 //! error means only that the request could not be understood at all.
 
 use crate::decision::{Allow, Decision, Deny, Request, decide};
+use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
+use crate::proto::envoy::config::core::v3::{address, socket_address};
+use crate::proto::envoy::service::auth::v3::AttributeContext;
 use crate::proto::envoy::service::auth::v3::attribute_context::HttpRequest;
 use crate::proto::envoy::service::auth::v3::authorization_server::Authorization;
 use crate::proto::envoy::service::auth::v3::check_response::HttpResponse;
@@ -23,6 +26,7 @@ use prost_types::{Struct, value::Kind};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use tonic::{Response, Status};
 
 /// gRPC status codes used in `CheckResponse.status` (google.rpc.Code).
@@ -41,12 +45,22 @@ pub const DEFAULT_REFETCH_WAIT: Duration = Duration::from_millis(200);
 pub struct AuthzService {
     snapshot: Arc<ArcSwap<Snapshot>>,
     remote: Option<Arc<RemoteKeys>>,
+    observer: Arc<Observer>,
 }
 
 impl AuthzService {
-    /// `remote`, when given, is asked to refetch a provider's keys for an unknown `kid`.
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, remote: Option<Arc<RemoteKeys>>) -> AuthzService {
-        AuthzService { snapshot, remote }
+    /// `remote`, when given, is asked to refetch a provider's keys for an unknown `kid`;
+    /// `observer` records every answer (metrics, audit log, recent denials).
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        remote: Option<Arc<RemoteKeys>>,
+        observer: Arc<Observer>,
+    ) -> AuthzService {
+        AuthzService {
+            snapshot,
+            remote,
+            observer,
+        }
     }
 
     /// Decides; when the token's `kid` is unknown to a remote provider (or its keys never
@@ -103,6 +117,7 @@ impl Authorization for AuthzService {
         &self,
         request: tonic::Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
+        let started = Instant::now();
         let now = UnixTime::now();
         let wait = refetch_wait(request.metadata());
         let check = request.into_inner();
@@ -118,18 +133,14 @@ impl Authorization for AuthzService {
             })?;
         let request = to_request(http, &attributes.context_extensions);
         let decision = self.decide_with_refetch(&request, now, wait).await;
-        if let Decision::Deny(deny) = &decision {
-            tracing::info!(
-                target: "audit",
-                reason = deny.reason.code(),
-                provider = deny.provider.as_deref().unwrap_or(""),
-                route = deny.route.as_deref().unwrap_or(""),
-                status = deny.status,
-                method = request.method,
-                request_id = header(http, "x-request-id").and_then(|v| std::str::from_utf8(v).ok()).unwrap_or(""),
-                "request denied"
-            );
-        }
+        let origin = Origin {
+            request_id: header(http, "x-request-id")
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .unwrap_or(""),
+            client: &client_address(attributes),
+        };
+        self.observer
+            .record(&decision, started.elapsed(), now, origin);
         Ok(Response::new(to_response(decision)))
     }
 }
@@ -157,6 +168,25 @@ fn header_values<'a>(http: &'a HttpRequest, name: &str) -> Vec<&'a [u8]> {
         }
     }
     values
+}
+
+/// `address:port` of the downstream client as Envoy saw it.
+fn client_address(attributes: &AttributeContext) -> String {
+    let socket = attributes
+        .source
+        .as_ref()
+        .and_then(|p| p.address.as_ref())
+        .and_then(|a| match &a.address {
+            Some(address::Address::SocketAddress(socket)) => Some(socket),
+            _ => None,
+        });
+    match socket {
+        Some(s) => match s.port_specifier {
+            Some(socket_address::PortSpecifier::PortValue(port)) => format!("{}:{port}", s.address),
+            _ => s.address.clone(),
+        },
+        None => String::new(),
+    }
 }
 
 fn header<'a>(http: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {

@@ -21,6 +21,7 @@ pub mod decision;
 pub mod grpc;
 pub mod jwks;
 pub mod mint;
+pub mod observe;
 pub mod reason;
 pub mod remote;
 pub mod route;

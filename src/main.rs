@@ -37,6 +37,7 @@ fn main() -> ExitCode {
                 address_file: args.address_file,
                 drain_timeout,
                 watch_debounce,
+                recent_denials: args.recent_denials,
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

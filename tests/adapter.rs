@@ -7,6 +7,7 @@ use crate::support::{self, ec_key, mint};
 use arc_swap::ArcSwap;
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::grpc::AuthzService;
+use envoy_jwt_authz::observe::Observer;
 use envoy_jwt_authz::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use envoy_jwt_authz::proto::envoy::config::core::v3::{HeaderMap, HeaderValue, HeaderValueOption};
 use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
@@ -24,7 +25,11 @@ use std::sync::Arc;
 fn service(extra: &str) -> AuthzService {
     let snapshot =
         compile_str(&support::config_yaml(extra), Path::new("config.yaml")).expect("config");
-    AuthzService::new(Arc::new(ArcSwap::from_pointee(snapshot)), None)
+    AuthzService::new(
+        Arc::new(ArcSwap::from_pointee(snapshot)),
+        None,
+        Arc::new(Observer::new(10)),
+    )
 }
 
 /// The headers map as Envoy fills it by default.
@@ -261,4 +266,73 @@ async fn a_request_without_http_attributes_is_a_grpc_error() {
         .await
         .expect_err("no http");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn each_denial_is_one_audit_event_without_token_material() {
+    let capture = support::logs::capture();
+    let svc = service("routes:\n  - name: admin\n    scopes: [x]\n");
+    let bad = mint(
+        &support::impostor_key(),
+        &support::claims_with(json!({"sub": "secret-subject"})),
+    );
+    let good = mint(
+        &ec_key(),
+        &support::claims_with(json!({"sub": "secret-subject"})),
+    );
+    let mut http = http_with(envoy_headers(&[(
+        "authorization",
+        &format!("Bearer {bad}"),
+    )]));
+    http.id = "1".into();
+    let mut request = check_request(http);
+    let attributes = request.attributes.as_mut().unwrap();
+    attributes
+        .context_extensions
+        .insert("route".into(), "admin".into());
+    attributes.source = Some(envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::Peer {
+        address: Some(envoy_jwt_authz::proto::envoy::config::core::v3::Address {
+            address: Some(envoy_jwt_authz::proto::envoy::config::core::v3::address::Address::SocketAddress(
+                envoy_jwt_authz::proto::envoy::config::core::v3::SocketAddress {
+                    address: "10.1.2.3".into(),
+                    port_specifier: Some(envoy_jwt_authz::proto::envoy::config::core::v3::socket_address::PortSpecifier::PortValue(5555)),
+                },
+            )),
+        }),
+        ..Default::default()
+    });
+    svc.check(tonic::Request::new(request)).await.unwrap();
+    // An allow is logged at debug only: nothing at info.
+    check(
+        &svc,
+        http_with(envoy_headers(&[(
+            "authorization",
+            &format!("Bearer {good}"),
+        )])),
+    )
+    .await;
+
+    let text = capture.text();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let audit: Vec<&serde_json::Value> = events.iter().filter(|e| e["target"] == "audit").collect();
+    assert_eq!(audit.len(), 1, "captured: {text:?}");
+    let fields = &audit[0]["fields"];
+    assert_eq!(fields["message"], "request denied");
+    assert_eq!(fields["reason"], "signature_invalid");
+    assert_eq!(fields["status"], 401);
+    assert_eq!(fields["route"], "admin");
+    assert_eq!(fields["provider"], "test-idp");
+    assert_eq!(fields["kid"], "ec-1");
+    assert_eq!(fields["request_id"], "795d7689-bd6e-470d-a15f-72f9f5d9e1b5");
+    assert_eq!(fields["client"], "10.1.2.3:5555");
+    assert!(
+        !text.contains("secret-subject"),
+        "sub is logged only at debug"
+    );
+    for part in bad.split('.').chain(good.split('.')) {
+        assert!(!text.contains(part), "token material in the log");
+    }
 }

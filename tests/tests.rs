@@ -5,6 +5,7 @@ mod support;
 
 mod adapter;
 mod cli;
+mod diagnostics;
 mod e2e;
 mod reload;
 mod remote;

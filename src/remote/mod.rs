@@ -167,29 +167,50 @@ impl RemoteKeys {
         results
     }
 
-    /// Per-provider fetch counters for `/status`: fetches by result, keys held, age of the
-    /// key set, last error, URL.
-    pub fn status(&self) -> BTreeMap<String, Value> {
+    /// Per-provider fetch counters, sorted by provider (for `/status` and `/metrics`).
+    pub fn reports(&self) -> Vec<FetchReport> {
         let Ok(providers) = self.providers.lock() else {
-            return BTreeMap::new();
+            return Vec::new();
         };
-        providers
+        let mut reports: Vec<FetchReport> = providers
             .values()
             .filter_map(|p| {
                 let stats = p.stats.lock().ok()?.clone();
-                let age = stats
-                    .last_success
-                    .and_then(|t| t.elapsed().ok())
-                    .map(|d| d.as_secs());
-                let mut fetches: BTreeMap<&str, u64> = stats.failed.clone();
+                let mut fetches = stats.failed.clone();
                 fetches.insert("ok", stats.ok);
-                Some((
-                    p.name.clone(),
-                    json!({ "url": stats.url, "fetches": fetches, "keys": stats.keys,
-                            "key_set_age_seconds": age, "last_error": stats.last_error }),
-                ))
+                Some(FetchReport {
+                    provider: p.name.clone(),
+                    url: stats.url,
+                    fetches,
+                    keys: stats.keys,
+                    age: stats.last_success.and_then(|t| t.elapsed().ok()),
+                    last_error: stats.last_error,
+                })
             })
-            .collect()
+            .collect();
+        reports.sort_by(|a, b| a.provider.cmp(&b.provider));
+        reports
+    }
+}
+
+/// The fetch history of one remote provider.
+#[derive(Debug, Clone)]
+pub struct FetchReport {
+    pub provider: String,
+    /// The JWKS URL of the last successful fetch.
+    pub url: Option<String>,
+    /// Fetch attempts by result: `ok` and each `FetchError::kind`.
+    pub fetches: BTreeMap<&'static str, u64>,
+    pub keys: usize,
+    /// Time since the last successful fetch.
+    pub age: Option<Duration>,
+    pub last_error: Option<String>,
+}
+
+impl FetchReport {
+    pub fn to_json(&self) -> Value {
+        json!({ "url": self.url, "fetches": self.fetches, "keys": self.keys,
+                "key_set_age_seconds": self.age.map(|a| a.as_secs()), "last_error": self.last_error })
     }
 }
 

@@ -52,6 +52,18 @@ impl<'s> Verified<'s> {
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }
+
+    /// The token's identifying fields, as recorded for a denial after verification (a 403).
+    pub fn observed(&self) -> Observed {
+        let header = Map::from_iter([
+            (
+                "kid".to_owned(),
+                self.kid.clone().map_or(Value::Null, Value::String),
+            ),
+            ("alg".to_owned(), Value::String(self.alg.name().to_owned())),
+        ]);
+        Observed::from_parts(&header, &self.claims)
+    }
 }
 
 /// The decoded but unverified parts of a compact JWS.
@@ -62,11 +74,53 @@ struct Parts<'t> {
     signature: Vec<u8>,
 }
 
-/// Why a token was refused, and by which provider when one was selected by `iss`.
-#[derive(Debug, Clone, Copy)]
+/// Why a token was refused, by which provider when one was selected by `iss`, and what the
+/// token said (for the audit log and `/debug/denials`).
+#[derive(Debug, Clone)]
 pub struct Rejection<'s> {
     pub reason: Reason,
     pub provider: Option<&'s Provider>,
+    /// `None` when the token could not be decoded at all.
+    pub observed: Option<Observed>,
+}
+
+/// The identifying fields of a refused token as received — never the token, its signature
+/// or `sub`. Strings are cut to [`OBSERVED_MAX_CHARS`], the audience to
+/// [`OBSERVED_MAX_AUDIENCES`] values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Observed {
+    pub iss: Option<String>,
+    pub aud: Vec<String>,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub typ: Option<String>,
+}
+
+pub const OBSERVED_MAX_CHARS: usize = 128;
+pub const OBSERVED_MAX_AUDIENCES: usize = 8;
+
+impl Observed {
+    fn from_parts(header: &Map<String, Value>, claims: &Map<String, Value>) -> Observed {
+        let text = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .map(|s| s.chars().take(OBSERVED_MAX_CHARS).collect::<String>())
+        };
+        let aud = match claims.get("aud") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .take(OBSERVED_MAX_AUDIENCES)
+                .filter_map(|v| text(Some(v)))
+                .collect(),
+            other => text(other).into_iter().collect(),
+        };
+        Observed {
+            iss: text(claims.get("iss")),
+            aud,
+            kid: text(header.get("kid")),
+            alg: text(header.get("alg")),
+            typ: text(header.get("typ")),
+        }
+    }
 }
 
 /// Verifies `token` against the providers `allowed` admits, at time `now`.
@@ -76,30 +130,52 @@ pub fn verify<'s>(
     allowed: &ProviderSet,
     now: UnixTime,
 ) -> Result<Verified<'s>, Rejection<'s>> {
-    let unattributed = |reason| Rejection {
+    let parts = split(token, &snapshot.limits).map_err(|reason| Rejection {
         reason,
         provider: None,
-    };
-    let parts = split(token, &snapshot.limits).map_err(unattributed)?;
-    let provider = match parts.claims.get("iss") {
-        None => return Err(unattributed(Reason::IssuerMissing)),
-        Some(Value::String(iss)) => snapshot
-            .provider_for_issuer(iss, allowed)
-            .ok_or(unattributed(Reason::IssuerNotTrusted))?,
-        Some(_) => return Err(unattributed(Reason::ClaimMalformed)),
-    };
-    verify_for(provider, parts, now).map_err(|reason| Rejection {
+        observed: None,
+    })?;
+    let rejection = |reason, provider| Rejection {
         reason,
-        provider: Some(provider),
+        provider,
+        observed: Some(Observed::from_parts(&parts.header, &parts.claims)),
+    };
+    let provider = match parts.claims.get("iss") {
+        None => return Err(rejection(Reason::IssuerMissing, None)),
+        Some(Value::String(iss)) => match snapshot.provider_for_issuer(iss, allowed) {
+            Some(provider) => provider,
+            None => return Err(rejection(Reason::IssuerNotTrusted, None)),
+        },
+        Some(_) => return Err(rejection(Reason::ClaimMalformed, None)),
+    };
+    let (alg, kid) = match verify_for(provider, &parts, now) {
+        Ok(found) => found,
+        Err(reason) => return Err(rejection(reason, Some(provider))),
+    };
+    Ok(Verified {
+        provider,
+        alg,
+        kid,
+        claims: parts.claims,
     })
 }
 
-/// Steps 3 (algorithm, key) to 5 for the provider selected by `iss`.
-fn verify_for<'s>(
-    provider: &'s Provider,
-    parts: Parts<'_>,
+/// Decodes a token's header and claims with the same strict rules as [`verify`], without
+/// judging it (for `explain`).
+pub fn inspect(
+    token: &str,
+    limits: &Limits,
+) -> Result<(Map<String, Value>, Map<String, Value>), Reason> {
+    split(token, limits).map(|parts| (parts.header, parts.claims))
+}
+
+/// Steps 3 (algorithm, key) to 5 for the provider selected by `iss`; returns the
+/// algorithm and `kid` used.
+fn verify_for(
+    provider: &Provider,
+    parts: &Parts<'_>,
     now: UnixTime,
-) -> Result<Verified<'s>, Reason> {
+) -> Result<(Algorithm, Option<String>), Reason> {
     let alg = parts
         .header
         .get("alg")
@@ -116,12 +192,7 @@ fn verify_for<'s>(
     key.verify_sig(parts.signing_input.as_bytes(), &parts.signature)
         .map_err(|_| Reason::SignatureInvalid)?;
     check_claims(&parts.header, &parts.claims, provider, now)?;
-    Ok(Verified {
-        provider,
-        alg,
-        kid: kid.map(str::to_owned),
-        claims: parts.claims,
-    })
+    Ok((alg, kid.map(str::to_owned)))
 }
 
 /// Step 2: bound the size, then split into exactly three non-empty, strictly encoded

@@ -6,6 +6,7 @@
 pub mod envoy;
 pub mod http;
 pub mod idp;
+pub mod logs;
 pub mod server;
 
 use envoy_jwt_authz::algorithm::Algorithm;
