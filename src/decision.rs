@@ -107,7 +107,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
                 route,
                 rejection.provider.map(|p| p.name.as_str()),
                 None,
-                rejection.observed,
+                rejection.observed.map(|o| *o),
             );
         }
     };

@@ -80,8 +80,9 @@ struct Parts<'t> {
 pub struct Rejection<'s> {
     pub reason: Reason,
     pub provider: Option<&'s Provider>,
-    /// `None` when the token could not be decoded at all.
-    pub observed: Option<Observed>,
+    /// `None` when the token could not be decoded at all (boxed: rejections are rare and
+    /// the result stays small on the hot path).
+    pub observed: Option<Box<Observed>>,
 }
 
 /// The identifying fields of a refused token as received — never the token, its signature
@@ -138,7 +139,7 @@ pub fn verify<'s>(
     let rejection = |reason, provider| Rejection {
         reason,
         provider,
-        observed: Some(Observed::from_parts(&parts.header, &parts.claims)),
+        observed: Some(Box::new(Observed::from_parts(&parts.header, &parts.claims))),
     };
     let provider = match parts.claims.get("iss") {
         None => return Err(rejection(Reason::IssuerMissing, None)),
@@ -162,11 +163,18 @@ pub fn verify<'s>(
 
 /// Decodes a token's header and claims with the same strict rules as [`verify`], without
 /// judging it (for `explain`).
-pub fn inspect(
-    token: &str,
-    limits: &Limits,
-) -> Result<(Map<String, Value>, Map<String, Value>), Reason> {
-    split(token, limits).map(|parts| (parts.header, parts.claims))
+pub fn inspect(token: &str, limits: &Limits) -> Result<Decoded, Reason> {
+    split(token, limits).map(|parts| Decoded {
+        header: parts.header,
+        claims: parts.claims,
+    })
+}
+
+/// A token's decoded header and claims (not verified).
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
 }
 
 /// Steps 3 (algorithm, key) to 5 for the provider selected by `iss`; returns the
