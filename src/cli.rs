@@ -28,6 +28,39 @@ pub enum Command {
     MintToken(MintArgs),
     /// Print the public JWK Set for a local PKCS#8 PEM private key.
     PublicJwks(KeyArgs),
+    /// Explain why a token would be allowed or denied, step by step, with a fix.
+    /// Exit 0: allowed; 1: denied; 2: usage or config error.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The YAML config file (remote key sets are fetched once).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Request path (selects the route).
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header `Name: value` (repeatable), e.g. `Host: api.example.com`.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The route Envoy names through `context_extensions` (`route: NAME`).
+    #[arg(long)]
+    pub route: Option<String>,
+    /// JSON output for tools.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the decoded payload (never the signature).
+    #[arg(long)]
+    pub show_claims: bool,
+    /// Evaluate at this Unix time instead of now (to reproduce a past decision).
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// The token (or `Bearer <token>`); read from standard input when absent or `-`.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,15 +1,20 @@
-//! The non-serving commands: `check-config`, `mint-token`, `public-jwks`. Each returns its
+//! The non-serving commands: `check-config`, `explain`, `mint-token`, `public-jwks`. Each returns its
 //! output as text so tests can call it without a process.
 
 use crate::algorithm::Algorithm;
-use crate::cli::{KeyArgs, MintArgs};
+use crate::cli::{ExplainArgs, KeyArgs, MintArgs};
 use crate::config::compile::parse_duration;
 use crate::config::{self, ConfigError};
+use crate::explain;
 use crate::mint::SigningKey;
+use crate::remote::{FetchReport, RemoteKeys};
+use crate::snapshot::KeySource;
 use crate::snapshot::Snapshot;
 use crate::token::verify::UnixTime;
+use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::Arc;
 
 /// One line per provider: issuers, audiences, usable keys by kid/alg, skipped keys and why.
 pub fn check_config(path: &Path) -> Result<String, ConfigError> {
@@ -115,4 +120,99 @@ pub fn mint_token(args: &MintArgs, now: UnixTime) -> Result<String, DevError> {
         claims[name] = value;
     }
     Ok(key.mint(&claims)?)
+}
+
+/// Why `explain` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("--header {0:?}: expected `Name: value`")]
+    Header(String),
+    #[error("cannot read the token from standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("no token given")]
+    NoToken,
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs `explain`: the rendered report and whether the token would be allowed.
+pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), ExplainError> {
+    let raw = match args.token.as_deref() {
+        Some(token) if token != "-" => token.to_owned(),
+        _ => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(ExplainError::Stdin)?;
+            text
+        }
+    };
+    let trimmed = raw.trim();
+    let token = match trimmed.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => trimmed,
+    };
+    if token.is_empty() {
+        return Err(ExplainError::NoToken);
+    }
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| ExplainError::Header(header.clone()))?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    let host = headers
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let (snapshot, fetches) = snapshot_with_keys(&args.config)?;
+    let question = explain::Question {
+        token,
+        method: &args.method,
+        path: &args.path,
+        host: &host,
+        headers,
+        route_name: args.route.as_deref(),
+        show_claims: args.show_claims,
+    };
+    let report = explain::explain(
+        &snapshot,
+        &question,
+        args.now.map_or(now, UnixTime),
+        &fetches,
+    );
+    let text = if args.json {
+        explain::render_json(&report)
+    } else {
+        explain::render_text(&report)
+    };
+    Ok((text, report.allowed))
+}
+
+/// The compiled config, with remote key sets fetched once (so `explain` judges with the
+/// keys the server would have).
+fn snapshot_with_keys(path: &Path) -> Result<(Arc<Snapshot>, Vec<FetchReport>), ExplainError> {
+    let snapshot = config::load(path)?;
+    if !snapshot
+        .providers
+        .iter()
+        .any(|p| matches!(p.key_source, KeySource::Remote(_)))
+    {
+        return Ok((Arc::new(snapshot), Vec::new()));
+    }
+    let shared = Arc::new(ArcSwap::from_pointee(snapshot));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ExplainError::Runtime)?;
+    let fetches = runtime.block_on(async {
+        let remote = RemoteKeys::new(shared.clone());
+        remote.sync();
+        remote.refresh_all().await;
+        remote.reports()
+    });
+    Ok((shared.load_full(), fetches))
 }

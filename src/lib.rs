@@ -18,6 +18,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decision;
+pub mod explain;
 pub mod grpc;
 pub mod jwks;
 pub mod mint;

@@ -74,6 +74,20 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Explain(args) => match commands::explain(&args, UnixTime::now()) {
+            Ok((report, allowed)) => {
+                print!("{report}");
+                if allowed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::MintToken(args) => print_or_fail(commands::mint_token(&args, UnixTime::now())),
         Command::PublicJwks(args) => print_or_fail(commands::public_jwks(&args)),
     }

@@ -164,6 +164,99 @@ impl Reason {
         }
     }
 
+    /// What to check: the troubleshooting hint shown by `explain` and in the README's
+    /// reason table (a test keeps the README in step with this).
+    pub fn hint(self) -> &'static str {
+        match self {
+            Reason::NoCredentials => {
+                r#"Send `Authorization: Bearer <token>`; other schemes (Basic) count as none."#
+            }
+            Reason::MultipleCredentials => {
+                r#"Two `Authorization` headers, or a comma-joined value: send exactly one."#
+            }
+            Reason::MalformedAuthorization => {
+                r#"`Bearer`, spaces, then one token of `A-Z a-z 0-9 - . _ ~ + /` (and trailing `=`); no extra words, tabs or quotes."#
+            }
+            Reason::EmptyBearer => {
+                r#"The client sent `Bearer` with nothing after it: its token variable is empty."#
+            }
+            Reason::PathNotCanonical => {
+                r#"The path has `.`/`..` or empty segments or an encoded slash; enable Envoy's `normalize_path` and `merge_slashes`."#
+            }
+            Reason::TokenTooLarge => {
+                r#"Token over `limits.max_token_bytes`; raise it if your IdP puts many groups in tokens."#
+            }
+            Reason::OpaqueToken => {
+                r#"A reference token (no dots): e.g. Okta's org authorization server or Auth0 without an `audience`. Request a JWT access token for your API."#
+            }
+            Reason::EncryptedToken => {
+                r#"A JWE (five parts): turn token encryption off for this API at the IdP."#
+            }
+            Reason::MalformedToken => {
+                r#"Not three base64url parts of JSON objects: truncated or padded copy-paste, duplicate JSON members, or a non-string `kid`."#
+            }
+            Reason::AlgorithmNotAllowed => {
+                r#"`alg` is `none`, HMAC, unknown, or not in the provider's `algorithms`."#
+            }
+            Reason::IssuerMissing => {
+                r#"The token has no `iss`; it is not an access token from an OAuth server."#
+            }
+            Reason::IssuerNotTrusted => {
+                r#"`iss` must equal a configured issuer exactly: check the trailing slash (Auth0 and Entra v1 have one, Okta and Entra v2 do not), `http` vs `https`, case, and the tenant/realm."#
+            }
+            Reason::KidRequired => {
+                r#"No `kid` and the provider has several keys: the issuer must send `kid`."#
+            }
+            Reason::KeyNotFound => {
+                r#"The `kid` is not in this provider's key set: keys rotated (update the JWKS), or the token is from another tenant/environment."#
+            }
+            Reason::KeyAlgorithmMismatch => {
+                r#"The JWK with this `kid` declares another `alg`, or is of another key type."#
+            }
+            Reason::SignatureInvalid => {
+                r#"Wrong key for this `kid` (a stale JWKS after rotation, or a staging token against production keys), or a modified token."#
+            }
+            Reason::ClaimMalformed => {
+                r#"`exp`/`nbf`/`iat` must be numbers, `iss` a string, the audience a string or array of strings."#
+            }
+            Reason::ValidityWindowInvalid => {
+                r#"`exp` is not after `nbf` or `iat`: the issuer's token lifetime is zero or negative."#
+            }
+            Reason::Expired => {
+                r#"Get a new token; if tokens expire early, the client's or server's clock is off (see `clock_skew`)."#
+            }
+            Reason::NotYetValid => {
+                r#"`nbf` is in the future beyond `clock_skew`: clock drift between issuer and this host."#
+            }
+            Reason::IssuedInFuture => r#"`iat` is in the future beyond `clock_skew`: clock drift."#,
+            Reason::RequiredClaimMissing => {
+                r#"A claim in `required_claims` (default `exp`) is absent."#
+            }
+            Reason::AudienceMissing => {
+                r#"None of `audience_claims` is present (Cognito: add `client_id` to `audience_claims`)."#
+            }
+            Reason::AudienceNotAllowed => {
+                r#"`aud` must contain a configured audience exactly. Common causes: an ID token sent instead of an access token (`aud` is the client id), a staging audience, a trailing slash."#
+            }
+            Reason::CritUnsupported => r#"The header has `crit`; no JWS extension is supported."#,
+            Reason::TokenTypeNotAllowed => {
+                r#"`typ` is not `JWT`/`at+jwt` (or not in `token_types`): e.g. a DPoP proof or an ID token with a specific `typ`."#
+            }
+            Reason::InsufficientScope => {
+                r#"The token lacks a scope the route requires (listed in the challenge's `scope`): request it from the IdP. Scopes are space-separated; `"a,b"` is one scope."#
+            }
+            Reason::ClaimMismatch => {
+                r#"A claim the route requires (`claims:`) is absent or has another value."#
+            }
+            Reason::RouteNotConfigured => {
+                r#"Envoy's `context_extensions` name a route this config lacks: deploy the matching config. No `WWW-Authenticate`."#
+            }
+            Reason::KeysUnavailable => {
+                r#"The provider's key set was never fetched (IdP unreachable since startup, wrong `uri`, discovery failing, private CA missing): see `last_error` in `/status`. No `WWW-Authenticate` is sent."#
+            }
+        }
+    }
+
     /// The fixed, short `error_description`.
     pub fn description(self) -> &'static str {
         self.row().1

@@ -13,6 +13,8 @@ use crate::snapshot::{PathMatch, Requirement, RouteMatch, Snapshot};
 /// The route chosen for a request: its name (if any) and requirement.
 #[derive(Debug, Clone, Copy)]
 pub struct Selected<'s> {
+    /// Index into `Snapshot::routes`; `None` for the default.
+    pub index: Option<usize>,
     pub name: Option<&'s str>,
     pub requirement: &'s Requirement,
 }
@@ -35,15 +37,20 @@ pub struct Target<'a> {
 /// deployment mismatch, failed closed); [`Reason::PathNotCanonical`] for a path that
 /// cannot be matched safely.
 pub fn select<'s>(snapshot: &'s Snapshot, target: &Target<'_>) -> Result<Selected<'s>, Reason> {
+    let selected = |index: usize| {
+        let route = &snapshot.routes[index];
+        Selected {
+            index: Some(index),
+            name: route.name.as_deref(),
+            requirement: &route.requirement,
+        }
+    };
     if let Some(name) = target.route_name {
         return snapshot
             .routes
             .iter()
-            .find(|r| r.name.as_deref() == Some(name))
-            .map(|r| Selected {
-                name: r.name.as_deref(),
-                requirement: &r.requirement,
-            })
+            .position(|r| r.name.as_deref() == Some(name))
+            .map(selected)
             .ok_or(Reason::RouteNotConfigured);
     }
     // Only a config that matches on requests needs the path: without such routes a path is
@@ -51,20 +58,17 @@ pub fn select<'s>(snapshot: &'s Snapshot, target: &Target<'_>) -> Result<Selecte
     if snapshot.routes.iter().any(|r| r.matcher.is_some()) {
         let path = canonical_path(target.path).ok_or(Reason::PathNotCanonical)?;
         let host = strip_port(target.host);
-        for route in &snapshot.routes {
-            if route
-                .matcher
+        let found = snapshot.routes.iter().position(|r| {
+            r.matcher
                 .as_ref()
                 .is_some_and(|m| matches(m, &path, target.method, host))
-            {
-                return Ok(Selected {
-                    name: route.name.as_deref(),
-                    requirement: &route.requirement,
-                });
-            }
+        });
+        if let Some(index) = found {
+            return Ok(selected(index));
         }
     }
     Ok(Selected {
+        index: None,
         name: None,
         requirement: &snapshot.default_requirement,
     })

@@ -148,11 +148,12 @@ fn the_readme_documents_every_reason_code_with_its_status() {
     let readme = std::fs::read_to_string(repo("README.md")).unwrap();
     for reason in Reason::ALL {
         let row = format!(
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} |",
             reason.code(),
             reason.http_status(),
             reason.error_code().map_or("–", |c| c.as_str()),
-            reason.description()
+            reason.description(),
+            reason.hint()
         );
         assert!(
             readme.contains(&row),

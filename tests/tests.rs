@@ -7,5 +7,6 @@ mod adapter;
 mod cli;
 mod diagnostics;
 mod e2e;
+mod explain;
 mod reload;
 mod remote;
