@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// How long the config directory must be quiet before a reload, e.g. 250ms.
     #[arg(long, default_value = "250ms")]
     pub watch_debounce: String,
+    /// Tokio worker threads; default: the CPU limit (`available_parallelism`, which honours
+    /// cgroup quotas). Match it to the container's CPU limit.
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
     /// How many recent denials GET /debug/denials keeps (0 turns it off).
     #[arg(long, default_value_t = envoy_jwt_authz_default_recent())]
     pub recent_denials: usize,

@@ -39,7 +39,13 @@ fn main() -> ExitCode {
                 watch_debounce,
                 recent_denials: args.recent_denials,
             };
+            let workers = args
+                .worker_threads
+                .filter(|n| *n > 0)
+                .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+                .unwrap_or(1);
             let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
                 .enable_all()
                 .build()
             {

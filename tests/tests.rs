@@ -5,6 +5,7 @@ mod support;
 
 mod adapter;
 mod cli;
+mod deploy;
 mod diagnostics;
 mod e2e;
 mod explain;

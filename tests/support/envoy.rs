@@ -34,9 +34,15 @@ pub fn envoy_binary() -> PathBuf {
     }
 }
 
-/// The committed bootstrap with its ports rewritten, and optional raw-header mode.
+/// The committed bootstrap (`envoy/envoy.yaml`, or `envoy/envoy-raw-headers.yaml` for raw
+/// headers) with its ports rewritten.
 pub fn render_bootstrap(authz_port: u16, encode_raw_headers: bool) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("envoy/envoy.yaml");
+    let file = if encode_raw_headers {
+        "envoy/envoy-raw-headers.yaml"
+    } else {
+        "envoy/envoy.yaml"
+    };
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
     let mut yaml = std::fs::read_to_string(path).expect("envoy/envoy.yaml");
     let replace_once = |yaml: &mut String, from: &str, to: &str| {
         assert_eq!(
@@ -53,13 +59,6 @@ pub fn render_bootstrap(authz_port: u16, encode_raw_headers: bool) -> String {
         "port_value: 9191",
         &format!("port_value: {authz_port}"),
     );
-    if encode_raw_headers {
-        replace_once(
-            &mut yaml,
-            "encode_raw_headers: false",
-            "encode_raw_headers: true",
-        );
-    }
     yaml
 }
 

@@ -1,0 +1,238 @@
+//! The deployment material under `envoy/` is kept honest: every Envoy bootstrap passes
+//! `envoy --mode validate`, the raw-headers variant differs from `envoy.yaml` only where it
+//! should, the ConfigMap's config passes `check-config`, the Deployment's arguments parse with
+//! the real command line and its probes hit real endpoints, and the Istio resources name the
+//! Deployment's port.
+
+use crate::support::envoy::envoy_binary;
+use crate::support::server::{Server, binary};
+use crate::support::{http, wait_for};
+use clap::Parser;
+use envoy_jwt_authz::cli::{Cli, Command};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn configmap_file(name: &str) -> String {
+    yaml("envoy/kubernetes/configmap.yaml")["data"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("ConfigMap key {name}"))
+        .to_owned()
+}
+
+fn container<'a>(deployment: &'a Value, name: &str) -> &'a Value {
+    deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+}
+
+fn container_port(container: &Value, name: &str) -> u64 {
+    container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()["containerPort"]
+        .as_u64()
+        .unwrap()
+}
+
+fn validate_envoy(path: &Path) {
+    let out = std::process::Command::new(envoy_binary())
+        .args(["--mode", "validate", "-c"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_envoy_bootstrap_validates() {
+    validate_envoy(&repo("envoy/envoy.yaml"));
+    validate_envoy(&repo("envoy/envoy-raw-headers.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("envoy.yaml");
+    std::fs::write(&path, configmap_file("envoy.yaml")).unwrap();
+    validate_envoy(&path);
+}
+
+#[test]
+fn the_raw_headers_variant_differs_only_in_encode_raw_headers() {
+    let code = |path: &str| -> Vec<String> {
+        std::fs::read_to_string(repo(path))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (plain, raw) = (
+        code("envoy/envoy.yaml"),
+        code("envoy/envoy-raw-headers.yaml"),
+    );
+    assert_eq!(plain.len(), raw.len());
+    let differing: Vec<(&String, &String)> =
+        plain.iter().zip(&raw).filter(|(a, b)| a != b).collect();
+    assert_eq!(differing.len(), 1, "{differing:?}");
+    assert_eq!(differing[0].0.trim(), "encode_raw_headers: false");
+    assert_eq!(differing[0].1.trim(), "encode_raw_headers: true");
+}
+
+#[test]
+fn the_configmap_config_passes_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, configmap_file("config.yaml")).unwrap();
+    let out = std::process::Command::new(binary())
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
+    let deployment = yaml("envoy/kubernetes/deployment.yaml");
+    let authz = container(&deployment, "envoy-jwt-authz");
+    let args: Vec<String> = authz["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let cli =
+        Cli::try_parse_from(std::iter::once("envoy-jwt-authz".to_owned()).chain(args.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let Command::Serve(serve) = cli.command else {
+        panic!("the container must run `serve`")
+    };
+
+    // The config file is a key of the ConfigMap mounted as a directory (no subPath).
+    let mounts = authz["volumeMounts"].as_array().unwrap();
+    let mount = mounts
+        .iter()
+        .find(|m| serve.config.starts_with(m["mountPath"].as_str().unwrap()))
+        .expect("config under a mount");
+    assert!(
+        mount.get("subPath").is_none(),
+        "subPath mounts never see ConfigMap updates"
+    );
+    let volume = deployment["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    assert_eq!(
+        volume["configMap"]["name"],
+        yaml("envoy/kubernetes/configmap.yaml")["metadata"]["name"]
+    );
+    let file = serve.config.file_name().unwrap().to_str().unwrap();
+    configmap_file(file);
+
+    // Ports: gRPC on loopback at the named port, admin where the probes look.
+    assert_eq!(
+        serve.grpc_listen.port() as u64,
+        container_port(authz, "grpc")
+    );
+    assert!(serve.grpc_listen.ip().is_loopback());
+    assert_eq!(
+        serve.admin_listen.port() as u64,
+        container_port(authz, "admin")
+    );
+    assert_eq!(authz["livenessProbe"]["httpGet"]["port"], "admin");
+    assert_eq!(authz["readinessProbe"]["httpGet"]["port"], "admin");
+
+    // Envoy's bootstrap sends Check to that port.
+    assert!(configmap_file("envoy.yaml").contains(&format!(
+        "socket_address: {{ address: 127.0.0.1, port_value: {} }}",
+        serve.grpc_listen.port()
+    )));
+
+    // Worker threads match the CPU limit; the grace period covers the drain.
+    assert_eq!(serve.worker_threads, Some(1));
+    assert_eq!(authz["resources"]["limits"]["cpu"], "1");
+    let drain = envoy_jwt_authz::config::compile::parse_duration(&serve.drain_timeout).unwrap();
+    let grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        grace > drain.as_secs() + 5,
+        "grace {grace}s must exceed the drain {drain:?} plus Envoy's preStop"
+    );
+
+    // Non-root, read-only root filesystem.
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"],
+        true
+    );
+    for name in ["envoy-jwt-authz", "envoy"] {
+        assert_eq!(
+            container(&deployment, name)["securityContext"]["readOnlyRootFilesystem"],
+            true,
+            "{name}"
+        );
+    }
+
+    // The probe paths are real endpoints of the real server.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    let config = dir.path().join("config/config.yaml");
+    std::fs::write(&config, crate::support::config_yaml("")).unwrap();
+    let server = Server::start_with(&config, dir, &[]);
+    for probe in ["livenessProbe", "readinessProbe"] {
+        let path = authz[probe]["httpGet"]["path"].as_str().unwrap();
+        wait_for(path, Duration::from_secs(10), || {
+            http::request(server.admin, "GET", path, &[])
+                .ok()
+                .filter(|r| r.status == 200)
+        });
+    }
+}
+
+#[test]
+fn the_istio_resources_name_the_deployment_port_and_service() {
+    let deployment = yaml("envoy/kubernetes/deployment.yaml");
+    let grpc_port = container_port(container(&deployment, "envoy-jwt-authz"), "grpc");
+    let provider =
+        &yaml("envoy/istio/extension-provider.yaml")["spec"]["meshConfig"]["extensionProviders"][0];
+    let grpc = &provider["envoyExtAuthzGrpc"];
+    assert_eq!(grpc["port"].as_u64(), Some(grpc_port));
+    assert_eq!(grpc["failOpen"], false);
+    let entry = yaml("envoy/istio/service-entry.yaml");
+    assert_eq!(entry["spec"]["hosts"][0], grpc["service"]);
+    assert_eq!(
+        entry["spec"]["ports"][0]["number"].as_u64(),
+        Some(grpc_port)
+    );
+    assert_eq!(entry["spec"]["endpoints"][0]["address"], "127.0.0.1");
+    let policy = yaml("envoy/istio/authorization-policy.yaml");
+    assert_eq!(policy["spec"]["action"], "CUSTOM");
+    assert_eq!(policy["spec"]["provider"]["name"], provider["name"]);
+    assert_eq!(
+        policy["spec"]["selector"]["matchLabels"]["app"],
+        deployment["spec"]["template"]["metadata"]["labels"]["app"]
+    );
+}
