@@ -9,6 +9,7 @@ use crate::observe::{Observer, StateCollector};
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
+use crate::token::cache::TokenCache;
 use arc_swap::ArcSwap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ pub struct ServeOptions {
     pub watch_debounce: Duration,
     /// How many denials `/debug/denials` keeps.
     pub recent_denials: usize,
+    /// Verified-token cache bounds (0: off).
+    pub token_cache_entries: usize,
+    pub token_cache_bytes: usize,
 }
 
 /// Why the server could not run.
@@ -120,11 +124,14 @@ pub async fn run(
         Some(remote.clone()),
     ));
     let started = Instant::now();
+    let cache =
+        TokenCache::new(options.token_cache_entries, options.token_cache_bytes).map(Arc::new);
     let mut observer = Observer::new(options.recent_denials);
     observer.register_state(StateCollector {
         snapshot: snapshot.clone(),
         remote: remote.clone(),
         reloads: reloader.stats(),
+        cache: cache.clone(),
     });
     let observer = Arc::new(observer);
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -145,11 +152,9 @@ pub async fn run(
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
-            .add_service(AuthorizationServer::new(AuthzService::new(
-                snapshot,
-                Some(remote),
-                observer,
-            )))
+            .add_service(AuthorizationServer::new(
+                AuthzService::new(snapshot, Some(remote), observer).with_cache(cache),
+            ))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 stopped(grpc_stopped),

@@ -90,6 +90,12 @@ pub struct ServeArgs {
     /// cgroup quotas). Match it to the container's CPU limit.
     #[arg(long)]
     pub worker_threads: Option<usize>,
+    /// Verified tokens cached (0 turns the cache off).
+    #[arg(long, default_value_t = crate::token::cache::DEFAULT_ENTRIES)]
+    pub token_cache_entries: usize,
+    /// Approximate memory bound of the token cache, in bytes.
+    #[arg(long, default_value_t = crate::token::cache::DEFAULT_BYTES)]
+    pub token_cache_bytes: usize,
     /// How many recent denials GET /debug/denials keeps (0 turns it off).
     #[arg(long, default_value_t = envoy_jwt_authz_default_recent())]
     pub recent_denials: usize,

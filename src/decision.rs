@@ -4,6 +4,7 @@
 use crate::reason::Reason;
 use crate::route::{self, Selected, Target};
 use crate::snapshot::Snapshot;
+use crate::token::cache::TokenCache;
 use crate::token::extract::bearer_token;
 use crate::token::verify::{Observed, UnixTime, Verified, verify};
 use serde_json::{Map, Value, json};
@@ -72,6 +73,17 @@ pub struct Deny {
 
 /// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Decision {
+    decide_cached(snapshot, request, now, None)
+}
+
+/// [`decide`], with verified tokens answered from `cache` when given (same verdicts: the
+/// cache only skips work it can prove was done for this token, config and key set).
+pub fn decide_cached(
+    snapshot: &Snapshot,
+    request: &Request<'_>,
+    now: UnixTime,
+    cache: Option<&TokenCache>,
+) -> Decision {
     let target = Target {
         method: request.method,
         path: request.path,
@@ -98,7 +110,11 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
         Ok(None) => return deny(snapshot, Reason::NoCredentials, route, None, None, None),
         Err(reason) => return deny(snapshot, reason, route, None, None, None),
     };
-    let verified = match verify(token, snapshot, &requirement.providers, now) {
+    let verified = match cache {
+        Some(cache) => cache.verify(token, snapshot, &requirement.providers, now),
+        None => verify(token, snapshot, &requirement.providers, now),
+    };
+    let verified = match verified {
         Ok(verified) => verified,
         Err(rejection) => {
             return deny(

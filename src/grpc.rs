@@ -1,9 +1,9 @@
 //! The `envoy.service.auth.v3.Authorization` service: a thin adapter. It loads the snapshot
-//! once, reads the clock once, converts protobuf to a [`Request`], calls [`decide`] and
+//! once, reads the clock once, converts protobuf to a [`Request`], calls [`decide_cached`] and
 //! converts the [`Decision`] back. A deny is an OK RPC carrying `denied_response`; a gRPC
 //! error means only that the request could not be understood at all.
 
-use crate::decision::{Allow, Decision, Deny, Request, decide};
+use crate::decision::{Allow, Decision, Deny, Request, decide_cached};
 use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
@@ -20,6 +20,7 @@ use crate::proto::google::rpc;
 use crate::reason::Reason;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
+use crate::token::cache::TokenCache;
 use crate::token::verify::UnixTime;
 use arc_swap::ArcSwap;
 use prost_types::{Struct, value::Kind};
@@ -46,6 +47,7 @@ pub struct AuthzService {
     snapshot: Arc<ArcSwap<Snapshot>>,
     remote: Option<Arc<RemoteKeys>>,
     observer: Arc<Observer>,
+    cache: Option<Arc<TokenCache>>,
 }
 
 impl AuthzService {
@@ -60,7 +62,14 @@ impl AuthzService {
             snapshot,
             remote,
             observer,
+            cache: None,
         }
+    }
+
+    /// Answers repeated tokens from `cache` (see [`TokenCache`]).
+    pub fn with_cache(mut self, cache: Option<Arc<TokenCache>>) -> AuthzService {
+        self.cache = cache;
+        self
     }
 
     /// Decides; when the token's `kid` is unknown to a remote provider (or its keys never
@@ -73,7 +82,12 @@ impl AuthzService {
         wait: Duration,
     ) -> Decision {
         // One snapshot per decision: a reload mid-request cannot mix two configs.
-        let decision = decide(&self.snapshot.load_full(), request, now);
+        let decision = decide_cached(
+            &self.snapshot.load_full(),
+            request,
+            now,
+            self.cache.as_deref(),
+        );
         let (Decision::Deny(deny), Some(remote)) = (&decision, &self.remote) else {
             return decision;
         };
@@ -83,7 +97,12 @@ impl AuthzService {
             return decision;
         };
         match tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await {
-            Ok(true) => decide(&self.snapshot.load_full(), request, now),
+            Ok(true) => decide_cached(
+                &self.snapshot.load_full(),
+                request,
+                now,
+                self.cache.as_deref(),
+            ),
             _ => decision,
         }
     }

@@ -38,6 +38,8 @@ fn main() -> ExitCode {
                 drain_timeout,
                 watch_debounce,
                 recent_denials: args.recent_denials,
+                token_cache_entries: args.token_cache_entries,
+                token_cache_bytes: args.token_cache_bytes,
             };
             let workers = args
                 .worker_threads

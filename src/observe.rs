@@ -9,6 +9,7 @@ use crate::config::watch::ReloadStats;
 use crate::decision::{Decision, Deny};
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
+use crate::token::cache::TokenCache;
 use crate::token::verify::{Observed, UnixTime};
 use arc_swap::ArcSwap;
 use prometheus_client::collector::Collector;
@@ -203,6 +204,7 @@ pub struct StateCollector {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub remote: Arc<RemoteKeys>,
     pub reloads: Arc<ReloadStats>,
+    pub cache: Option<Arc<TokenCache>>,
 }
 
 impl std::fmt::Debug for StateCollector {
@@ -263,6 +265,25 @@ impl Collector for StateCollector {
             .encode(reloads.encode_family(&[("result", "applied")])?)?;
         ConstCounter::new(self.reloads.rejected())
             .encode(reloads.encode_family(&[("result", "rejected")])?)?;
+        if let Some(cache) = &self.cache {
+            let (hits, misses) = cache.counts();
+            let mut lookups = encoder.encode_descriptor(
+                "token_cache_lookups",
+                "Verified-token cache lookups by result",
+                None,
+                counter.metric_type(),
+            )?;
+            ConstCounter::new(hits).encode(lookups.encode_family(&[("result", "hit")])?)?;
+            ConstCounter::new(misses).encode(lookups.encode_family(&[("result", "miss")])?)?;
+            let entries = i64::try_from(cache.len()).unwrap_or(i64::MAX);
+            let held = encoder.encode_descriptor(
+                "token_cache_entries",
+                "Verified tokens cached",
+                None,
+                gauge.metric_type(),
+            )?;
+            ConstGauge::new(entries).encode(held)?;
+        }
         let mut build = encoder.encode_descriptor(
             "build_info",
             "Build information",

@@ -1,5 +1,6 @@
 //! Tokens: extraction from headers, strict JSON, and the verify path.
 
+pub mod cache;
 pub mod extract;
 pub mod json;
 pub mod verify;

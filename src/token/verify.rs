@@ -14,6 +14,7 @@ use crate::snapshot::{Limits, Provider, ProviderSet, Snapshot};
 use crate::token::json;
 use aws_lc_rs::signature::ParsedPublicKey;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Seconds since the Unix epoch, read once per request by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,10 +34,11 @@ impl UnixTime {
 /// the proof.
 #[derive(Debug)]
 pub struct Verified<'s> {
-    provider: &'s Provider,
-    claims: Map<String, Value>,
-    alg: Algorithm,
-    kid: Option<String>,
+    pub(super) provider: &'s Provider,
+    /// Shared with the token cache.
+    pub(super) claims: Arc<Map<String, Value>>,
+    pub(super) alg: Algorithm,
+    pub(super) kid: Option<String>,
 }
 
 impl<'s> Verified<'s> {
@@ -157,7 +159,7 @@ pub fn verify<'s>(
         provider,
         alg,
         kid,
-        claims: parts.claims,
+        claims: Arc::new(parts.claims),
     })
 }
 
@@ -273,38 +275,61 @@ fn check_claims(
     provider: &Provider,
     now: UnixTime,
 ) -> Result<(), Reason> {
-    let exp = time_claim(claims, "exp")?;
-    let nbf = time_claim(claims, "nbf")?;
-    let iat = time_claim(claims, "iat")?;
+    let times = TimeClaims::of(claims)?;
     for name in &provider.required_claims {
         if claims.get(name).is_none_or(Value::is_null) {
             return Err(Reason::RequiredClaimMissing);
         }
     }
-    // f64 comparisons: JSON times may be fractional, and adding the skew to `exp` near
-    // i64::MAX (or subtracting it from `nbf` near i64::MIN) cannot wrap.
-    let now = now.0 as f64;
-    let skew = provider.clock_skew.as_secs_f64();
-    if exp.is_some_and(|exp| now > exp + skew) {
-        return Err(Reason::Expired);
-    }
-    if nbf.is_some_and(|nbf| now < nbf - skew) {
-        return Err(Reason::NotYetValid);
-    }
-    if iat.is_some_and(|iat| iat > now + skew) {
-        return Err(Reason::IssuedInFuture);
-    }
-    if let Some(exp) = exp {
-        if nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat) {
-            return Err(Reason::ValidityWindowInvalid);
-        }
-    }
+    times.check(provider, now)?;
     check_audience(claims, provider)?;
     if header.contains_key("crit") {
         // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
         return Err(Reason::CritUnsupported);
     }
     check_type(header, provider)
+}
+
+/// `exp`, `nbf` and `iat` as numbers (the only claims re-checked on a token cache hit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct TimeClaims {
+    pub exp: Option<f64>,
+    pub nbf: Option<f64>,
+    pub iat: Option<f64>,
+}
+
+impl TimeClaims {
+    pub(super) fn of(claims: &Map<String, Value>) -> Result<TimeClaims, Reason> {
+        Ok(TimeClaims {
+            exp: time_claim(claims, "exp")?,
+            nbf: time_claim(claims, "nbf")?,
+            iat: time_claim(claims, "iat")?,
+        })
+    }
+
+    /// Expiry, not-before, issued-at (with the provider's skew) and the window.
+    pub(super) fn check(&self, provider: &Provider, now: UnixTime) -> Result<(), Reason> {
+        let TimeClaims { exp, nbf, iat } = *self;
+        // f64 comparisons: JSON times may be fractional, and adding the skew to `exp` near
+        // i64::MAX (or subtracting it from `nbf` near i64::MIN) cannot wrap.
+        let now = now.0 as f64;
+        let skew = provider.clock_skew.as_secs_f64();
+        if exp.is_some_and(|exp| now > exp + skew) {
+            return Err(Reason::Expired);
+        }
+        if nbf.is_some_and(|nbf| now < nbf - skew) {
+            return Err(Reason::NotYetValid);
+        }
+        if iat.is_some_and(|iat| iat > now + skew) {
+            return Err(Reason::IssuedInFuture);
+        }
+        if let Some(exp) = exp {
+            if nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat) {
+                return Err(Reason::ValidityWindowInvalid);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional. Absent or `null` is
