@@ -7,7 +7,9 @@
 
 use arc_swap::ArcSwap;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_jwt_authz::algorithm::Algorithm;
 use envoy_jwt_authz::config::compile_str;
@@ -15,7 +17,9 @@ use envoy_jwt_authz::decision::{Request, decide, decide_cached};
 use envoy_jwt_authz::grpc::AuthzService;
 use envoy_jwt_authz::mint::SigningKey;
 use envoy_jwt_authz::observe::Observer;
-use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{HttpRequest, Request as AttrRequest};
+use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{
+    HttpRequest, Request as AttrRequest,
+};
 use envoy_jwt_authz::proto::envoy::service::auth::v3::authorization_server::Authorization;
 use envoy_jwt_authz::proto::envoy::service::auth::v3::{AttributeContext, CheckRequest};
 use envoy_jwt_authz::snapshot::{ProviderSet, Snapshot};
@@ -53,61 +57,110 @@ fn raw_primitive(alg: Algorithm) -> (ParsedPublicKey, Vec<u8>) {
         Algorithm::Rs256 => {
             let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
             let mut sig = vec![0; pair.public_modulus_len()];
-            pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig).unwrap();
-            (ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pair.public_key().as_ref()).unwrap(), sig)
+            pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                .unwrap();
+            (
+                ParsedPublicKey::new(
+                    &signature::RSA_PKCS1_2048_8192_SHA256,
+                    pair.public_key().as_ref(),
+                )
+                .unwrap(),
+                sig,
+            )
         }
         Algorithm::Es256 => {
             let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
             let sig = pair.sign(&rng, message).unwrap().as_ref().to_vec();
-            (ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref()).unwrap(), sig)
+            (
+                ParsedPublicKey::new(
+                    &signature::ECDSA_P256_SHA256_FIXED,
+                    pair.public_key().as_ref(),
+                )
+                .unwrap(),
+                sig,
+            )
         }
         _ => {
             let pair = Ed25519KeyPair::generate().unwrap();
             let sig = pair.sign(message).as_ref().to_vec();
-            (ParsedPublicKey::new(&signature::ED25519, pair.public_key().as_ref()).unwrap(), sig)
+            (
+                ParsedPublicKey::new(&signature::ED25519, pair.public_key().as_ref()).unwrap(),
+                sig,
+            )
         }
     }
 }
 
 fn benches(c: &mut Criterion) {
     let now = UnixTime::now();
-    let es = SigningKey::generate(Algorithm::Es256).unwrap().with_kid("es");
+    let es = SigningKey::generate(Algorithm::Es256)
+        .unwrap()
+        .with_kid("es");
     let es_token = token(&es);
     let authorization = format!("Bearer {es_token}");
 
-    c.bench_function("extract/bearer_token", |b| b.iter(|| bearer_token(black_box(&[authorization.as_bytes()]))));
+    c.bench_function("extract/bearer_token", |b| {
+        b.iter(|| bearer_token(black_box(&[authorization.as_bytes()])))
+    });
     let limits = snapshot(&[&es]).limits;
-    c.bench_function("parse/inspect", |b| b.iter(|| inspect(black_box(&es_token), &limits)));
+    c.bench_function("parse/inspect", |b| {
+        b.iter(|| inspect(black_box(&es_token), &limits))
+    });
 
     let rsa = SigningKey::generate(Algorithm::Rs256).unwrap();
     let ed = SigningKey::generate(Algorithm::EdDsa).unwrap();
     for (alg, key) in [
         (Algorithm::Rs256, rsa.clone()),
         (Algorithm::Ps256, rsa.with_alg(Algorithm::Ps256).unwrap()),
-        (Algorithm::Es256, SigningKey::generate(Algorithm::Es256).unwrap()),
-        (Algorithm::Es384, SigningKey::generate(Algorithm::Es384).unwrap()),
-        (Algorithm::Es512, SigningKey::generate(Algorithm::Es512).unwrap()),
+        (
+            Algorithm::Es256,
+            SigningKey::generate(Algorithm::Es256).unwrap(),
+        ),
+        (
+            Algorithm::Es384,
+            SigningKey::generate(Algorithm::Es384).unwrap(),
+        ),
+        (
+            Algorithm::Es512,
+            SigningKey::generate(Algorithm::Es512).unwrap(),
+        ),
         (Algorithm::EdDsa, ed.clone()),
     ] {
         let key = key.with_kid(alg.name());
         let snap = snapshot(&[&key]);
         let t = token(&key);
-        c.bench_function(&format!("verify/{alg}"), |b| b.iter(|| verify(black_box(&t), &snap, &ProviderSet::Any, now).is_ok()));
+        c.bench_function(&format!("verify/{alg}"), |b| {
+            b.iter(|| verify(black_box(&t), &snap, &ProviderSet::Any, now).is_ok())
+        });
     }
     for alg in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
         let (key, sig) = raw_primitive(alg);
         let message = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0";
-        c.bench_function(&format!("raw_aws_lc/{alg}"), |b| b.iter(|| key.verify_sig(black_box(message), black_box(&sig)).is_ok()));
+        c.bench_function(&format!("raw_aws_lc/{alg}"), |b| {
+            b.iter(|| key.verify_sig(black_box(message), black_box(&sig)).is_ok())
+        });
     }
 
     let snap = snapshot(&[&es]);
-    let request = Request { authorization: vec![authorization.as_bytes()], method: "GET", path: "/", host: "api", ..Request::default() };
-    c.bench_function("decide/ES256", |b| b.iter(|| decide(&snap, black_box(&request), now)));
+    let request = Request {
+        authorization: vec![authorization.as_bytes()],
+        method: "GET",
+        path: "/",
+        host: "api",
+        ..Request::default()
+    };
+    c.bench_function("decide/ES256", |b| {
+        b.iter(|| decide(&snap, black_box(&request), now))
+    });
     let cache = TokenCache::new(4096, 8 << 20).unwrap();
-    c.bench_function("decide/ES256_cache_hit", |b| b.iter(|| decide_cached(&snap, black_box(&request), now, Some(&cache))));
+    c.bench_function("decide/ES256_cache_hit", |b| {
+        b.iter(|| decide_cached(&snap, black_box(&request), now, Some(&cache)))
+    });
 
     let shared = Arc::new(ArcSwap::from_pointee(snapshot(&[&es])));
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let check = CheckRequest {
         attributes: Some(AttributeContext {
             request: Some(AttrRequest {
@@ -133,9 +186,22 @@ fn benches(c: &mut Criterion) {
             ..AttributeContext::default()
         }),
     };
-    for (name, cache) in [("check/ES256", None), ("check/ES256_cache_hit", TokenCache::new(4096, 8 << 20).map(Arc::new))] {
-        let service = AuthzService::new(shared.clone(), None, Arc::new(Observer::new(100))).with_cache(cache);
-        c.bench_function(name, |b| b.iter(|| runtime.block_on(service.check(tonic::Request::new(check.clone()))).is_ok()));
+    for (name, cache) in [
+        ("check/ES256", None),
+        (
+            "check/ES256_cache_hit",
+            TokenCache::new(4096, 8 << 20).map(Arc::new),
+        ),
+    ] {
+        let service =
+            AuthzService::new(shared.clone(), None, Arc::new(Observer::new(100))).with_cache(cache);
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(service.check(tonic::Request::new(check.clone())))
+                    .is_ok()
+            })
+        });
     }
 }
 

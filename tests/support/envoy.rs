@@ -79,7 +79,7 @@ impl Envoy {
             .expect("write bootstrap");
         let admin_file = dir.path().join("admin.txt");
         let log = std::fs::File::create(dir.path().join("envoy.log")).expect("log");
-        let mut child = Command::new(envoy_binary())
+        let child = Command::new(envoy_binary())
             .arg("-c")
             .arg(&config)
             .args([
@@ -95,17 +95,25 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .expect("spawn envoy");
-        let admin: SocketAddr = wait_for("Envoy's admin address", Duration::from_secs(60), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "envoy exited early ({status}): {}",
-                    std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default()
-                );
+        // Owned by the guard from here on, so a failed wait below still ends the process.
+        let unbound = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut envoy = Envoy {
+            child,
+            listener: unbound,
+            admin: unbound,
+            _dir: dir,
+        };
+        envoy.admin = wait_for("Envoy's admin address", Duration::from_secs(60), || {
+            if let Ok(Some(status)) = envoy.child.try_wait() {
+                let log = std::fs::read_to_string(envoy._dir.path().join("envoy.log"))
+                    .unwrap_or_default();
+                panic!("envoy exited early ({status}): {log}");
             }
             std::fs::read_to_string(&admin_file)
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
         });
+        let admin = envoy.admin;
         wait_for("Envoy to be LIVE", Duration::from_secs(30), || {
             http::request(admin, "GET", "/ready", &[])
                 .ok()
@@ -118,13 +126,8 @@ impl Envoy {
         let port = json["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
             .as_u64()
             .expect("listener port");
-        let listener = SocketAddr::from(([127, 0, 0, 1], u16::try_from(port).expect("port")));
-        Envoy {
-            child,
-            listener,
-            admin,
-            _dir: dir,
-        }
+        envoy.listener = SocketAddr::from(([127, 0, 0, 1], u16::try_from(port).expect("port")));
+        envoy
     }
 }
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The Envoy benchmark: envoy-jwt-authz beside Envoy's own jwt_authn filter and the ext_authz
+# stand-in floor, in ONE interleaved run of ../shared/perf/compare.sh (real Envoy 1.40, wrk).
+#
+#   benches/envoy/run.sh [rounds=5] [seconds=10] [connections=32]
+#   DISTINCT=1 benches/envoy/run.sh ...   every request carries a new token (no cache can hit)
+#
+# Core 0: Envoy and envoy-jwt-authz (--worker-threads 1), as in a sidecar sharing one CPU;
+# core 1: wrk. Results append to $PERF_WORK/results.tsv; the summary is printed at the end.
+# Everything generated goes to $PERF_WORK (default ~/.cache/envoy-jwt-authz-perf), never into
+# ../shared.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+PERF="${PERF_DIR:-$ROOT/../shared/perf}"
+ROUNDS="${1:-5}" SECONDS_EACH="${2:-10}" CONNS="${3:-32}"
+export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
+export RESULTS="${RESULTS:-$PERF_WORK/results.tsv}"
+mkdir -p "$PERF_WORK"
+AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
+
+"$PERF/setup.sh" >/dev/null
+source "$PERF/lib.sh"
+ensure_keys
+(cd "$ROOT" && cargo build --release --locked --quiet)
+
+cat >"$PERF_WORK/authz-config.yaml" <<YAML
+providers:
+  - name: lab
+    issuer: https://issuer.example.com
+    audiences: [https://api.example.com/]
+    jwks: { file: $TMP_DIR/jwks.json }
+upstream:
+  claim_headers: { sub: x-jwt-sub }
+YAML
+
+# Audit events for the harness's refusal checks only; warn keeps the log quiet under load.
+RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$ROOT/target/release/envoy-jwt-authz" serve \
+  --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" \
+  --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" --worker-threads "${WORKERS:-1}" \
+  ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"} >"$PERF_WORK/authz.log" 2>&1 &
+AUTHZ=$!
+trap 'kill "$AUTHZ" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
+curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/authz.log"; exit 1; }
+
+export EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ"
+if [ "${DISTINCT:-0}" = 1 ]; then
+  count=$((SECONDS_EACH * 40000))
+  list="$TMP_DIR/tokens_es256_$count.txt"
+  [ -s "$list" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "$count" >/dev/null
+  export TOKENS_LIST="$list"
+  export SCENARIOS="${SCENARIOS:-baseline jwt_authn_es256 ext_authz_grpc ext_authz_external_es256}"
+else
+  export SCENARIOS="${SCENARIOS:-baseline jwt_authn_rs256 jwt_authn_es256 ext_authz_grpc ext_authz_external_rs256 ext_authz_external_es256}"
+fi
+"$PERF/compare.sh" "$ROUNDS" "$SECONDS_EACH" "$CONNS"
+echo "envoy-jwt-authz metrics after the run:"
+curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/metrics" | grep -E '^(token_cache|authz_decisions_total)' || true
+echo "envoy-jwt-authz RSS: $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$AUTHZ/status")"
