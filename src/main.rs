@@ -46,11 +46,16 @@ fn main() -> ExitCode {
                 .filter(|n| *n > 0)
                 .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
                 .unwrap_or(1);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-            {
+            // One worker: a current-thread runtime, which spares the cross-thread wake-ups
+            // of a one-worker multi-thread scheduler (measured: see BENCHMARKS.md).
+            let mut builder = if workers == 1 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(workers);
+                builder
+            };
+            let runtime = match builder.enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
