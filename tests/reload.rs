@@ -5,13 +5,12 @@
 //! the observable answer, never fixed sleeps.
 
 use crate::support::envoy::Envoy;
+use crate::support::load::Load;
 use crate::support::server::Server;
 use crate::support::{self, AUDIENCE, ISSUER, ec_key, ec_key_2, http, mint, wait_for};
 use envoy_jwt_authz::mint::SigningKey;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -313,27 +312,8 @@ fn twenty_reloads_under_load_fail_no_valid_request() {
         200
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let load = {
-        let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
-        let (listener, token) = (s.envoy.listener, mint(&ec_key(), &support::claims()));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let ok = http::request(
-                    listener,
-                    "GET",
-                    "/",
-                    &[("Authorization", &format!("Bearer {token}"))],
-                )
-                .is_ok_and(|r| r.status == 200);
-                sent.fetch_add(1, Ordering::Relaxed);
-                if !ok {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    };
+    let steady = mint(&ec_key(), &support::claims());
+    let load = Load::start(s.envoy.listener, move || steady.clone());
     let mut expected = (0, 0);
     for i in 0..20 {
         if i % 2 == 1 {
@@ -358,9 +338,7 @@ fn twenty_reloads_under_load_fail_no_valid_request() {
             "after reload {i}"
         );
     }
-    stop.store(true, Ordering::Relaxed);
-    load.join().unwrap();
-    let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (sent, failed) = load.finish();
     assert!(sent > 20, "the load loop ran ({sent} requests)");
     assert_eq!(
         failed, 0,

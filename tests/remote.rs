@@ -4,13 +4,14 @@
 
 use crate::support::envoy::Envoy;
 use crate::support::idp::{Answer, Discovery, Idp};
+use crate::support::load::Load;
 use crate::support::server::Server;
 use crate::support::{self, AUDIENCE, ISSUER, ec_key, ec_key_2, http, mint, wait_for};
 use envoy_jwt_authz::algorithm::Algorithm;
 use envoy_jwt_authz::mint::SigningKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -335,56 +336,27 @@ fn a_rotation_under_load_fails_no_valid_request() {
     let r = start(&uri_config(&idp, ""));
     r.wait_ready();
     let use_new_key = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let load = {
-        let (use_new_key, stop, sent, failed) = (
-            use_new_key.clone(),
-            stop.clone(),
-            sent.clone(),
-            failed.clone(),
-        );
-        let (listener, old, new) = (r.envoy.listener, token(&ec_key()), token(&ec_key_2()));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let t = if use_new_key.load(Ordering::Relaxed) {
-                    &new
-                } else {
-                    &old
-                };
-                let ok = http::request(
-                    listener,
-                    "GET",
-                    "/",
-                    &[("Authorization", &format!("Bearer {t}"))],
-                )
-                .is_ok_and(|r| r.status == 200);
-                sent.fetch_add(1, Ordering::Relaxed);
-                if !ok {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
+        let use_new_key = use_new_key.clone();
+        let (old, new) = (token(&ec_key()), token(&ec_key_2()));
+        Load::start(r.envoy.listener, move || {
+            if use_new_key.load(Ordering::Relaxed) {
+                new.clone()
+            } else {
+                old.clone()
             }
         })
     };
-    wait_for("some load", WAIT, || {
-        (sent.load(Ordering::Relaxed) > 50).then_some(())
-    });
+    wait_for("some load", WAIT, || (load.sent() > 50).then_some(()));
     // The IdP publishes the new key, then clients switch to tokens signed with it.
     idp.set_jwks(&jwks_of(&[&ec_key(), &ec_key_2()]));
     use_new_key.store(true, Ordering::Relaxed);
-    let switched = sent.load(Ordering::Relaxed);
+    let switched = load.sent();
     wait_for("load with the new key", WAIT, || {
-        (sent.load(Ordering::Relaxed) > switched + 100).then_some(())
+        (load.sent() > switched + 100).then_some(())
     });
-    stop.store(true, Ordering::Relaxed);
-    load.join().unwrap();
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "{} of {} failed",
-        failed.load(Ordering::Relaxed),
-        sent.load(Ordering::Relaxed)
-    );
+    let (sent, failed) = load.finish();
+    assert_eq!(failed, 0, "{failed} of {sent} failed");
     assert_eq!(idp.hits("/jwks"), 2, "one refetch for the new kid");
 }
 

@@ -6,6 +6,7 @@
 pub mod envoy;
 pub mod http;
 pub mod idp;
+pub mod load;
 pub mod logs;
 pub mod server;
 
