@@ -33,6 +33,13 @@ impl Key {
         self.verifiers.iter().map(|(alg, _)| *alg)
     }
 
+    /// Whether `signature` is a valid `alg` signature of `message` by this key — the check
+    /// the verify path makes; false when the key is not bound to `alg`.
+    pub fn verify_signature(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier(alg)
+            .is_some_and(|key| key.verify_sig(message, signature).is_ok())
+    }
+
     /// The parsed key for `alg`, or `None` when this key is not bound to `alg`.
     pub(crate) fn verifier(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
         self.verifiers

@@ -9,5 +9,7 @@ mod deploy;
 mod diagnostics;
 mod e2e;
 mod explain;
+mod properties;
 mod reload;
 mod remote;
+mod wycheproof;
