@@ -162,6 +162,7 @@ fn the_readme_documents_every_reason_code_with_its_status() {
     }
 }
 
+/// Also runs the one-worker (current-thread) runtime that sidecars use.
 #[test]
 fn json_logs_are_one_json_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,8 +171,12 @@ fn json_logs_are_one_json_object_per_line() {
     let mut server = Server::start_with(
         &config,
         tempfile::tempdir().unwrap(),
-        &["--log-format", "json"],
+        &["--log-format", "json", "--worker-threads", "1"],
     );
+    let envoy = crate::support::envoy::Envoy::start(server.grpc.port(), false);
+    let token = crate::support::mint(&crate::support::ec_key(), &support::claims());
+    assert_eq!(http::get(envoy.listener, "/", Some(&token)).status, 200);
+    assert_eq!(http::get(envoy.listener, "/", None).status, 401);
     assert!(server.terminate().success());
     let log = server.log();
     let lines: Vec<serde_json::Value> = log
@@ -186,4 +191,9 @@ fn json_logs_are_one_json_object_per_line() {
         lines.iter().any(|l| l["fields"]["message"] == "stopped"),
         "{log}"
     );
+    let denial = lines
+        .iter()
+        .find(|l| l["target"] == "audit")
+        .expect("an audit event");
+    assert_eq!(denial["fields"]["reason"], "no_credentials");
 }
