@@ -4,6 +4,7 @@
 mod support;
 
 mod adapter;
+mod adversarial;
 mod cli;
 mod deploy;
 mod diagnostics;
