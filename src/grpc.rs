@@ -166,27 +166,21 @@ impl Authorization for AuthzService {
 
 /// Every occurrence of the header `name` (lowercase): the joined value from `headers`, and
 /// one value per line from `header_map` (sent instead with `encode_raw_headers: true`).
-fn header_values<'a>(http: &'a HttpRequest, name: &str) -> Vec<&'a [u8]> {
-    let mut values: Vec<&[u8]> = http
-        .headers
-        .get(name)
-        .map(|v| v.as_bytes())
-        .into_iter()
-        .collect();
-    if let Some(map) = &http.header_map {
-        for h in map
-            .headers
-            .iter()
-            .filter(|h| h.key.eq_ignore_ascii_case(name))
-        {
-            values.push(if h.raw_value.is_empty() {
+fn header_values<'a>(http: &'a HttpRequest, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let joined = http.headers.get(name).map(|v| v.as_bytes());
+    let raw = http
+        .header_map
+        .iter()
+        .flat_map(|map| map.headers.iter())
+        .filter(move |h| h.key.eq_ignore_ascii_case(name))
+        .map(|h| {
+            if h.raw_value.is_empty() {
                 h.value.as_bytes()
             } else {
-                &h.raw_value
-            });
-        }
-    }
-    values
+                &h.raw_value[..]
+            }
+        });
+    joined.into_iter().chain(raw)
 }
 
 /// `address:port` of the downstream client as Envoy saw it.
@@ -208,8 +202,9 @@ fn client_address(attributes: &AttributeContext) -> String {
     }
 }
 
-fn header<'a>(http: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
-    header_values(http, name).into_iter().next()
+/// The first value of `name`, without collecting the rest (a lookup on every Check).
+fn header<'a>(http: &'a HttpRequest, name: &'a str) -> Option<&'a [u8]> {
+    header_values(http, name).next()
 }
 
 fn to_request<'a>(
@@ -217,7 +212,7 @@ fn to_request<'a>(
     context_extensions: &'a HashMap<String, String>,
 ) -> Request<'a> {
     Request {
-        authorization: header_values(http, "authorization"),
+        authorization: header_values(http, "authorization").collect(),
         method: &http.method,
         path: &http.path,
         host: &http.host,
