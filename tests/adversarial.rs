@@ -152,6 +152,83 @@ fn psychic_der_truncated_padded_and_oversized_ecdsa_signatures_are_refused() {
     }
 }
 
+/// `a - b` for big-endian unsigned integers of equal width (`a >= b`).
+fn subtract(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; a.len()];
+    let mut borrow = 0i16;
+    for i in (0..a.len()).rev() {
+        let d = i16::from(a[i]) - i16::from(b[i]) - borrow;
+        borrow = i16::from(d < 0);
+        out[i] = (d + 256 * borrow) as u8;
+    }
+    assert_eq!(borrow, 0, "a < b");
+    out
+}
+
+/// ECDSA is malleable: (r, n − s) verifies wherever (r, s) does. JWS (RFC 7515/7518) does
+/// not ask for low-S, and signers that do not normalise (BouncyCastle, some HSMs) produce
+/// high-S half the time, so high-S is accepted: it carries exactly the claims the IdP signed,
+/// and nothing here keys on the signature bytes (the token cache compares whole tokens, so
+/// a high-S twin is just a miss that is verified again). Out-of-range r or s (0, ≥ n) is
+/// refused.
+#[test]
+fn high_s_ecdsa_is_accepted_and_r_or_s_out_of_range_is_refused() {
+    for (alg, order) in [
+        (
+            Algorithm::Es256,
+            "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551",
+        ),
+        (
+            Algorithm::Es384,
+            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+        ),
+        (
+            Algorithm::Es512,
+            "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        ),
+    ] {
+        let n: Vec<u8> = (0..order.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&order[i..i + 2], 16).unwrap())
+            .collect();
+        let width = match alg {
+            Algorithm::Es256 => 32,
+            Algorithm::Es384 => 48,
+            _ => 66,
+        };
+        assert_eq!(
+            n.len(),
+            width,
+            "{alg}: the order has the signature's half width"
+        );
+        let key = SigningKey::generate(alg).unwrap().with_kid("k");
+        let snap = snapshot(&[&key]);
+        let token = mint(&key, &support::claims());
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .unwrap();
+        let (r, s) = raw.split_at(n.len());
+        let high_s = format!("{input}.{}", b64(&[r, &subtract(&n, s)].concat()));
+        assert_ne!(high_s, token);
+        let verified = verify(&high_s, &snap, &ProviderSet::Any, UnixTime::now());
+        assert!(verified.is_ok(), "{alg} high-S refused: {verified:?}");
+        let zero = vec![0u8; n.len()];
+        for (name, bad) in [
+            ("s = n", [r, &n].concat()),
+            ("r = n", [&n, s].concat()),
+            ("s = 0", [r, &zero].concat()),
+            ("r = 0", [&zero, s].concat()),
+        ] {
+            assert_eq!(
+                reason(&snap, &format!("{input}.{}", b64(&bad))),
+                Reason::SignatureInvalid,
+                "{alg} {name}"
+            );
+        }
+    }
+}
+
 #[test]
 fn rsa_signature_values_0_1_n_minus_1_and_n_are_refused() {
     let key = rsa_key();

@@ -13,4 +13,5 @@ mod explain;
 mod properties;
 mod reload;
 mod remote;
+mod soak;
 mod wycheproof;
