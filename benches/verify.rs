@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the verify path: header extraction, token parsing, signature
 //! verification per algorithm with the raw aws-lc-rs primitive beside it (so the overhead of
 //! our code is visible), the whole `decide` with and without the token cache, and a whole
-//! Check through the tonic service in-process.
+//! Check through the tonic service in-process, and the same from protobuf bytes to protobuf
+//! bytes beside what the always-allow stand-in does.
 //!
 //! Run: `cargo bench --bench verify` (add `-- --quick` for a short run).
 
@@ -14,18 +15,16 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_jwt_authz::algorithm::Algorithm;
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::decision::{Request, decide, decide_cached};
-use envoy_jwt_authz::grpc::AuthzService;
+use envoy_jwt_authz::grpc::{AuthzService, envoy_sample};
 use envoy_jwt_authz::mint::SigningKey;
 use envoy_jwt_authz::observe::Observer;
-use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{
-    HttpRequest, Request as AttrRequest,
-};
 use envoy_jwt_authz::proto::envoy::service::auth::v3::authorization_server::Authorization;
-use envoy_jwt_authz::proto::envoy::service::auth::v3::{AttributeContext, CheckRequest};
+use envoy_jwt_authz::proto::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use envoy_jwt_authz::snapshot::{ProviderSet, Snapshot};
 use envoy_jwt_authz::token::cache::TokenCache;
 use envoy_jwt_authz::token::extract::bearer_token;
 use envoy_jwt_authz::token::verify::{UnixTime, inspect, verify};
+use prost::Message;
 use serde_json::json;
 use std::hint::black_box;
 use std::path::Path;
@@ -161,31 +160,12 @@ fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let check = CheckRequest {
-        attributes: Some(AttributeContext {
-            request: Some(AttrRequest {
-                time: None,
-                http: Some(HttpRequest {
-                    method: "GET".into(),
-                    path: "/".into(),
-                    host: "127.0.0.1:10000".into(),
-                    headers: [
-                        (":method", "GET"),
-                        (":path", "/"),
-                        (":authority", "127.0.0.1:10000"),
-                        ("user-agent", "wrk"),
-                        ("x-request-id", "795d7689-bd6e-470d-a15f-72f9f5d9e1b5"),
-                        ("authorization", authorization.as_str()),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                    ..HttpRequest::default()
-                }),
-            }),
-            ..AttributeContext::default()
-        }),
-    };
+    // What Envoy 1.40 sends, encoded with upstream's schema (see grpc::envoy_sample).
+    let body = bytes::Bytes::from(envoy_sample::check_request(&[(
+        "authorization",
+        &authorization,
+    )]));
+    let check = CheckRequest::decode(body.clone()).unwrap();
     for (name, cache) in [
         ("check/ES256", None),
         (
@@ -202,6 +182,132 @@ fn benches(c: &mut Criterion) {
                     .is_ok()
             })
         });
+    }
+
+    // The whole Check as tonic runs it, minus HTTP/2: decode the protobuf body, answer,
+    // encode. `wire/standin_floor` does what the always-allow stand-in of ../shared/perf
+    // does (decode, answer a bare OK), so the difference is the cost of our code.
+    c.bench_function("wire/standin_floor", |b| {
+        b.iter(|| {
+            let request = upstream::CheckRequest::decode(black_box(body.clone())).unwrap();
+            black_box(&request);
+            CheckResponse {
+                status: Some(envoy_jwt_authz::proto::google::rpc::Status::default()),
+                ..CheckResponse::default()
+            }
+            .encode_to_vec()
+        })
+    });
+    let service = AuthzService::new(shared.clone(), None, Arc::new(Observer::new(100)))
+        .with_cache(TokenCache::new(4096, 8 << 20).map(Arc::new));
+    c.bench_function("wire/ES256_cache_hit", |b| {
+        b.iter(|| {
+            let request = CheckRequest::decode(black_box(body.clone())).unwrap();
+            runtime
+                .block_on(service.check(tonic::Request::new(request)))
+                .unwrap()
+                .into_inner()
+                .encode_to_vec()
+        })
+    });
+}
+
+/// Upstream's request schema (strings, maps, every field Envoy sets), as the stand-in's
+/// `envoy-types` declares it: what `wire/standin_floor` decodes with.
+mod upstream {
+    use std::collections::HashMap;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct CheckRequest {
+        #[prost(message, optional, tag = "1")]
+        pub attributes: Option<AttributeContext>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AttributeContext {
+        #[prost(message, optional, tag = "1")]
+        pub source: Option<Peer>,
+        #[prost(message, optional, tag = "2")]
+        pub destination: Option<Peer>,
+        #[prost(message, optional, tag = "4")]
+        pub request: Option<Request>,
+        #[prost(map = "string, string", tag = "10")]
+        pub context_extensions: HashMap<String, String>,
+        #[prost(message, optional, tag = "11")]
+        pub metadata_context: Option<Metadata>,
+        #[prost(message, optional, tag = "13")]
+        pub route_metadata_context: Option<Metadata>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Peer {
+        #[prost(message, optional, tag = "1")]
+        pub address: Option<Address>,
+        #[prost(string, tag = "2")]
+        pub service: String,
+        #[prost(map = "string, string", tag = "3")]
+        pub labels: HashMap<String, String>,
+        #[prost(string, tag = "4")]
+        pub principal: String,
+        #[prost(string, tag = "5")]
+        pub certificate: String,
+    }
+
+    /// Upstream's `oneof address`, of which Envoy sets `socket_address`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Address {
+        #[prost(message, optional, tag = "1")]
+        pub socket_address: Option<SocketAddress>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SocketAddress {
+        #[prost(string, tag = "2")]
+        pub address: String,
+        #[prost(uint32, tag = "3")]
+        pub port_value: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Request {
+        #[prost(message, optional, tag = "1")]
+        pub time: Option<prost_types::Timestamp>,
+        #[prost(message, optional, tag = "2")]
+        pub http: Option<HttpRequest>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct HttpRequest {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        pub method: String,
+        #[prost(map = "string, string", tag = "3")]
+        pub headers: HashMap<String, String>,
+        #[prost(string, tag = "4")]
+        pub path: String,
+        #[prost(string, tag = "5")]
+        pub host: String,
+        #[prost(string, tag = "6")]
+        pub scheme: String,
+        #[prost(string, tag = "7")]
+        pub query: String,
+        #[prost(string, tag = "8")]
+        pub fragment: String,
+        #[prost(int64, tag = "9")]
+        pub size: i64,
+        #[prost(string, tag = "10")]
+        pub protocol: String,
+        #[prost(string, tag = "11")]
+        pub body: String,
+        #[prost(bytes = "vec", tag = "12")]
+        pub raw_body: Vec<u8>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metadata {
+        #[prost(map = "string, message", tag = "1")]
+        pub filter_metadata: HashMap<String, prost_types::Struct>,
     }
 }
 

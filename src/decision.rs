@@ -153,7 +153,7 @@ pub fn decide_cached(
             Some(verified.observed()),
         );
     }
-    Decision::Allow(allow(snapshot, selected, &verified))
+    Decision::Allow(allow(snapshot, selected, &verified, granted))
 }
 
 /// Anonymous access or a CORS preflight: no identity, and no identity header survives.
@@ -170,7 +170,12 @@ fn anonymous(snapshot: &Snapshot, selected: Selected<'_>) -> Allow {
     }
 }
 
-fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -> Allow {
+fn allow(
+    snapshot: &Snapshot,
+    selected: Selected<'_>,
+    verified: &Verified<'_>,
+    scopes: Vec<String>,
+) -> Allow {
     let claims = verified.claims();
     let upstream = &selected.requirement.upstream;
     let set_headers: Vec<(String, String)> = upstream
@@ -201,7 +206,7 @@ fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -
                 .unwrap_or_default()
                 .to_owned(),
             subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            scopes: scopes(claims),
+            scopes,
         }),
         set_headers,
         remove_headers,

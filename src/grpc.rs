@@ -30,6 +30,9 @@ use std::time::Duration;
 use std::time::Instant;
 use tonic::{Response, Status};
 
+#[doc(hidden)]
+pub mod envoy_sample;
+
 /// gRPC status codes used in `CheckResponse.status` (google.rpc.Code).
 const OK: i32 = 0;
 const INVALID_ARGUMENT: i32 = 3;
@@ -150,13 +153,13 @@ impl Authorization for AuthzService {
             .ok_or_else(|| {
                 Status::invalid_argument("CheckRequest has no attributes.request.http")
             })?;
-        let request = to_request(http, &attributes.context_extensions);
+        let request = to_request(http, &attributes.context_extensions)?;
         let decision = self.decide_with_refetch(&request, now, wait).await;
         let origin = Origin {
             request_id: header(http, "x-request-id")
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .unwrap_or(""),
-            client: &client_address(attributes),
+            client: &ClientAddress(attributes),
         };
         self.observer
             .record(&decision, started.elapsed(), now, origin);
@@ -167,7 +170,11 @@ impl Authorization for AuthzService {
 /// Every occurrence of the header `name` (lowercase): the joined value from `headers`, and
 /// one value per line from `header_map` (sent instead with `encode_raw_headers: true`).
 fn header_values<'a>(http: &'a HttpRequest, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let joined = http.headers.get(name).map(|v| v.as_bytes());
+    let joined = http
+        .headers
+        .iter()
+        .filter(move |h| h.key == name.as_bytes())
+        .map(|h| &h.value[..]);
     let raw = http
         .header_map
         .iter()
@@ -180,25 +187,32 @@ fn header_values<'a>(http: &'a HttpRequest, name: &'a str) -> impl Iterator<Item
                 &h.raw_value[..]
             }
         });
-    joined.into_iter().chain(raw)
+    joined.chain(raw)
 }
 
-/// `address:port` of the downstream client as Envoy saw it.
-fn client_address(attributes: &AttributeContext) -> String {
-    let socket = attributes
-        .source
-        .as_ref()
-        .and_then(|p| p.address.as_ref())
-        .and_then(|a| match &a.address {
-            Some(address::Address::SocketAddress(socket)) => Some(socket),
-            _ => None,
-        });
-    match socket {
-        Some(s) => match s.port_specifier {
-            Some(socket_address::PortSpecifier::PortValue(port)) => format!("{}:{port}", s.address),
-            _ => s.address.clone(),
-        },
-        None => String::new(),
+/// `address:port` of the downstream client as Envoy saw it, formatted only when an audit
+/// event is actually written.
+struct ClientAddress<'a>(&'a AttributeContext);
+
+impl std::fmt::Display for ClientAddress<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let socket = self
+            .0
+            .source
+            .as_ref()
+            .and_then(|p| p.address.as_ref())
+            .and_then(|a| match &a.address {
+                Some(address::Address::SocketAddress(socket)) => Some(socket),
+                _ => None,
+            });
+        let Some(socket) = socket else {
+            return Ok(());
+        };
+        f.write_str(&String::from_utf8_lossy(&socket.address))?;
+        match socket.port_specifier {
+            Some(socket_address::PortSpecifier::PortValue(port)) => write!(f, ":{port}"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -210,16 +224,23 @@ fn header<'a>(http: &'a HttpRequest, name: &'a str) -> Option<&'a [u8]> {
 fn to_request<'a>(
     http: &'a HttpRequest,
     context_extensions: &'a HashMap<String, String>,
-) -> Request<'a> {
-    Request {
+) -> Result<Request<'a>, Status> {
+    // Strings upstream, bytes here (see proto/README.md): Envoy only sends valid HTTP, so
+    // anything else is a request we cannot understand.
+    let text = |field: &'a [u8], name: &str| {
+        std::str::from_utf8(field).map_err(|_| {
+            Status::invalid_argument(format!("attributes.request.http.{name} is not UTF-8"))
+        })
+    };
+    Ok(Request {
         authorization: header_values(http, "authorization").collect(),
-        method: &http.method,
-        path: &http.path,
-        host: &http.host,
+        method: text(&http.method, "method")?,
+        path: text(&http.path, "path")?,
+        host: text(&http.host, "host")?,
         route_name: context_extensions.get("route").map(String::as_str),
         cors_preflight: header(http, "origin").is_some()
             && header(http, "access-control-request-method").is_some(),
-    }
+    })
 }
 
 fn to_response(decision: Decision) -> CheckResponse {
@@ -303,7 +324,7 @@ fn overwrite(key: String, value: String) -> HeaderValueOption {
         header: Some(HeaderValue {
             key,
             value,
-            raw_value: Vec::new(),
+            raw_value: bytes::Bytes::new(),
         }),
         append: None,
         append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
@@ -324,5 +345,61 @@ fn to_struct(fields: Vec<(&str, String)>) -> Struct {
                 )
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::envoy::service::auth::v3::attribute_context::HeaderEntry;
+    use prost::Message;
+
+    #[test]
+    fn envoys_encoding_decodes_into_our_slimmer_declarations() {
+        let bytes = envoy_sample::check_request(&[("authorization", "Bearer abc.def.ghi")]);
+        let check = CheckRequest::decode(bytes::Bytes::from(bytes)).expect("decodes");
+        let attributes = check.attributes.as_ref().expect("attributes");
+        let http = attributes
+            .request
+            .as_ref()
+            .and_then(|r| r.http.as_ref())
+            .expect("http");
+        let request = to_request(http, &attributes.context_extensions).expect("request");
+        assert_eq!(request.authorization, vec![&b"Bearer abc.def.ghi"[..]]);
+        assert_eq!(
+            (request.method, request.path, request.host),
+            ("GET", "/api/items?limit=10&q=a%20b", "127.0.0.1:10000")
+        );
+        assert_eq!(request.route_name, None);
+        assert_eq!(
+            header(http, "x-request-id"),
+            Some(&b"795d7689-bd6e-470d-a15f-72f9f5d9e1b5"[..])
+        );
+        assert_eq!(header(http, "x-dup"), Some(&b"first,second"[..]));
+        assert_eq!(header(http, "X-Dup"), None, "keys arrive lowercase");
+        assert_eq!(ClientAddress(attributes).to_string(), "127.0.0.1:55300");
+    }
+
+    #[test]
+    fn a_key_repeated_on_the_wire_counts_twice_and_bad_utf8_is_refused() {
+        let bytes = envoy_sample::check_request(&[("authorization", "Bearer a")]);
+        let check = CheckRequest::decode(&bytes[..]).expect("decodes");
+        let http = check
+            .attributes
+            .and_then(|a| a.request)
+            .and_then(|r| r.http)
+            .expect("http");
+        let none = HashMap::new();
+        let mut twice = http.clone();
+        twice.headers.push(HeaderEntry {
+            key: "authorization".into(),
+            value: "Bearer b".into(),
+        });
+        let request = to_request(&twice, &none).expect("request");
+        assert_eq!(request.authorization.len(), 2);
+        let mut bad = http;
+        bad.path = bytes::Bytes::from_static(b"/\xff");
+        let refused = to_request(&bad, &none).map(|_| ()).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     }
 }

@@ -59,10 +59,11 @@ pub struct Observer {
 }
 
 /// Who sent a request, for the audit event.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct Origin<'a> {
     pub request_id: &'a str,
-    pub client: &'a str,
+    /// Formatted only when an audit event is written.
+    pub client: &'a dyn std::fmt::Display,
 }
 
 impl Observer {
@@ -116,7 +117,7 @@ impl Observer {
                     provider = provider.unwrap_or(""),
                     sub = allow.identity.as_ref().and_then(|i| i.subject.as_deref()).unwrap_or(""),
                     request_id = origin.request_id,
-                    client = origin.client,
+                    client = %origin.client,
                     "request allowed"
                 );
                 DecisionLabels {
@@ -156,7 +157,7 @@ impl Observer {
             kid = observed.kid.as_deref().unwrap_or(""),
             iss = observed.iss.as_deref().unwrap_or(""),
             request_id = origin.request_id,
-            client = origin.client,
+            client = %origin.client,
             "request denied"
         );
     }

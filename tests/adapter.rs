@@ -10,7 +10,9 @@ use envoy_jwt_authz::grpc::AuthzService;
 use envoy_jwt_authz::observe::Observer;
 use envoy_jwt_authz::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use envoy_jwt_authz::proto::envoy::config::core::v3::{HeaderMap, HeaderValue, HeaderValueOption};
-use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+use envoy_jwt_authz::proto::envoy::service::auth::v3::attribute_context::{
+    HeaderEntry, HttpRequest, Request,
+};
 use envoy_jwt_authz::proto::envoy::service::auth::v3::authorization_server::Authorization;
 use envoy_jwt_authz::proto::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_jwt_authz::proto::envoy::service::auth::v3::{
@@ -56,24 +58,25 @@ fn envoy_headers(extra: &[(&str, &str)]) -> HashMap<String, String> {
 fn check_request(http: HttpRequest) -> CheckRequest {
     CheckRequest {
         attributes: Some(AttributeContext {
-            request: Some(Request {
-                time: None,
-                http: Some(http),
-            }),
+            request: Some(Request { http: Some(http) }),
             ..Default::default()
         }),
     }
 }
 
+/// An HttpRequest carrying `headers` as map entries (the wire form of Envoy's map).
 fn http_with(headers: HashMap<String, String>) -> HttpRequest {
     HttpRequest {
-        id: "3735453145679887249".into(),
         method: "GET".into(),
-        headers,
+        headers: headers
+            .into_iter()
+            .map(|(key, value)| HeaderEntry {
+                key: key.into(),
+                value: value.into(),
+            })
+            .collect(),
         path: "/api/items?limit=10".into(),
         host: "127.0.0.1:10000".into(),
-        scheme: "http".into(),
-        protocol: "HTTP/1.1".into(),
         ..Default::default()
     }
 }
@@ -86,7 +89,7 @@ fn raw_http(lines: &[(&str, &[u8])]) -> HttpRequest {
             .map(|(k, v)| HeaderValue {
                 key: (*k).to_owned(),
                 value: String::new(),
-                raw_value: v.to_vec(),
+                raw_value: v.to_vec().into(),
             })
             .collect(),
     };
@@ -280,11 +283,10 @@ async fn each_denial_is_one_audit_event_without_token_material() {
         &ec_key(),
         &support::claims_with(json!({"sub": "secret-subject"})),
     );
-    let mut http = http_with(envoy_headers(&[(
+    let http = http_with(envoy_headers(&[(
         "authorization",
         &format!("Bearer {bad}"),
     )]));
-    http.id = "1".into();
     let mut request = check_request(http);
     let attributes = request.attributes.as_mut().unwrap();
     attributes
@@ -299,7 +301,6 @@ async fn each_denial_is_one_audit_event_without_token_material() {
                 },
             )),
         }),
-        ..Default::default()
     });
     svc.check(tonic::Request::new(request)).await.unwrap();
     // An allow is logged at debug only: nothing at info.
