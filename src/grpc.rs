@@ -13,7 +13,8 @@ use crate::proto::envoy::service::auth::v3::attribute_context::HttpRequest;
 use crate::proto::envoy::service::auth::v3::authorization_server::Authorization;
 use crate::proto::envoy::service::auth::v3::check_response::HttpResponse;
 use crate::proto::envoy::service::auth::v3::{
-    CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
+    CheckRequest, CheckResponse, DeniedHttpResponse, MetadataStruct, MetadataValue, OkHttpResponse,
+    metadata_struct, metadata_value,
 };
 use crate::proto::envoy::r#type::v3::HttpStatus;
 use crate::proto::google::rpc;
@@ -23,7 +24,7 @@ use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
 use crate::token::verify::UnixTime;
 use arc_swap::ArcSwap;
-use prost_types::{Struct, value::Kind};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -324,7 +325,7 @@ fn overwrite(key: String, value: String) -> HeaderValueOption {
         header: Some(HeaderValue {
             key,
             value,
-            raw_value: bytes::Bytes::new(),
+            raw_value: Bytes::new(),
         }),
         append: None,
         append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
@@ -332,17 +333,15 @@ fn overwrite(key: String, value: String) -> HeaderValueOption {
     }
 }
 
-fn to_struct(fields: Vec<(&str, String)>) -> Struct {
-    Struct {
+fn to_struct(fields: Vec<(&'static str, String)>) -> MetadataStruct {
+    MetadataStruct {
         fields: fields
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k.to_owned(),
-                    prost_types::Value {
-                        kind: Some(Kind::StringValue(v)),
-                    },
-                )
+            .map(|(key, value)| metadata_struct::Field {
+                key: Bytes::from_static(key.as_bytes()),
+                value: Some(MetadataValue {
+                    kind: Some(metadata_value::Kind::StringValue(Bytes::from(value))),
+                }),
             })
             .collect(),
     }

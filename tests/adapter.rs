@@ -18,6 +18,7 @@ use envoy_jwt_authz::proto::envoy::service::auth::v3::check_response::HttpRespon
 use envoy_jwt_authz::proto::envoy::service::auth::v3::{
     AttributeContext, CheckRequest, CheckResponse,
 };
+use prost::Message;
 use prost_types::value::Kind;
 use serde_json::json;
 use std::collections::HashMap;
@@ -165,7 +166,9 @@ async fn a_valid_token_is_allowed_with_overwriting_identity_headers_and_metadata
     );
     assert_eq!(ok.headers.len(), 1);
     assert_eq!(ok.headers_to_remove, ["x-tenant", "authorization"]);
-    let metadata = &response.dynamic_metadata.as_ref().unwrap().fields;
+    // Our wire-form Struct must decode as the google.protobuf.Struct Envoy reads.
+    let encoded = response.dynamic_metadata.as_ref().unwrap().encode_to_vec();
+    let metadata = prost_types::Struct::decode(&encoded[..]).unwrap().fields;
     let text = |k: &str| match &metadata[k].kind {
         Some(Kind::StringValue(s)) => s.clone(),
         other => panic!("{k}: {other:?}"),
