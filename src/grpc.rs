@@ -274,15 +274,21 @@ fn allowed(allow: Allow) -> CheckResponse {
             code: OK,
             ..Default::default()
         }),
-        http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-            headers: allow
-                .set_headers
-                .into_iter()
-                .map(|(k, v)| overwrite(k, v))
-                .collect(),
-            headers_to_remove: allow.remove_headers,
-            ..Default::default()
-        })),
+        // Nothing to change upstream: a bare OK, which Envoy reads as allow without
+        // walking an empty header mutation.
+        http_response: (!allow.set_headers.is_empty() || !allow.remove_headers.is_empty()).then(
+            || {
+                HttpResponse::OkResponse(OkHttpResponse {
+                    headers: allow
+                        .set_headers
+                        .into_iter()
+                        .map(|(k, v)| overwrite(k, v))
+                        .collect(),
+                    headers_to_remove: allow.remove_headers,
+                    ..Default::default()
+                })
+            },
+        ),
         dynamic_metadata: Some(to_struct(metadata)),
     }
 }

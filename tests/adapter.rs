@@ -180,6 +180,21 @@ async fn a_valid_token_is_allowed_with_overwriting_identity_headers_and_metadata
 }
 
 #[tokio::test]
+async fn with_no_header_to_change_an_allow_is_a_bare_ok_with_metadata() {
+    let svc = service("");
+    let auth = format!("Bearer {}", mint(&ec_key(), &support::claims()));
+    let response = check(&svc, http_with(envoy_headers(&[("authorization", &auth)]))).await;
+    assert_eq!(response.status.as_ref().unwrap().code, 0);
+    assert_eq!(response.http_response, None);
+    let encoded = response.dynamic_metadata.as_ref().unwrap().encode_to_vec();
+    let metadata = prost_types::Struct::decode(&encoded[..]).unwrap().fields;
+    assert_eq!(
+        metadata["sub"].kind,
+        Some(Kind::StringValue("alice".into()))
+    );
+}
+
+#[tokio::test]
 async fn no_token_is_an_ok_rpc_carrying_a_401() {
     let svc = service("challenge: { realm: orders }\n");
     let response = check(&svc, http_with(envoy_headers(&[]))).await;

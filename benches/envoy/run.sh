@@ -7,6 +7,8 @@
 #
 # Core 0: Envoy and envoy-jwt-authz (--worker-threads 1), as in a sidecar sharing one CPU;
 # core 1: wrk. Results append to $PERF_WORK/results.tsv; the summary is printed at the end.
+# AUTHZ_UPSTREAM replaces the config's `upstream:` line (default: one claim header,
+# `upstream: { claim_headers: { sub: x-jwt-sub } }`; empty: no header changes at all).
 # Everything generated goes to $PERF_WORK (default ~/.cache/envoy-jwt-authz-perf), never into
 # ../shared.
 set -euo pipefail
@@ -29,8 +31,7 @@ providers:
     issuer: https://issuer.example.com
     audiences: [https://api.example.com/]
     jwks: { file: $TMP_DIR/jwks.json }
-upstream:
-  claim_headers: { sub: x-jwt-sub }
+${AUTHZ_UPSTREAM-upstream: { claim_headers: { sub: x-jwt-sub } }}
 YAML
 
 # Audit events for the harness's refusal checks only; warn keeps the log quiet under load.
