@@ -32,13 +32,11 @@ pub enum Decision {
     Deny(Deny),
 }
 
-/// Who the verified token speaks for.
+/// Who the verified token speaks for (for the audit log).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub provider: String,
-    pub issuer: String,
     pub subject: Option<String>,
-    pub scopes: Vec<String>,
 }
 
 /// An allowed request and the header changes for the upstream.
@@ -53,6 +51,9 @@ pub struct Allow {
     /// Headers to remove: `authorization` when stripped, and every configured identity
     /// header not set here (so a client can never supply one).
     pub remove_headers: Vec<String>,
+    /// `dynamic_metadata` fields: `route` (when named), then `provider` and the configured
+    /// claims, or `anonymous: "true"`; empty when turned off.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// A denial, rendered: status, challenge and JSON body.
@@ -69,6 +70,8 @@ pub struct Deny {
     pub route: Option<String>,
     /// What the token said (`iss`, `aud`, `kid`, `alg`, `typ`), when it could be decoded.
     pub observed: Option<Observed>,
+    /// `dynamic_metadata` fields: `reason`; empty when turned off.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
@@ -153,7 +156,7 @@ pub fn decide_cached(
             Some(verified.observed()),
         );
     }
-    Decision::Allow(allow(snapshot, selected, &verified, granted))
+    Decision::Allow(allow(snapshot, selected, &verified))
 }
 
 /// Anonymous access or a CORS preflight: no identity, and no identity header survives.
@@ -162,20 +165,21 @@ fn anonymous(snapshot: &Snapshot, selected: Selected<'_>) -> Allow {
     if selected.requirement.upstream.strip_authorization {
         remove_headers.push("authorization".to_owned());
     }
+    let mut metadata = Vec::new();
+    if snapshot.metadata.enabled {
+        metadata.extend(selected.name.map(|r| ("route".to_owned(), r.to_owned())));
+        metadata.push(("anonymous".to_owned(), "true".to_owned()));
+    }
     Allow {
         route: selected.name.map(str::to_owned),
         identity: None,
         set_headers: Vec::new(),
         remove_headers,
+        metadata,
     }
 }
 
-fn allow(
-    snapshot: &Snapshot,
-    selected: Selected<'_>,
-    verified: &Verified<'_>,
-    scopes: Vec<String>,
-) -> Allow {
+fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -> Allow {
     let claims = verified.claims();
     let upstream = &selected.requirement.upstream;
     let set_headers: Vec<(String, String)> = upstream
@@ -196,20 +200,26 @@ fn allow(
     if upstream.strip_authorization {
         remove_headers.push("authorization".to_owned());
     }
+    let provider = &verified.provider().name;
+    let mut metadata = Vec::new();
+    if snapshot.metadata.enabled {
+        metadata.extend(selected.name.map(|r| ("route".to_owned(), r.to_owned())));
+        metadata.push(("provider".to_owned(), provider.clone()));
+        for name in &snapshot.metadata.claims {
+            if let Some(value) = claim(claims, name).and_then(header_value) {
+                metadata.push((name.clone(), value));
+            }
+        }
+    }
     Allow {
         route: selected.name.map(str::to_owned),
         identity: Some(Identity {
-            provider: verified.provider().name.clone(),
-            issuer: claims
-                .get("iss")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            provider: provider.clone(),
             subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            scopes,
         }),
         set_headers,
         remove_headers,
+        metadata,
     }
 }
 
@@ -328,6 +338,11 @@ fn deny(
         provider: provider.map(str::to_owned),
         route: route.map(str::to_owned),
         observed,
+        metadata: if snapshot.metadata.enabled {
+            vec![("reason".to_owned(), reason.code().to_owned())]
+        } else {
+            Vec::new()
+        },
     })
 }
 

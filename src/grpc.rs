@@ -252,23 +252,6 @@ fn to_response(decision: Decision) -> CheckResponse {
 }
 
 fn allowed(allow: Allow) -> CheckResponse {
-    let mut metadata = Vec::new();
-    if let Some(route) = allow.route {
-        metadata.push(("route", route));
-    }
-    match allow.identity {
-        Some(identity) => {
-            metadata.push(("provider", identity.provider));
-            metadata.push(("iss", identity.issuer));
-            if let Some(sub) = identity.subject {
-                metadata.push(("sub", sub));
-            }
-            if !identity.scopes.is_empty() {
-                metadata.push(("scope", identity.scopes.join(" ")));
-            }
-        }
-        None => metadata.push(("anonymous", "true".to_owned())),
-    }
     CheckResponse {
         status: Some(rpc::Status {
             code: OK,
@@ -289,7 +272,7 @@ fn allowed(allow: Allow) -> CheckResponse {
                 })
             },
         ),
-        dynamic_metadata: Some(to_struct(metadata)),
+        dynamic_metadata: to_struct(allow.metadata),
     }
 }
 
@@ -320,7 +303,7 @@ fn denied(deny: Deny) -> CheckResponse {
             headers,
             body: deny.body,
         })),
-        dynamic_metadata: Some(to_struct(vec![("reason", deny.reason.code().to_owned())])),
+        dynamic_metadata: to_struct(deny.metadata),
     }
 }
 
@@ -339,18 +322,19 @@ fn overwrite(key: String, value: String) -> HeaderValueOption {
     }
 }
 
-fn to_struct(fields: Vec<(&'static str, String)>) -> MetadataStruct {
-    MetadataStruct {
+/// The metadata fields as a Struct; none when there are none (Envoy then does nothing).
+fn to_struct(fields: Vec<(String, String)>) -> Option<MetadataStruct> {
+    (!fields.is_empty()).then(|| MetadataStruct {
         fields: fields
             .into_iter()
             .map(|(key, value)| metadata_struct::Field {
-                key: Bytes::from_static(key.as_bytes()),
+                key: Bytes::from(key),
                 value: Some(MetadataValue {
                     kind: Some(metadata_value::Kind::StringValue(Bytes::from(value))),
                 }),
             })
             .collect(),
-    }
+    })
 }
 
 #[cfg(test)]

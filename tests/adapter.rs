@@ -141,7 +141,7 @@ fn denial(response: &CheckResponse) -> (i32, i32, String, String) {
 #[tokio::test]
 async fn a_valid_token_is_allowed_with_overwriting_identity_headers_and_metadata() {
     let svc = service(
-        "upstream:\n  claim_headers: { sub: x-jwt-sub, tenant: x-tenant }\n  strip_authorization: true\n",
+        "upstream:\n  claim_headers: { sub: x-jwt-sub, tenant: x-tenant }\n  strip_authorization: true\ndynamic_metadata: { claims: [sub, iss, scope] }\n",
     );
     let token = mint(&ec_key(), &support::claims());
     let auth = format!("Bearer {token}");

@@ -41,6 +41,9 @@ fn envoy_allows_valid_tokens_and_denies_with_rfc6750_challenges() {
         let ok = http::get(at, "/orders?x=1", Some(&mint(&key, &support::claims())));
         assert_eq!(ok.status, 200, "{ok:?}\n{}", server.log());
         assert_eq!(ok.header("x-upstream-saw-sub"), Some("alice"));
+        // Our dynamic metadata (a Struct declared in its wire form) as Envoy filed it.
+        assert_eq!(ok.header("x-authz-provider"), Some("test-idp"));
+        assert_eq!(ok.header("x-authz-sub"), Some("alice"));
     }
 
     let missing = http::get(at, "/orders", None);

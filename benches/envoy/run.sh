@@ -23,7 +23,10 @@ AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:
 "$PERF/setup.sh" >/dev/null
 source "$PERF/lib.sh"
 ensure_keys
-(cd "$ROOT" && cargo build --release --locked --quiet)
+if [ -z "${AUTHZ_BIN:-}" ]; then  # AUTHZ_BIN: measure another build (e.g. an experiment)
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
+fi
 
 cat >"$PERF_WORK/authz-config.yaml" <<YAML
 providers:
@@ -35,7 +38,7 @@ ${AUTHZ_UPSTREAM-upstream: { claim_headers: { sub: x-jwt-sub } }}
 YAML
 
 # Audit events for the harness's refusal checks only; warn keeps the log quiet under load.
-RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$ROOT/target/release/envoy-jwt-authz" serve \
+RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$AUTHZ_BIN" serve \
   --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" \
   --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" --worker-threads "${WORKERS:-1}" \
   ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"} >"$PERF_WORK/authz.log" 2>&1 &

@@ -2,11 +2,12 @@
 //! so a snapshot that exists is valid.
 
 use super::error::ConfigError;
-use super::file::{ConfigFile, InlineJwks, ProviderFile};
+use super::file::{ConfigFile, DynamicMetadataFile, InlineJwks, ProviderFile};
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::jwks;
 use crate::snapshot::{
-    Challenge, JwksLocation, KeySource, Limits, Provider, RemoteSource, Snapshot, Upstream,
+    Challenge, JwksLocation, KeySource, Limits, MetadataConfig, Provider, RemoteSource, Snapshot,
+    Upstream,
 };
 use crate::token::json::MAX_SUPPORTED_DEPTH;
 use crate::token::verify::normalize_type;
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Metadata keys we set ourselves; no claim may take one.
+pub const RESERVED_METADATA_KEYS: [&str; 4] = ["provider", "route", "reason", "anonymous"];
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(3600);
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 32 * 1024;
@@ -133,6 +136,7 @@ impl Compiler<'_> {
                 )
             })?),
         };
+        let metadata = self.metadata(&file.dynamic_metadata)?;
         let global = self.upstream("upstream", Some(&file.upstream), &Upstream::default())?;
         let default = file.default.unwrap_or_default();
         if default.name.is_some() || default.matches.is_some() {
@@ -156,10 +160,35 @@ impl Compiler<'_> {
             default_requirement,
             challenge,
             identity_headers,
+            metadata,
             limits,
             startup_grace,
             source: self.path.to_owned(),
             digest: finish(self.digest.replace(Context::new(&SHA256))),
+        })
+    }
+
+    fn metadata(&self, file: &DynamicMetadataFile) -> Result<MetadataConfig, ConfigError> {
+        let default = MetadataConfig::default();
+        let claims = file.claims.clone().unwrap_or(default.claims);
+        for (i, claim) in claims.iter().enumerate() {
+            let field = format!("dynamic_metadata.claims[{i}]");
+            if claim.is_empty() {
+                return Err(self.invalid(field, "a claim name is not empty"));
+            }
+            if RESERVED_METADATA_KEYS.contains(&claim.as_str()) {
+                return Err(self.invalid(
+                    field,
+                    format!("{claim:?} is a key of our own ({RESERVED_METADATA_KEYS:?})"),
+                ));
+            }
+            if claims[..i].contains(claim) {
+                return Err(self.invalid(field, format!("{claim:?} is listed twice")));
+            }
+        }
+        Ok(MetadataConfig {
+            enabled: file.enabled.unwrap_or(default.enabled),
+            claims,
         })
     }
 

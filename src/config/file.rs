@@ -21,6 +21,8 @@ pub struct ConfigFile {
     pub upstream: UpstreamFile,
     #[serde(default)]
     pub limits: LimitsFile,
+    #[serde(default)]
+    pub dynamic_metadata: DynamicMetadataFile,
     /// How long `/readyz` may wait for remote key sets before reporting ready anyway.
     pub startup_grace: Option<String>,
 }
@@ -127,6 +129,15 @@ pub struct UpstreamFile {
     /// claim name (or nested `a.b` path) → header name.
     pub claim_headers: Option<BTreeMap<String, String>>,
     pub strip_authorization: Option<bool>,
+}
+
+/// What `CheckResponse.dynamic_metadata` carries.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicMetadataFile {
+    pub enabled: Option<bool>,
+    /// Claims (or nested `a.b` paths) copied on allow.
+    pub claims: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -73,6 +73,10 @@ fn field_errors_name_the_field_path_and_the_expectation() {
         (provider("upstream: { claim_headers: { sub: 'x jwt' } }"), "upstream.claim_headers.sub"),
         (provider("upstream: { claim_headers: { sub: authorization } }"), "upstream.claim_headers.sub"),
         (provider("limits: { max_json_depth: 500 }"), "limits.max_json_depth: expected 2 to 127"),
+        (provider("dynamic_metadata: { claims: [sub, provider] }"), "dynamic_metadata.claims[1]: \"provider\" is a key of our own"),
+        (provider("dynamic_metadata: { claims: [sub, sub] }"), "dynamic_metadata.claims[1]: \"sub\" is listed twice"),
+        (provider("dynamic_metadata: { claims: [''] }"), "dynamic_metadata.claims[0]: a claim name is not empty"),
+        (provider("dynamic_metadata: { enabled: maybe }"), "dynamic_metadata"),
         (
             format!("{}  - name: p\n    issuer: https://other.test\n    audiences: [a]\n    jwks: {{ inline: '{}' }}\n", provider(""), jwks()),
             "providers[1].name: \"p\" is already the name of providers[0]",

@@ -141,10 +141,16 @@ fn an_allow_sets_claim_headers_and_removes_absent_ones() {
         allow.identity,
         Some(Identity {
             provider: "okta".into(),
-            issuer: "https://iss.test".into(),
             subject: Some("alice".into()),
-            scopes: vec!["a".into(), "b".into()],
         })
+    );
+    // The default metadata: the provider and `sub`.
+    assert_eq!(
+        allow.metadata,
+        [
+            ("provider".into(), "okta".into()),
+            ("sub".into(), "alice".into())
+        ]
     );
     assert_eq!(
         allow.set_headers,
@@ -258,10 +264,32 @@ fn the_first_matching_route_applies_and_scopes_are_all_required() {
 }
 
 #[test]
+fn dynamic_metadata_carries_the_configured_claims_or_nothing_when_off() {
+    let claims = json!({"sub": "alice", "scope": "a b", "org": {"id": 7}, "groups": ["x", "y"]});
+    let auth = format!("Bearer {}", token(claims));
+    let snap = snapshot("dynamic_metadata: { claims: [scope, org.id, groups, absent] }");
+    assert_eq!(
+        allowed(decide_with(&snap, &[&auth])).metadata,
+        [
+            ("provider".into(), "okta".into()),
+            ("scope".into(), "a b".into()),
+            ("org.id".into(), "7".into()),
+            ("groups".into(), "x,y".into())
+        ]
+    );
+    let deny = denied(decide_with(&snap, &["Bearer x"]));
+    assert_eq!(deny.metadata, [("reason".into(), "opaque_token".into())]);
+    let off = snapshot("dynamic_metadata: { enabled: false }");
+    assert!(allowed(decide_with(&off, &[&auth])).metadata.is_empty());
+    assert!(denied(decide_with(&off, &["Bearer x"])).metadata.is_empty());
+}
+
+#[test]
 fn anonymous_routes_allow_no_token_but_still_refuse_a_bad_one() {
     let snap = routed(ROUTES);
     let allow = allowed(decide(&snap, &request("GET", "/public/docs", &[]), NOW));
     assert_eq!(allow.identity, None);
+    assert_eq!(allow.metadata, [("anonymous".into(), "true".into())]);
     assert_eq!(allow.remove_headers, ["x-sub"]);
     let bad = vec!["Bearer not.a.jwt".to_owned()];
     assert_eq!(
