@@ -486,13 +486,12 @@ impl<'a> Facts<'a> {
             .iter()
             .enumerate()
             .find(|(_, p)| p.issuers.iter().any(|x| x == iss))
+            && !self.allowed_providers.allows(i)
         {
-            if !self.allowed_providers.allows(i) {
-                return Some(format!(
-                    "{iss:?} belongs to provider {}, which this route does not accept",
-                    p.name
-                ));
-            }
+            return Some(format!(
+                "{iss:?} belongs to provider {}, which this route does not accept",
+                p.name
+            ));
         }
         let trusted = self.trusted_issuers();
         for t in &trusted {
@@ -525,12 +524,12 @@ impl<'a> Facts<'a> {
                 auds.join(" ")
             ));
         }
-        if let Some(origin) = origin_of(iss) {
-            if auds.iter().any(|a| a.trim_end_matches('/') == origin) {
-                return Some(
+        if let Some(origin) = origin_of(iss)
+            && auds.iter().any(|a| a.trim_end_matches('/') == origin)
+        {
+            return Some(
                     "aud is the issuer's own origin: a token from an org-level authorization server (e.g. Okta's org AS), meant for the IdP itself; use a custom authorization server for your API, or introspection".into(),
                 );
-            }
         }
         for a in &auds {
             for configured in &p.audiences {

@@ -152,15 +152,15 @@ fn parse_key(
     allowed: AlgorithmSet,
 ) -> Result<Vec<(Algorithm, ParsedPublicKey)>, String> {
     let jwk = entry.as_object().ok_or("entry is not a JSON object")?;
-    if let Some(kid) = jwk.get("kid") {
-        if !kid.is_string() {
-            return Err("kid is not a string".into());
-        }
+    if let Some(kid) = jwk.get("kid")
+        && !kid.is_string()
+    {
+        return Err("kid is not a string".into());
     }
-    if let Some(usage) = jwk.get("use") {
-        if usage.as_str() != Some("sig") {
-            return Err(format!("use is {usage}, not \"sig\""));
-        }
+    if let Some(usage) = jwk.get("use")
+        && usage.as_str() != Some("sig")
+    {
+        return Err(format!("use is {usage}, not \"sig\""));
     }
     if let Some(ops) = jwk.get("key_ops") {
         let verify = ops

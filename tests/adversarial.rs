@@ -99,6 +99,18 @@ fn alg_none_in_every_spelling_is_refused_with_or_without_a_signature() {
     }
 }
 
+/// A fresh key for `alg` trusted by a snapshot, and a token of it split into its signing
+/// input and raw R‖S signature.
+fn ecdsa_token(alg: Algorithm) -> (Snapshot, String, Vec<u8>) {
+    let key = SigningKey::generate(alg).unwrap().with_kid("k");
+    let token = mint(&key, &support::claims());
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
+    (snapshot(&[&key]), input.to_owned(), raw)
+}
+
 #[test]
 fn psychic_der_truncated_padded_and_oversized_ecdsa_signatures_are_refused() {
     for (alg, width) in [
@@ -106,13 +118,7 @@ fn psychic_der_truncated_padded_and_oversized_ecdsa_signatures_are_refused() {
         (Algorithm::Es384, 48),
         (Algorithm::Es512, 66),
     ] {
-        let key = SigningKey::generate(alg).unwrap().with_kid("k");
-        let snap = snapshot(&[&key]);
-        let token = mint(&key, &support::claims());
-        let (input, sig) = token.rsplit_once('.').unwrap();
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sig)
-            .unwrap();
+        let (snap, input, raw) = ecdsa_token(alg);
         let (r, s) = raw.split_at(width);
         let der_int = |v: &[u8]| {
             let v: Vec<u8> = v.iter().skip_while(|b| **b == 0).copied().collect();
@@ -201,16 +207,10 @@ fn high_s_ecdsa_is_accepted_and_r_or_s_out_of_range_is_refused() {
             width,
             "{alg}: the order has the signature's half width"
         );
-        let key = SigningKey::generate(alg).unwrap().with_kid("k");
-        let snap = snapshot(&[&key]);
-        let token = mint(&key, &support::claims());
-        let (input, sig) = token.rsplit_once('.').unwrap();
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sig)
-            .unwrap();
+        let (snap, input, raw) = ecdsa_token(alg);
         let (r, s) = raw.split_at(n.len());
         let high_s = format!("{input}.{}", b64(&[r, &subtract(&n, s)].concat()));
-        assert_ne!(high_s, token);
+        assert_ne!(high_s, format!("{input}.{}", b64(&raw)));
         let verified = verify(&high_s, &snap, &ProviderSet::Any, UnixTime::now());
         assert!(verified.is_ok(), "{alg} high-S refused: {verified:?}");
         let zero = vec![0u8; n.len()];

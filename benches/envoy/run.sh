@@ -28,13 +28,15 @@ if [ -z "${AUTHZ_BIN:-}" ]; then  # AUTHZ_BIN: measure another build (e.g. an ex
   AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
 fi
 
+default_upstream='upstream: { claim_headers: { sub: x-jwt-sub } }'
+upstream_line="${AUTHZ_UPSTREAM-$default_upstream}"
 cat >"$PERF_WORK/authz-config.yaml" <<YAML
 providers:
   - name: lab
     issuer: https://issuer.example.com
     audiences: [https://api.example.com/]
     jwks: { file: $TMP_DIR/jwks.json }
-${AUTHZ_UPSTREAM-upstream: { claim_headers: { sub: x-jwt-sub } }}
+$upstream_line
 YAML
 
 # Audit events for the harness's refusal checks only; warn keeps the log quiet under load.

@@ -156,19 +156,18 @@ impl Compiler<'_> {
                 matcher,
                 requirement: self.requirement(&field, file, known, global)?,
             };
-            if let Some(m) = &route.matcher {
-                if let Some(earlier) = routes
+            if let Some(m) = &route.matcher
+                && let Some(earlier) = routes
                     .iter()
                     .position(|r| r.matcher.as_ref().is_some_and(|e| covers(e, m)))
-                {
-                    let message = format!(
-                        "never matched: routes[{earlier}] matches every request this route would"
-                    );
-                    match &route.name {
-                        None => return Err(self.invalid(format!("{field}.match"), message)),
-                        Some(name) => {
-                            tracing::warn!(route = %name, "{field}.match: {message}; reachable only by name through context_extensions")
-                        }
+            {
+                let message = format!(
+                    "never matched: routes[{earlier}] matches every request this route would"
+                );
+                match &route.name {
+                    None => return Err(self.invalid(format!("{field}.match"), message)),
+                    Some(name) => {
+                        tracing::warn!(route = %name, "{field}.match: {message}; reachable only by name through context_extensions")
                     }
                 }
             }

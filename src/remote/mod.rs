@@ -216,10 +216,10 @@ impl FetchReport {
 
 impl ProviderKeys {
     fn stop(&self) {
-        if let Ok(mut task) = self.task.lock() {
-            if let Some(task) = task.take() {
-                task.abort();
-            }
+        if let Ok(mut task) = self.task.lock()
+            && let Some(task) = task.take()
+        {
+            task.abort();
         }
     }
 

@@ -323,10 +323,10 @@ impl TimeClaims {
         if iat.is_some_and(|iat| iat > now + skew) {
             return Err(Reason::IssuedInFuture);
         }
-        if let Some(exp) = exp {
-            if nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat) {
-                return Err(Reason::ValidityWindowInvalid);
-            }
+        if let Some(exp) = exp
+            && (nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat))
+        {
+            return Err(Reason::ValidityWindowInvalid);
         }
         Ok(())
     }
