@@ -165,11 +165,11 @@ fn anonymous(snapshot: &Snapshot, selected: Selected<'_>) -> Allow {
     if selected.requirement.upstream.strip_authorization {
         remove_headers.push("authorization".to_owned());
     }
-    let mut metadata = Vec::new();
-    if snapshot.metadata.enabled {
-        metadata.extend(selected.name.map(|r| ("route".to_owned(), r.to_owned())));
-        metadata.push(("anonymous".to_owned(), "true".to_owned()));
-    }
+    let metadata = metadata(
+        snapshot,
+        selected.name,
+        [("anonymous".to_owned(), "true".to_owned())],
+    );
     Allow {
         route: selected.name.map(str::to_owned),
         identity: None,
@@ -201,16 +201,16 @@ fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -
         remove_headers.push("authorization".to_owned());
     }
     let provider = &verified.provider().name;
-    let mut metadata = Vec::new();
-    if snapshot.metadata.enabled {
-        metadata.extend(selected.name.map(|r| ("route".to_owned(), r.to_owned())));
-        metadata.push(("provider".to_owned(), provider.clone()));
-        for name in &snapshot.metadata.claims {
-            if let Some(value) = claim(claims, name).and_then(header_value) {
-                metadata.push((name.clone(), value));
-            }
-        }
-    }
+    let claim_fields = snapshot.metadata.claims.iter().filter_map(|name| {
+        let value = claim(claims, name).and_then(header_value)?;
+        Some((name.clone(), value))
+    });
+    let provider_field = ("provider".to_owned(), provider.clone());
+    let metadata = metadata(
+        snapshot,
+        selected.name,
+        std::iter::once(provider_field).chain(claim_fields),
+    );
     Allow {
         route: selected.name.map(str::to_owned),
         identity: Some(Identity {
@@ -221,6 +221,20 @@ fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -
         remove_headers,
         metadata,
     }
+}
+
+/// `dynamic_metadata` fields: `route` when named, then `fields`; nothing when turned off
+/// (`fields` is lazy, so no claim is formatted then).
+fn metadata(
+    snapshot: &Snapshot,
+    route: Option<&str>,
+    fields: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    if !snapshot.metadata.enabled {
+        return Vec::new();
+    }
+    let route = route.map(|r| ("route".to_owned(), r.to_owned()));
+    route.into_iter().chain(fields).collect()
 }
 
 /// A claim by name, or else by a nested `a.b` path (a literal name wins, so namespaced
@@ -338,11 +352,11 @@ fn deny(
         provider: provider.map(str::to_owned),
         route: route.map(str::to_owned),
         observed,
-        metadata: if snapshot.metadata.enabled {
-            vec![("reason".to_owned(), reason.code().to_owned())]
-        } else {
-            Vec::new()
-        },
+        metadata: metadata(
+            snapshot,
+            None,
+            [("reason".to_owned(), reason.code().to_owned())],
+        ),
     })
 }
 

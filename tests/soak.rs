@@ -163,10 +163,8 @@ fn rotation_key(index: usize) -> SigningKey {
 fn remote_claims(changes: Value) -> Value {
     let mut random = [0u8; 12];
     aws_lc_rs::rand::fill(&mut random).expect("random");
-    let mut claims = claims_with(json!({ "jti": b64(&random) }));
-    for (k, v) in changes.as_object().expect("object") {
-        claims[k] = v.clone();
-    }
+    let mut claims = claims_with(changes);
+    claims["jti"] = json!(b64(&random));
     claims
 }
 

