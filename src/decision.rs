@@ -21,7 +21,7 @@ pub struct Request<'a> {
     pub host: &'a str,
     /// Envoy's per-route `context_extensions["route"]`.
     pub route_name: Option<&'a str>,
-    /// Both `Origin` and `Access-Control-Request-Method` are present.
+    /// Both `Origin` and `Access-Control-Request-Method` are present and not empty.
     pub cors_preflight: bool,
 }
 
@@ -81,12 +81,33 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
 
 /// [`decide`], with verified tokens answered from `cache` when given (same verdicts: the
 /// cache only skips work it can prove was done for this token, config and key set).
+///
+/// A panic inside (a bug) is a 500 `internal` deny: failed closed, whatever Envoy's
+/// `failure_mode_allow` says, and never a reset stream. The decision reads shared state
+/// only through `&` (the cache's shards are mutexes, which a panic poisons safely).
 pub fn decide_cached(
     snapshot: &Snapshot,
     request: &Request<'_>,
     now: UnixTime,
     cache: Option<&TokenCache>,
 ) -> Decision {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decide_unguarded(snapshot, request, now, cache)
+    }))
+    .unwrap_or_else(|_| deny(snapshot, Reason::Internal, None, None, None, None))
+}
+
+fn decide_unguarded(
+    snapshot: &Snapshot,
+    request: &Request<'_>,
+    now: UnixTime,
+    cache: Option<&TokenCache>,
+) -> Decision {
+    // A stand-in for a bug, so the guard above has a test that fails without it.
+    #[cfg(test)]
+    if request.method == "PANIC" {
+        panic!("a test asked the decision to panic");
+    }
     let target = Target {
         method: request.method,
         path: request.path,
@@ -103,12 +124,12 @@ pub fn decide_cached(
         && request.cors_preflight
         && request.method.eq_ignore_ascii_case("OPTIONS")
     {
-        return Decision::Allow(anonymous(snapshot, selected));
+        return Decision::Allow(anonymous(snapshot, selected, request));
     }
     let token = match bearer_token(&request.authorization) {
         Ok(Some(token)) => token,
         Ok(None) if requirement.allow_anonymous => {
-            return Decision::Allow(anonymous(snapshot, selected));
+            return Decision::Allow(anonymous(snapshot, selected, request));
         }
         Ok(None) => return deny(snapshot, Reason::NoCredentials, route, None, None, None),
         Err(reason) => return deny(snapshot, reason, route, None, None, None),
@@ -159,10 +180,12 @@ pub fn decide_cached(
     Decision::Allow(allow(snapshot, selected, &verified))
 }
 
-/// Anonymous access or a CORS preflight: no identity, and no identity header survives.
-fn anonymous(snapshot: &Snapshot, selected: Selected<'_>) -> Allow {
+/// Anonymous access or a CORS preflight: no identity, and no identity header survives. Nor
+/// does an `Authorization` header that was not validated (`JWT <token>`, `Basic …`, or a
+/// preflight's): the upstream might accept a scheme we never checked.
+fn anonymous(snapshot: &Snapshot, selected: Selected<'_>, request: &Request<'_>) -> Allow {
     let mut remove_headers = snapshot.identity_headers.clone();
-    if selected.requirement.upstream.strip_authorization {
+    if selected.requirement.upstream.strip_authorization || !request.authorization.is_empty() {
         remove_headers.push("authorization".to_owned());
     }
     let metadata = metadata(
@@ -362,3 +385,5 @@ fn deny(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hardening;

@@ -88,7 +88,10 @@ impl Check {
     /// The check that produces `reason`.
     fn of(reason: Reason) -> Check {
         match reason {
-            Reason::RouteNotConfigured | Reason::PathNotCanonical => Check::Route,
+            // A panic could be anywhere; nothing after the route is claimed as passed.
+            Reason::RouteNotConfigured | Reason::PathNotCanonical | Reason::Internal => {
+                Check::Route
+            }
             Reason::NoCredentials
             | Reason::MultipleCredentials
             | Reason::MalformedAuthorization
@@ -166,7 +169,12 @@ pub fn explain(
     fetches: &[FetchReport],
 ) -> Report {
     let authorization = format!("Bearer {}", question.token);
-    let has = |name: &str| question.headers.iter().any(|(k, _)| k == name);
+    let has = |name: &str| {
+        question
+            .headers
+            .iter()
+            .any(|(k, v)| k == name && !v.is_empty())
+    };
     let request = Request {
         authorization: vec![authorization.as_bytes()],
         method: question.method,

@@ -38,6 +38,7 @@ pub mod envoy_sample;
 const OK: i32 = 0;
 const INVALID_ARGUMENT: i32 = 3;
 const PERMISSION_DENIED: i32 = 7;
+const INTERNAL: i32 = 13;
 const UNAVAILABLE: i32 = 14;
 const UNAUTHENTICATED: i32 = 16;
 
@@ -239,8 +240,12 @@ fn to_request<'a>(
         path: text(&http.path, "path")?,
         host: text(&http.host, "host")?,
         route_name: context_extensions.get("route").map(String::as_str),
-        cors_preflight: header(http, "origin").is_some()
-            && header(http, "access-control-request-method").is_some(),
+        cors_preflight: [
+            header(http, "origin"),
+            header(http, "access-control-request-method"),
+        ]
+        .iter()
+        .all(|v| v.is_some_and(|v| !v.is_empty())),
     })
 }
 
@@ -280,6 +285,7 @@ fn denied(deny: Deny) -> CheckResponse {
     let code = match deny.status {
         400 => INVALID_ARGUMENT,
         403 => PERMISSION_DENIED,
+        500 => INTERNAL,
         503 => UNAVAILABLE,
         _ => UNAUTHENTICATED,
     };

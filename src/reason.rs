@@ -17,8 +17,9 @@ pub enum Reason {
     MalformedAuthorization,
     /// `Bearer` with no token after it.
     EmptyBearer,
-    /// The path has dot or empty segments or an encoded slash: matching it against routes
-    /// could differ from how the upstream resolves it.
+    /// The path has dot or empty segments, a path parameter (`;`), an encoded slash, or is
+    /// longer than 8 KiB: matching it against routes could differ from how the upstream
+    /// resolves it.
     PathNotCanonical,
     /// The token is larger than `limits.max_token_bytes`.
     TokenTooLarge,
@@ -71,6 +72,8 @@ pub enum Reason {
     ClaimMismatch,
     /// Envoy's `context_extensions` name a route this config does not have.
     RouteNotConfigured,
+    /// A bug: the decision panicked. Failed closed with a 500, never a reset stream.
+    Internal,
 }
 
 /// The RFC 6750 §3.1 error code carried in the challenge.
@@ -99,7 +102,7 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 31] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -130,6 +133,7 @@ impl Reason {
         Reason::InsufficientScope,
         Reason::ClaimMismatch,
         Reason::RouteNotConfigured,
+        Reason::Internal,
     ];
 
     /// Stable snake_case code for logs, metrics and docs.
@@ -158,7 +162,7 @@ impl Reason {
             | Reason::EmptyBearer
             | Reason::PathNotCanonical => Some(ErrorCode::InvalidRequest),
             Reason::InsufficientScope | Reason::ClaimMismatch => Some(ErrorCode::InsufficientScope),
-            Reason::RouteNotConfigured => Some(ErrorCode::ServerError),
+            Reason::RouteNotConfigured | Reason::Internal => Some(ErrorCode::ServerError),
             Reason::KeysUnavailable => Some(ErrorCode::TemporarilyUnavailable),
             _ => Some(ErrorCode::InvalidToken),
         }
@@ -181,7 +185,7 @@ impl Reason {
                 r#"The client sent `Bearer` with nothing after it: its token variable is empty."#
             }
             Reason::PathNotCanonical => {
-                r#"The path has `.`/`..` or empty segments or an encoded slash; enable Envoy's `normalize_path` and `merge_slashes`."#
+                r#"The path has `.`/`..` or empty segments, a `;` path parameter, an encoded slash, or is over 8 KiB; enable Envoy's `normalize_path` and `merge_slashes`."#
             }
             Reason::TokenTooLarge => {
                 r#"Token over `limits.max_token_bytes`; raise it if your IdP puts many groups in tokens."#
@@ -251,6 +255,9 @@ impl Reason {
             Reason::RouteNotConfigured => {
                 r#"Envoy's `context_extensions` name a route this config lacks: deploy the matching config. No `WWW-Authenticate`."#
             }
+            Reason::Internal => {
+                r#"A bug in envoy-jwt-authz (the check panicked; the log has the backtrace): the request was denied, not allowed. Please report it."#
+            }
             Reason::KeysUnavailable => {
                 r#"The provider's key set was never fetched (IdP unreachable since startup, wrong `uri`, discovery failing, private CA missing): see `last_error` in `/status`. No `WWW-Authenticate` is sent."#
             }
@@ -305,6 +312,7 @@ impl Reason {
             Reason::RouteNotConfigured => {
                 ("route_not_configured", "authorization route not configured")
             }
+            Reason::Internal => ("internal", "internal error"),
         }
     }
 }

@@ -1,14 +1,26 @@
-//! Route selection: which requirement applies to a request. Pure.
+//! Route selection: which requirement applies to a request. Pure, and linear in the
+//! request's size (the path is capped at [`MAX_MATCH_PATH`] bytes, globs are compiled NFAs).
 //!
 //! Order: a route named by Envoy's per-route `context_extensions` (`route: NAME`) wins;
 //! otherwise the first route whose `match` fits (path, methods, host); otherwise the
 //! default. Paths are matched in a canonical form: the query string is dropped and
 //! percent-encoded unreserved characters are decoded (`/%61dmin` is `/admin`); a path that
-//! still has dot segments, empty segments, an encoded `/` or `\`, or a backslash is refused
-//! rather than guessed at, because the upstream may resolve it differently than we would.
+//! still has dot segments, empty segments, path parameters (`;`), an encoded `/` or `\`,
+//! or a backslash is refused rather than guessed at, because the upstream may resolve it
+//! differently than we would (Tomcat, Jetty and Spring resolve `/public/..;/admin` to
+//! `/admin`). That check runs on every request whenever the config matches paths or names
+//! a route that lets requests through without a token (see [`Snapshot::checks_paths`]).
+//! Hosts are compared without the port, an empty port or a trailing dot, byte by byte.
+
+mod glob;
+
+pub use glob::{Glob, GlobError, MAX_GLOB_MIDDLE};
 
 use crate::reason::Reason;
 use crate::snapshot::{PathMatch, Requirement, RouteMatch, Snapshot};
+
+/// Longest path (before the query) that is matched; longer ones are `path_not_canonical`.
+pub const MAX_MATCH_PATH: usize = 8 * 1024;
 
 /// The route chosen for a request: its name (if any) and requirement.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +57,12 @@ pub fn select<'s>(snapshot: &'s Snapshot, target: &Target<'_>) -> Result<Selecte
             requirement: &route.requirement,
         }
     };
+    // Without path-matching or token-free named routes a path is never refused.
+    let path = if snapshot.checks_paths {
+        Some(canonical_path(target.path).ok_or(Reason::PathNotCanonical)?)
+    } else {
+        None
+    };
     if let Some(name) = target.route_name {
         return snapshot
             .routes
@@ -53,11 +71,8 @@ pub fn select<'s>(snapshot: &'s Snapshot, target: &Target<'_>) -> Result<Selecte
             .map(selected)
             .ok_or(Reason::RouteNotConfigured);
     }
-    // Only a config that matches on requests needs the path: without such routes a path is
-    // never refused.
-    if snapshot.routes.iter().any(|r| r.matcher.is_some()) {
-        let path = canonical_path(target.path).ok_or(Reason::PathNotCanonical)?;
-        let host = strip_port(target.host);
+    if let Some(path) = path {
+        let host = normalize_host(target.host.as_bytes());
         let found = snapshot.routes.iter().position(|r| {
             r.matcher
                 .as_ref()
@@ -74,186 +89,147 @@ pub fn select<'s>(snapshot: &'s Snapshot, target: &Target<'_>) -> Result<Selecte
     })
 }
 
-fn matches(m: &RouteMatch, path: &str, method: &str, host: &str) -> bool {
-    path_matches(&m.path, path)
+fn matches(m: &RouteMatch, path: &str, method: &str, host: &[u8]) -> bool {
+    path_matches(&m.path, path, m.case_insensitive)
         && (m.methods.is_empty() || m.methods.iter().any(|x| x.eq_ignore_ascii_case(method)))
         && (m.hosts.is_empty() || m.hosts.iter().any(|h| host_matches(h, host)))
 }
 
-/// Whether `pattern` covers the canonical `path`.
-pub fn path_matches(pattern: &PathMatch, path: &str) -> bool {
+/// Whether `pattern` covers the canonical `path` (ASCII case folded when
+/// `case_insensitive`; a glob carries its own folding).
+pub fn path_matches(pattern: &PathMatch, path: &str, case_insensitive: bool) -> bool {
+    let eq = |a: &[u8], b: &[u8]| {
+        if case_insensitive {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    };
+    let path = path.as_bytes();
     match pattern {
         PathMatch::Any => true,
-        PathMatch::Exact(exact) => path == exact,
+        // With or without one trailing slash: most frameworks route both alike.
+        PathMatch::Exact(exact) => eq(
+            without_trailing_slash(path),
+            without_trailing_slash(exact.as_bytes()),
+        ),
         // Segment-aware: `/admin` covers `/admin` and `/admin/…`, not `/administrator`.
         PathMatch::Prefix(prefix) => {
-            let prefix = prefix.trim_end_matches('/');
-            path == prefix
-                || path
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('/'))
-                || prefix.is_empty()
+            let prefix = without_trailing_slash(prefix.as_bytes());
+            prefix == b"/"
+                || (path.len() >= prefix.len()
+                    && eq(&path[..prefix.len()], prefix)
+                    && matches!(path.get(prefix.len()), None | Some(b'/')))
         }
-        PathMatch::Glob(glob) => glob_matches(glob.as_bytes(), path.as_bytes()),
+        PathMatch::Glob(glob) => glob.matches(path),
     }
 }
 
-/// `*` matches within one segment (no `/`), `**` matches anything (across segments).
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern {
-        [] => text.is_empty(),
-        [b'*', b'*', rest @ ..] => (0..=text.len()).any(|i| glob_matches(rest, &text[i..])),
-        [b'*', rest @ ..] => {
-            let segment_end = text.iter().position(|b| *b == b'/').unwrap_or(text.len());
-            (0..=segment_end).any(|i| glob_matches(rest, &text[i..]))
-        }
-        [p, rest @ ..] => text.first() == Some(p) && glob_matches(rest, &text[1..]),
+fn without_trailing_slash(path: &[u8]) -> &[u8] {
+    match path {
+        [rest @ .., b'/'] if !rest.is_empty() => rest,
+        _ => path,
     }
 }
 
-/// `api.example.com` (case-insensitive) or `*.example.com` (any subdomain).
-fn host_matches(pattern: &str, host: &str) -> bool {
+/// `api.example.com` (case-insensitive) or `*.example.com` (any subdomain); the pattern is
+/// lowercase (compile made it so) and the host is compared byte by byte, so a non-ASCII
+/// host is simply not equal.
+fn host_matches(pattern: &str, host: &[u8]) -> bool {
     match pattern.strip_prefix("*.") {
         Some(suffix) => {
+            let suffix = suffix.as_bytes();
             host.len() > suffix.len() + 1
                 && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                && host[host.len() - suffix.len() - 1] == b'.'
         }
-        None => host.eq_ignore_ascii_case(pattern),
+        None => host.eq_ignore_ascii_case(pattern.as_bytes()),
     }
 }
 
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
+/// The host without its port (an empty port too, RFC 9110 §4.2.3) and one trailing dot
+/// (`api.example.com.` is the same name).
+pub fn normalize_host(host: &[u8]) -> &[u8] {
+    let name = if host.first() == Some(&b'[') {
         // [v6]:port
-        return host
-            .split_once(']')
-            .map_or(host, |(h, _)| &host[..h.len() + 1]);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
+        match host.iter().position(|b| *b == b']') {
+            Some(end) => &host[..=end],
+            None => host,
+        }
+    } else {
+        match host.iter().rposition(|b| *b == b':') {
+            Some(colon) if host[colon + 1..].iter().all(u8::is_ascii_digit) => &host[..colon],
+            _ => host,
+        }
+    };
+    match name {
+        [rest @ .., b'.'] if !rest.is_empty() => rest,
+        _ => name,
     }
 }
 
 /// The path without query or fragment, with `%XX` of unreserved characters decoded; `None`
-/// when it is not canonical (dot or empty segments, encoded `/` or `\`, a backslash, bad
-/// escapes, or not starting with `/`).
+/// when it is not canonical (dot or empty segments, path parameters `;`, encoded `/` or
+/// `\`, a backslash, bad escapes, longer than [`MAX_MATCH_PATH`], or not starting with
+/// `/`).
 pub fn canonical_path(raw: &str) -> Option<String> {
-    let path = raw.split(['?', '#']).next().unwrap_or_default();
-    if !path.starts_with('/') {
+    // Look for the query only within the cap: a longer path is refused either way, so an
+    // attacker's 60 KB path costs a scan of 8 KiB.
+    let window = &raw.as_bytes()[..raw.len().min(MAX_MATCH_PATH + 1)];
+    let end = window
+        .iter()
+        .position(|b| matches!(b, b'?' | b'#'))
+        .unwrap_or(raw.len());
+    if end > MAX_MATCH_PATH || !raw.starts_with('/') {
         return None;
     }
+    // `end` is at an ASCII byte or the end, so a char boundary.
+    let path = &raw[..end];
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
+    // Copied in runs between escapes: every byte that ends a run is ASCII, so each run is
+    // whole UTF-8.
+    let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
+                out.push_str(&path[run..i]);
                 let hex = path.get(i + 1..i + 3)?;
                 let value = u8::from_str_radix(hex, 16).ok()?;
                 if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
                     out.push(char::from(value));
-                } else if matches!(value, b'/' | b'\\') {
+                } else if matches!(value, b'/' | b'\\' | b';') {
                     return None;
                 } else {
                     out.push('%');
                     out.push_str(&hex.to_ascii_uppercase());
                 }
                 i += 3;
+                run = i;
             }
-            b'\\' => return None,
-            _ => {
-                // Multi-byte UTF-8 is copied whole: advance by the char's length.
-                let ch = path[i..].chars().next()?;
-                out.push(ch);
-                i += ch.len_utf8();
-            }
+            b'\\' | b';' => return None,
+            _ => i += 1,
         }
     }
-    let segments: Vec<&str> = out[1..].split('/').collect();
-    let last = segments.len() - 1;
-    for (n, segment) in segments.iter().enumerate() {
-        // A trailing slash (empty last segment) is fine; `//` inside is not.
-        if *segment == "." || *segment == ".." || (segment.is_empty() && n != last) {
-            return None;
+    out.push_str(&path[run..]);
+    // Segment by segment (one pass over the bytes, no iterator per segment): a trailing
+    // slash (empty last segment) is fine; `//`, `.` and `..` are not.
+    let rest = &out.as_bytes()[1..];
+    let mut segment_start = 0;
+    for (i, b) in rest.iter().enumerate() {
+        if *b == b'/' {
+            if matches!(&rest[segment_start..i], b"" | b"." | b"..") {
+                return None;
+            }
+            segment_start = i + 1;
         }
+    }
+    if matches!(&rest[segment_start..], b"." | b"..") {
+        return None;
     }
     Some(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_query_is_dropped_and_unreserved_escapes_are_decoded() {
-        assert_eq!(
-            canonical_path("/api/items?limit=10&q=a%20b").as_deref(),
-            Some("/api/items")
-        );
-        assert_eq!(canonical_path("/%61dmin").as_deref(), Some("/admin"));
-        assert_eq!(canonical_path("/a%20b").as_deref(), Some("/a%20b"));
-        assert_eq!(canonical_path("/a%2fb"), None);
-        assert_eq!(canonical_path("/a%5Cb"), None);
-        assert_eq!(canonical_path("/").as_deref(), Some("/"));
-        assert_eq!(canonical_path("/public/").as_deref(), Some("/public/"));
-        assert_eq!(canonical_path("/caf\u{e9}").as_deref(), Some("/caf\u{e9}"));
-    }
-
-    #[test]
-    fn dot_segments_and_other_ambiguities_are_refused() {
-        for bad in [
-            "/public/../admin",
-            "/public/./x",
-            "/public/%2e%2e/admin",
-            "/public/%2E./admin",
-            "/a//b",
-            "/a\\b",
-            "admin",
-            "/a%zz",
-            "/a%2",
-        ] {
-            assert_eq!(canonical_path(bad), None, "{bad}");
-        }
-        assert_eq!(canonical_path("/a..b/c.d").as_deref(), Some("/a..b/c.d"));
-    }
-
-    #[test]
-    fn prefixes_are_segment_aware() {
-        let p = PathMatch::Prefix("/admin".into());
-        assert!(path_matches(&p, "/admin"));
-        assert!(path_matches(&p, "/admin/users"));
-        assert!(!path_matches(&p, "/administrator"));
-        assert!(path_matches(
-            &PathMatch::Prefix("/admin/".into()),
-            "/admin/x"
-        ));
-        assert!(path_matches(&PathMatch::Prefix("/".into()), "/anything"));
-    }
-
-    #[test]
-    fn globs_match_within_or_across_segments() {
-        let g = |p: &str, t: &str| path_matches(&PathMatch::Glob(p.into()), t);
-        assert!(g("/api/*/items", "/api/v1/items"));
-        assert!(!g("/api/*/items", "/api/v1/x/items"));
-        assert!(g("/api/**/items", "/api/v1/x/items"));
-        assert!(g("/files/*.pdf", "/files/a.pdf"));
-        assert!(!g("/files/*.pdf", "/files/a/b.pdf"));
-        assert!(g("/**", "/x/y"));
-        assert!(!g("/api/*", "/api/a/b"));
-    }
-
-    #[test]
-    fn hosts_match_case_insensitively_without_the_port() {
-        assert!(host_matches(
-            "api.example.com",
-            strip_port("API.example.com:8443")
-        ));
-        assert!(host_matches("*.example.com", "a.example.com"));
-        assert!(!host_matches("*.example.com", "example.com"));
-        assert!(!host_matches("*.example.com", "aexample.com"));
-        assert_eq!(strip_port("[::1]:10000"), "[::1]");
-        assert_eq!(strip_port("localhost"), "localhost");
-    }
-}
+mod tests;

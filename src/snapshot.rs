@@ -122,8 +122,8 @@ pub enum PathMatch {
     Exact(String),
     /// Segment-aware prefix.
     Prefix(String),
-    /// `*` within a segment, `**` across segments.
-    Glob(String),
+    /// `*` within a segment, `**` across segments (compiled, linear-time).
+    Glob(crate::route::Glob),
 }
 
 /// A route's match; empty `methods`/`hosts` match any.
@@ -132,8 +132,11 @@ pub struct RouteMatch {
     pub path: PathMatch,
     /// Uppercase method names.
     pub methods: Vec<String>,
-    /// Host names (case-insensitive, port ignored) or `*.domain` wildcards.
+    /// Lowercase host names without a trailing dot (the request's port, empty port and
+    /// trailing dot are ignored), or `*.domain` wildcards.
     pub hosts: Vec<String>,
+    /// Paths compared with ASCII case folded (for upstreams that route that way).
+    pub case_insensitive: bool,
 }
 
 /// A named and/or matched requirement.
@@ -205,6 +208,10 @@ pub struct Snapshot {
     pub by_issuer: HashMap<String, usize>,
     /// First match wins.
     pub routes: Vec<Route>,
+    /// Whether every request's path must be canonical: some route matches paths, or a
+    /// named route lets requests through without a token (Envoy picked it by its own path
+    /// matching, and the upstream must not resolve `/public/../admin` behind it).
+    pub checks_paths: bool,
     pub default_requirement: Requirement,
     pub challenge: Challenge,
     /// Every identity header name configured anywhere: all are removed from a request

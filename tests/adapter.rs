@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-fn service(extra: &str) -> AuthzService {
+pub(crate) fn service(extra: &str) -> AuthzService {
     let snapshot =
         compile_str(&support::config_yaml(extra), Path::new("config.yaml")).expect("config");
     AuthzService::new(
@@ -36,7 +36,7 @@ fn service(extra: &str) -> AuthzService {
 }
 
 /// The headers map as Envoy fills it by default.
-fn envoy_headers(extra: &[(&str, &str)]) -> HashMap<String, String> {
+pub(crate) fn envoy_headers(extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut headers: HashMap<String, String> = [
         (":method", "GET"),
         (":path", "/api/items?limit=10"),
@@ -66,7 +66,7 @@ fn check_request(http: HttpRequest) -> CheckRequest {
 }
 
 /// An HttpRequest carrying `headers` as map entries (the wire form of Envoy's map).
-fn http_with(headers: HashMap<String, String>) -> HttpRequest {
+pub(crate) fn http_with(headers: HashMap<String, String>) -> HttpRequest {
     HttpRequest {
         method: "GET".into(),
         headers: headers
@@ -100,7 +100,7 @@ fn raw_http(lines: &[(&str, &[u8])]) -> HttpRequest {
     }
 }
 
-async fn check(service: &AuthzService, http: HttpRequest) -> CheckResponse {
+pub(crate) async fn check(service: &AuthzService, http: HttpRequest) -> CheckResponse {
     service
         .check(tonic::Request::new(check_request(http)))
         .await
@@ -120,7 +120,7 @@ fn header(options: &[HeaderValueOption], name: &str) -> (String, i32) {
 }
 
 /// (grpc status code, http status, www-authenticate, body) of a deny.
-fn denial(response: &CheckResponse) -> (i32, i32, String, String) {
+pub(crate) fn denial(response: &CheckResponse) -> (i32, i32, String, String) {
     let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
         panic!("not denied: {response:?}")
     };

@@ -13,5 +13,6 @@ mod explain;
 mod properties;
 mod reload;
 mod remote;
+mod routes;
 mod soak;
 mod wycheproof;

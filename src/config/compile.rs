@@ -146,7 +146,10 @@ impl Compiler<'_> {
             ));
         }
         let default_requirement = self.requirement("default", &default, &providers, &global)?;
-        let routes = self.routes(&file.routes, &providers, &global)?;
+        let routes = self.routes(&file.routes, &providers, &global, &file.matching)?;
+        let checks_paths = routes.iter().any(|r| {
+            r.matcher.is_some() || (r.requirement.allow_anonymous || r.requirement.cors_preflight)
+        });
         let mut identity_headers: Vec<String> = std::iter::once(&default_requirement)
             .chain(routes.iter().map(|r| &r.requirement))
             .flat_map(|r| r.upstream.claim_headers.iter().map(|c| c.header.clone()))
@@ -157,6 +160,7 @@ impl Compiler<'_> {
             providers,
             by_issuer,
             routes,
+            checks_paths,
             default_requirement,
             challenge,
             identity_headers,

@@ -23,6 +23,8 @@ pub struct ConfigFile {
     pub limits: LimitsFile,
     #[serde(default)]
     pub dynamic_metadata: DynamicMetadataFile,
+    #[serde(default)]
+    pub matching: MatchingFile,
     /// How long `/readyz` may wait for remote key sets before reporting ready anyway.
     pub startup_grace: Option<String>,
 }
@@ -106,6 +108,8 @@ pub struct MatchFile {
     pub path_glob: Option<String>,
     pub methods: Option<Vec<String>>,
     pub hosts: Option<Vec<String>>,
+    /// Overrides the top-level `matching.case_insensitive` for this route.
+    pub case_insensitive: Option<bool>,
 }
 
 /// `any`, or a list of provider names.
@@ -146,4 +150,12 @@ pub struct LimitsFile {
     pub max_token_bytes: Option<usize>,
     pub max_json_depth: Option<usize>,
     pub max_jwks_bytes: Option<usize>,
+}
+
+/// `matching`: how every route's `match` compares paths unless the route says otherwise.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingFile {
+    #[serde(default)]
+    pub case_insensitive: bool,
 }

@@ -4,8 +4,8 @@
 
 use super::compile::{Compiler, is_header_name};
 use super::error::ConfigError;
-use super::file::{MatchFile, ProvidersFile, RouteFile, UpstreamFile};
-use crate::route::path_matches;
+use super::file::{MatchFile, MatchingFile, ProvidersFile, RouteFile, UpstreamFile};
+use crate::route::{Glob, path_matches};
 use crate::snapshot::{
     ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, Upstream,
 };
@@ -123,6 +123,7 @@ impl Compiler<'_> {
         files: &[RouteFile],
         known: &[Provider],
         global: &Upstream,
+        matching: &MatchingFile,
     ) -> Result<Vec<Route>, ConfigError> {
         let mut routes: Vec<Route> = Vec::with_capacity(files.len());
         for (i, file) in files.iter().enumerate() {
@@ -143,7 +144,7 @@ impl Compiler<'_> {
             let matcher = file
                 .matches
                 .as_ref()
-                .map(|m| self.route_match(&field, m))
+                .map(|m| self.route_match(&field, m, matching))
                 .transpose()?;
             if matcher.is_none() && file.name.is_none() {
                 return Err(self.invalid(
@@ -176,8 +177,14 @@ impl Compiler<'_> {
         Ok(routes)
     }
 
-    fn route_match(&self, field: &str, m: &MatchFile) -> Result<RouteMatch, ConfigError> {
+    fn route_match(
+        &self,
+        field: &str,
+        m: &MatchFile,
+        matching: &MatchingFile,
+    ) -> Result<RouteMatch, ConfigError> {
         let field = format!("{field}.match");
+        let case_insensitive = m.case_insensitive.unwrap_or(matching.case_insensitive);
         let path = match (&m.path, &m.path_prefix, &m.path_glob) {
             (None, None, None) => PathMatch::Any,
             (Some(p), None, None) => PathMatch::Exact(self.pattern(&format!("{field}.path"), p)?),
@@ -185,7 +192,12 @@ impl Compiler<'_> {
                 PathMatch::Prefix(self.pattern(&format!("{field}.path_prefix"), p)?)
             }
             (None, None, Some(p)) => {
-                PathMatch::Glob(self.pattern(&format!("{field}.path_glob"), p)?)
+                let glob_field = format!("{field}.path_glob");
+                let p = self.pattern(&glob_field, p)?;
+                PathMatch::Glob(
+                    Glob::new(&p, case_insensitive)
+                        .map_err(|e| self.invalid(glob_field, format!("{p:?}: {e}")))?,
+                )
             }
             _ => {
                 return Err(self.invalid(
@@ -203,14 +215,21 @@ impl Compiler<'_> {
                 ));
             }
         }
-        let hosts = m.hosts.clone().unwrap_or_default();
-        if hosts.iter().any(String::is_empty) {
-            return Err(self.invalid(format!("{field}.hosts"), "a host must not be empty"));
-        }
+        let hosts = m
+            .hosts
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(j, host)| {
+                host_pattern(host)
+                    .ok_or_else(|| self.invalid(format!("{field}.hosts[{j}]"), format!("{host:?} is not a host name or `*.domain` (no port: the request's port is ignored; letters, digits, `-`, `_` and dots, or an [IPv6] literal)")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(RouteMatch {
             path,
             methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             hosts,
+            case_insensitive,
         })
     }
 
@@ -224,8 +243,32 @@ impl Compiler<'_> {
     }
 }
 
+/// A host pattern as matched: lowercase, one trailing dot dropped; `None` when it has a
+/// port or a character no host name holds (it could never match).
+fn host_pattern(pattern: &str) -> Option<String> {
+    let lower = pattern.to_ascii_lowercase();
+    let name = lower.strip_suffix('.').unwrap_or(&lower);
+    let valid = if let Some(v6) = name.strip_prefix('[') {
+        v6.strip_suffix(']').is_some_and(|inner| {
+            !inner.is_empty()
+                && inner
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        })
+    } else {
+        let labels = name.strip_prefix("*.").unwrap_or(name);
+        labels.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    valid.then(|| name.to_owned())
+}
+
 /// Whether `earlier` matches every request `later` would (so `later` is never reached by
-/// path). Conservative: `false` when unsure (e.g. two globs).
+/// path). Conservative: `false` when unsure (e.g. two different globs).
 fn covers(earlier: &RouteMatch, later: &RouteMatch) -> bool {
     let subset = |a: &[String], b: &[String]| {
         a.is_empty()
@@ -233,15 +276,26 @@ fn covers(earlier: &RouteMatch, later: &RouteMatch) -> bool {
                 && b.iter()
                     .all(|x| a.iter().any(|y| y.eq_ignore_ascii_case(x))))
     };
-    let path = match (&earlier.path, &later.path) {
-        (PathMatch::Any, _) => true,
-        (_, PathMatch::Any) => false,
-        (e, PathMatch::Exact(l)) => path_matches(e, l),
-        (PathMatch::Prefix(e), PathMatch::Prefix(l)) => {
-            path_matches(&PathMatch::Prefix(e.clone()), l.trim_end_matches('/'))
-        }
-        (PathMatch::Glob(e), PathMatch::Glob(l)) => e == l,
-        _ => false,
-    };
+    let fold = earlier.case_insensitive;
+    // A case-sensitive route never covers a case-insensitive one (it misses `/ADMIN`).
+    let path = (fold || !later.case_insensitive)
+        && match (&earlier.path, &later.path) {
+            (PathMatch::Any, _) => true,
+            (_, PathMatch::Any) => false,
+            // `later` matches `l` with and without a trailing slash: both must be covered.
+            (e, PathMatch::Exact(l)) => {
+                let other = match l.strip_suffix('/') {
+                    Some(stripped) if !stripped.is_empty() => stripped.to_owned(),
+                    Some(_) => l.clone(),
+                    None => format!("{l}/"),
+                };
+                path_matches(e, l, fold) && path_matches(e, &other, fold)
+            }
+            (PathMatch::Prefix(e), PathMatch::Prefix(l)) => {
+                path_matches(&PathMatch::Prefix(e.clone()), l.trim_end_matches('/'), fold)
+            }
+            (PathMatch::Glob(e), PathMatch::Glob(l)) => e == l,
+            _ => false,
+        };
     path && subset(&earlier.methods, &later.methods) && subset(&earlier.hosts, &later.hosts)
 }

@@ -240,9 +240,42 @@ fn route_errors_name_the_route_and_field() {
             "routes[1].match: never matched: routes[0]",
         ),
         (
-            "routes:\n  - match: { path_glob: '/a/*' }\n  - match: { path: /a/b }\n",
+            "routes:\n  - match: { path_glob: '/a/**' }\n  - match: { path: /a/b }\n",
             "routes[1].match: never matched: routes[0]",
         ),
+        (
+            "routes:\n  - match: { path_prefix: /a, case_insensitive: true }\n  - match: { path: /A/b }\n",
+            "routes[1].match: never matched: routes[0]",
+        ),
+        (
+            "routes:\n  - match: { path_glob: '/a/***' }\n",
+            "routes[0].match.path_glob: \"/a/***\": `***` is neither",
+        ),
+        (
+            "routes:\n  - match: { path_glob: '/*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*' }\n",
+            "routes[0].match.path_glob: \"/*aaa",
+        ),
+        (
+            "routes:\n  - match: { path: /a;b }\n",
+            "routes[0].match.path: \"/a;b\" must start with /",
+        ),
+        (
+            "routes:\n  - match: { hosts: [admin.example.com:8443] }\n",
+            "routes[0].match.hosts[0]: \"admin.example.com:8443\" is not a host name",
+        ),
+        (
+            "routes:\n  - match: { hosts: [a.example.com, 'caf\u{e9}.example'] }\n",
+            "routes[0].match.hosts[1]",
+        ),
+        (
+            "routes:\n  - match: { hosts: ['a..b'] }\n",
+            "routes[0].match.hosts[0]",
+        ),
+        (
+            "routes:\n  - match: { hosts: ['a.*.b'] }\n",
+            "routes[0].match.hosts[0]",
+        ),
+        ("matching: { case_sensitive: true }\n", "matching"),
         (
             "routes:\n  - scopes: [a]\n",
             "routes[0]: a route needs a `match`, a `name`",
@@ -323,4 +356,38 @@ fn routes_compile_with_their_requirements() {
     assert_eq!(snap.routes[2].name.as_deref(), Some("late"));
     assert!(snap.default_requirement.allow_anonymous && snap.default_requirement.cors_preflight);
     assert_eq!(snap.identity_headers, ["x-email", "x-sub"]);
+}
+
+#[test]
+fn host_patterns_are_normalised_and_case_folding_inherits() {
+    let snap = compile_str(
+        &provider(
+            "matching: { case_insensitive: true }\nroutes:\n  - match: { path_prefix: /a, hosts: [API.Example.COM., '*.b.test', '[::1]'] }\n  - match: { path_prefix: /c, case_insensitive: false }\n",
+        ),
+        Path::new("c.yaml"),
+    )
+    .unwrap();
+    let first = snap.routes[0].matcher.as_ref().unwrap();
+    assert_eq!(first.hosts, ["api.example.com", "*.b.test", "[::1]"]);
+    assert!(first.case_insensitive);
+    assert!(!snap.routes[1].matcher.as_ref().unwrap().case_insensitive);
+    assert!(snap.checks_paths);
+}
+
+#[test]
+fn paths_are_checked_when_routes_match_or_named_routes_need_no_token() {
+    let checks = |routes: &str| {
+        compile_str(&provider(routes), Path::new("c.yaml"))
+            .unwrap()
+            .checks_paths
+    };
+    assert!(!checks(""));
+    assert!(!checks("routes:\n  - name: admin\n    scopes: [a]\n"));
+    assert!(checks(
+        "routes:\n  - name: public\n    allow_anonymous: true\n"
+    ));
+    assert!(checks(
+        "routes:\n  - name: cors\n    cors_preflight: allow\n"
+    ));
+    assert!(checks("routes:\n  - match: { path_prefix: /a }\n"));
 }

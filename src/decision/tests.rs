@@ -8,13 +8,13 @@ use crate::mint::{SigningKey, test_keys};
 use serde_json::json;
 use std::path::Path;
 
-const NOW: UnixTime = UnixTime(1_800_000_000);
+pub(super) const NOW: UnixTime = UnixTime(1_800_000_000);
 
-fn key() -> SigningKey {
+pub(super) fn key() -> SigningKey {
     test_keys::ec(Algorithm::Es256, "k1")
 }
 
-fn snapshot(extra: &str) -> Snapshot {
+pub(super) fn snapshot(extra: &str) -> Snapshot {
     let yaml = format!(
         "providers:\n  - name: okta\n    issuer: https://iss.test\n    audiences: [api://a]\n    jwks: {{ inline: '{}' }}\n{extra}",
         json!({"keys": [key().public_jwk()]})
@@ -22,7 +22,7 @@ fn snapshot(extra: &str) -> Snapshot {
     compile_str(&yaml, Path::new("t.yaml")).unwrap()
 }
 
-fn token(extra: serde_json::Value) -> String {
+pub(super) fn token(extra: serde_json::Value) -> String {
     let mut claims = json!({"iss": "https://iss.test", "aud": "api://a", "exp": NOW.0 + 60});
     for (k, v) in extra.as_object().unwrap() {
         claims[k] = v.clone();
@@ -30,7 +30,7 @@ fn token(extra: serde_json::Value) -> String {
     key().mint(&claims).unwrap()
 }
 
-fn decide_with(snapshot: &Snapshot, authorization: &[&str]) -> Decision {
+pub(super) fn decide_with(snapshot: &Snapshot, authorization: &[&str]) -> Decision {
     let request = Request {
         authorization: authorization.iter().map(|v| v.as_bytes()).collect(),
         ..Request::default()
@@ -38,14 +38,14 @@ fn decide_with(snapshot: &Snapshot, authorization: &[&str]) -> Decision {
     decide(snapshot, &request, NOW)
 }
 
-fn denied(decision: Decision) -> Deny {
+pub(super) fn denied(decision: Decision) -> Deny {
     match decision {
         Decision::Deny(deny) => deny,
         Decision::Allow(allow) => panic!("expected a deny, got {allow:?}"),
     }
 }
 
-fn allowed(decision: Decision) -> Allow {
+pub(super) fn allowed(decision: Decision) -> Allow {
     match decision {
         Decision::Allow(allow) => allow,
         Decision::Deny(deny) => panic!("expected an allow, got {deny:?}"),
@@ -194,13 +194,13 @@ fn scopes_come_from_scope_or_scp_and_are_never_split_on_commas() {
 }
 
 /// A snapshot with routes (YAML appended after the provider).
-fn routed(routes: &str) -> Snapshot {
+pub(super) fn routed(routes: &str) -> Snapshot {
     snapshot(&format!(
         "challenge: {{ realm: api }}\nupstream: {{ claim_headers: {{ sub: x-sub }} }}\n{routes}"
     ))
 }
 
-fn request<'a>(method: &'a str, path: &'a str, auth: &'a [String]) -> Request<'a> {
+pub(super) fn request<'a>(method: &'a str, path: &'a str, auth: &'a [String]) -> Request<'a> {
     Request {
         authorization: auth.iter().map(|a| a.as_bytes()).collect(),
         method,
@@ -210,7 +210,7 @@ fn request<'a>(method: &'a str, path: &'a str, auth: &'a [String]) -> Request<'a
     }
 }
 
-fn bearer(claims: serde_json::Value) -> Vec<String> {
+pub(super) fn bearer(claims: serde_json::Value) -> Vec<String> {
     vec![format!("Bearer {}", token(claims))]
 }
 

@@ -73,10 +73,14 @@ pub struct Envoy {
 impl Envoy {
     /// Starts Envoy in front of the authorizer at `authz_port` and waits until it is LIVE.
     pub fn start(authz_port: u16, encode_raw_headers: bool) -> Envoy {
+        Envoy::start_bootstrap(&render_bootstrap(authz_port, encode_raw_headers))
+    }
+
+    /// Starts Envoy with the bootstrap `yaml` (a [`render_bootstrap`] a test changed).
+    pub fn start_bootstrap(yaml: &str) -> Envoy {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("envoy.yaml");
-        std::fs::write(&config, render_bootstrap(authz_port, encode_raw_headers))
-            .expect("write bootstrap");
+        std::fs::write(&config, yaml).expect("write bootstrap");
         let admin_file = dir.path().join("admin.txt");
         let log = std::fs::File::create(dir.path().join("envoy.log")).expect("log");
         let child = Command::new(envoy_binary())

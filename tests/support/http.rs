@@ -31,7 +31,8 @@ impl Response {
     }
 }
 
-/// Sends `method path` with `headers` (each `(name, value)`, duplicates allowed).
+/// Sends `method path` with `headers` (each `(name, value)`, duplicates allowed; a `Host`
+/// among them replaces the default `test.local`).
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -40,7 +41,13 @@ pub fn request(
 ) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n");
+    let mut text = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        text.push_str("Host: test.local\r\n");
+    }
     for (name, value) in headers {
         text.push_str(&format!("{name}: {value}\r\n"));
     }
