@@ -342,36 +342,33 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Re
     }
 }
 
-/// The audience: the first present of `audience_claims`, each a string or an array of
-/// strings; exact comparison against the configured set.
+/// The audience: the first present of `audience_claims` (absent or `null` is not present)
+/// alone decides; it is a string or an array of strings, compared exactly against the
+/// configured set. Later claims are never consulted once one is present: with
+/// `[aud, client_id]`, a token for another API (`aud`) issued to an accepted client
+/// (`client_id`) must not pass.
 fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
-    let mut present = false;
-    for name in &provider.audience_claims {
-        match claims.get(name) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(aud)) => {
-                present = true;
+    let Some(deciding) = provider
+        .audience_claims
+        .iter()
+        .find_map(|name| claims.get(name).filter(|v| !v.is_null()))
+    else {
+        return Err(Reason::AudienceMissing);
+    };
+    match deciding {
+        Value::String(aud) if provider.audiences.contains(aud) => return Ok(()),
+        Value::String(_) => {}
+        Value::Array(items) => {
+            for item in items {
+                let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
                 if provider.audiences.contains(aud) {
                     return Ok(());
                 }
             }
-            Some(Value::Array(items)) => {
-                present = true;
-                for item in items {
-                    let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
-                    if provider.audiences.contains(aud) {
-                        return Ok(());
-                    }
-                }
-            }
-            Some(_) => return Err(Reason::ClaimMalformed),
         }
+        _ => return Err(Reason::ClaimMalformed),
     }
-    Err(if present {
-        Reason::AudienceNotAllowed
-    } else {
-        Reason::AudienceMissing
-    })
+    Err(Reason::AudienceNotAllowed)
 }
 
 /// `typ` (RFC 7515 §4.1.9, compared case-insensitively, `application/` optional).
