@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod extract;
+mod header;
 pub mod json;
 pub mod verify;
 
@@ -9,3 +10,5 @@ pub mod verify;
 mod tests;
 #[cfg(test)]
 mod tests_audience;
+#[cfg(test)]
+mod tests_header;

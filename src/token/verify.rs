@@ -1,7 +1,7 @@
 //! The verify path: SPEC §3 steps 2-5, linear and fail-closed, returning a [`Verified`]
 //! proof that only [`verify`] can construct.
 //!
-//! Order: size → structure (segments, base64url, strict JSON) → provider by `iss` → `alg`
+//! Order: size → structure (segments, base64url, strict JSON, no `b64`/`zip`) → provider by `iss` → `alg`
 //! from the provider's allow-list → key by `kid` within that provider → signature → claims
 //! with the injected `now`. Nothing named by the token (`jku`, `x5u`, `jwk`, `x5c`) is ever
 //! used or fetched.
@@ -11,7 +11,7 @@ use crate::b64;
 use crate::jwks::KeySet;
 use crate::reason::Reason;
 use crate::snapshot::{Limits, Provider, ProviderSet, Snapshot};
-use crate::token::json;
+use crate::token::{header, json};
 use aws_lc_rs::signature::ParsedPublicKey;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -143,6 +143,8 @@ pub fn verify<'s>(
         provider,
         observed: Some(Box::new(Observed::from_parts(&parts.header, &parts.claims))),
     };
+    // Still step 2, but after decoding, so the denial and `explain` can show the header.
+    header::check_parameters(&parts.header).map_err(|reason| rejection(reason, None))?;
     let provider = match parts.claims.get("iss") {
         None => return Err(rejection(Reason::IssuerMissing, None)),
         Some(Value::String(iss)) => match snapshot.provider_for_issuer(iss, allowed) {
