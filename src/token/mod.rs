@@ -11,4 +11,6 @@ mod tests;
 #[cfg(test)]
 mod tests_audience;
 #[cfg(test)]
+mod tests_ed25519;
+#[cfg(test)]
 mod tests_header;
