@@ -5,7 +5,11 @@
 
 use aws_lc_rs::signature::{self, VerificationAlgorithm};
 
-/// A supported JWS `alg` (RFC 7518 §3, RFC 8037 for `EdDSA`).
+/// A supported JWS `alg` (RFC 7518 §3; RFC 8037 for `EdDSA`; RFC 9864 for `Ed25519`).
+///
+/// `EdDSA` and `Ed25519` verify the same signatures, but they are distinct names: RFC 9864
+/// deprecates the polymorphic `EdDSA` in favour of the fully specified `Ed25519` (as the
+/// npm `oidc-provider` v9 signs), and a JWK that names one must not verify the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     Rs256,
@@ -18,6 +22,7 @@ pub enum Algorithm {
     Es384,
     Es512,
     EdDsa,
+    Ed25519,
 }
 
 /// The kind of key an algorithm needs; ECDSA algorithms are bound to exactly one curve.
@@ -32,7 +37,7 @@ pub enum KeyFamily {
 
 impl Algorithm {
     /// Every supported algorithm, in a stable order (used for defaults and listings).
-    pub const ALL: [Algorithm; 10] = [
+    pub const ALL: [Algorithm; 11] = [
         Algorithm::Rs256,
         Algorithm::Rs384,
         Algorithm::Rs512,
@@ -43,6 +48,7 @@ impl Algorithm {
         Algorithm::Es384,
         Algorithm::Es512,
         Algorithm::EdDsa,
+        Algorithm::Ed25519,
     ];
 
     /// The registered JWS name, e.g. `RS256`.
@@ -58,6 +64,7 @@ impl Algorithm {
             Algorithm::Es384 => "ES384",
             Algorithm::Es512 => "ES512",
             Algorithm::EdDsa => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
         }
     }
 
@@ -79,7 +86,7 @@ impl Algorithm {
             Algorithm::Es256 => KeyFamily::P256,
             Algorithm::Es384 => KeyFamily::P384,
             Algorithm::Es512 => KeyFamily::P521,
-            Algorithm::EdDsa => KeyFamily::Ed25519,
+            Algorithm::EdDsa | Algorithm::Ed25519 => KeyFamily::Ed25519,
         }
     }
 
@@ -97,7 +104,7 @@ impl Algorithm {
             Algorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
             Algorithm::Es512 => &signature::ECDSA_P521_SHA512_FIXED,
-            Algorithm::EdDsa => &signature::ED25519,
+            Algorithm::EdDsa | Algorithm::Ed25519 => &signature::ED25519,
         }
     }
 }
@@ -175,6 +182,24 @@ mod tests {
             set.iter().collect::<Vec<_>>(),
             [Algorithm::Es256, Algorithm::EdDsa]
         );
-        assert_eq!(AlgorithmSet::all().iter().count(), 10);
+        assert_eq!(AlgorithmSet::all().iter().count(), 11);
+    }
+
+    #[test]
+    fn both_names_of_ed25519_are_distinct_algorithms_in_the_default_set() {
+        let (old, new) = (Algorithm::EdDsa, Algorithm::Ed25519);
+        assert_eq!(Algorithm::from_name("EdDSA"), Some(old));
+        assert_eq!(Algorithm::from_name("Ed25519"), Some(new));
+        assert_eq!(Algorithm::from_name("ED25519"), None);
+        assert_ne!(old, new);
+        assert_eq!(
+            (old.family(), new.family()),
+            (KeyFamily::Ed25519, KeyFamily::Ed25519)
+        );
+        // The default `algorithms` is every supported one: a provider that accepts the
+        // deprecated name accepts its replacement too.
+        assert!(AlgorithmSet::all().contains(old) && AlgorithmSet::all().contains(new));
+        let only_new: AlgorithmSet = [new].into_iter().collect();
+        assert!(!only_new.contains(old));
     }
 }

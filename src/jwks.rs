@@ -2,7 +2,8 @@
 //!
 //! Pure: bytes in, [`KeySet`] out. Each usable key is bound at load to the algorithms it may
 //! verify: its own `alg` when the JWK names one, otherwise every allowed algorithm of its key
-//! family (RSA → RS*/PS*, P-256 → ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA). Keys
+//! family (RSA → RS*/PS*, P-256 → ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA and
+//! its fully specified name Ed25519, RFC 9864). Keys
 //! that cannot be used (weak RSA, unknown `kty`/`crv`, points off the curve, private
 //! material, `use: enc`) are skipped with a reason instead of failing the whole set.
 
@@ -338,7 +339,7 @@ mod tests {
                 vec![Es256],
                 vec![Es384],
                 vec![Es512],
-                vec![EdDsa]
+                vec![EdDsa, Ed25519]
             ]
         );
     }
@@ -350,6 +351,12 @@ mod tests {
             set.keys()[0].algorithms().collect::<Vec<_>>(),
             [Algorithm::Ps384]
         );
+        // Either name of Ed25519 pins the key to that name alone.
+        for alg in [Algorithm::EdDsa, Algorithm::Ed25519] {
+            let key = test_keys::ed25519("ed").with_alg(alg).unwrap();
+            let set = set_of(vec![key.public_jwk()]);
+            assert_eq!(set.keys()[0].algorithms().collect::<Vec<_>>(), [alg]);
+        }
     }
 
     #[test]

@@ -92,13 +92,12 @@ impl SigningKey {
         self
     }
 
-    /// The same RSA key used with another RSA algorithm (`RS*` ↔ `PS*`); `None` otherwise.
+    /// The same key used with another algorithm of its key family (`RS*` ↔ `PS*`,
+    /// `EdDSA` ↔ `Ed25519`); `None` when `alg` needs another kind of key.
     pub fn with_alg(&self, alg: Algorithm) -> Option<SigningKey> {
-        (self.alg.family() == KeyFamily::Rsa && alg.family() == KeyFamily::Rsa).then(|| {
-            SigningKey {
-                alg,
-                ..self.clone()
-            }
+        (self.alg.family() == alg.family()).then(|| SigningKey {
+            alg,
+            ..self.clone()
         })
     }
 
@@ -249,7 +248,7 @@ pub(crate) mod test_keys {
     pub fn for_alg(alg: Algorithm, kid: &str) -> SigningKey {
         match alg.family() {
             KeyFamily::Rsa => rsa(alg, kid),
-            KeyFamily::Ed25519 => ed25519(kid),
+            KeyFamily::Ed25519 => ed25519(kid).with_alg(alg).expect("Ed25519 alg"),
             _ => ec(alg, kid),
         }
     }

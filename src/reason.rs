@@ -27,7 +27,8 @@ pub enum Reason {
     OpaqueToken,
     /// The token has five segments: an encrypted JWT (JWE).
     EncryptedToken,
-    /// Wrong segment count, bad base64url, or header/payload not a strict JSON object.
+    /// Wrong segment count, bad base64url, header/payload not a strict JSON object, or a
+    /// header parameter that changes what the JWS means (`zip`, `b64` outside `crit`).
     MalformedToken,
     /// `alg` is missing, unknown, `none`, HMAC, or not in the provider's `algorithms`.
     AlgorithmNotAllowed,
@@ -197,7 +198,7 @@ impl Reason {
                 r#"A JWE (five parts): turn token encryption off for this API at the IdP."#
             }
             Reason::MalformedToken => {
-                r#"Not three base64url parts of JSON objects: truncated or padded copy-paste, duplicate JSON members, or a non-string `kid`."#
+                r#"Not three base64url parts of JSON objects: truncated or padded copy-paste, duplicate JSON members, a non-string `kid`, or a header with `zip` (a JWE parameter) or `b64` outside `crit` (RFC 7797)."#
             }
             Reason::AlgorithmNotAllowed => {
                 r#"`alg` is `none`, HMAC, unknown, or not in the provider's `algorithms`."#

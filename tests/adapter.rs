@@ -26,8 +26,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub(crate) fn service(extra: &str) -> AuthzService {
-    let snapshot =
-        compile_str(&support::config_yaml(extra), Path::new("config.yaml")).expect("config");
+    service_of(&support::config_yaml(extra))
+}
+
+fn service_of(yaml: &str) -> AuthzService {
+    let snapshot = compile_str(yaml, Path::new("config.yaml")).expect("config");
     AuthzService::new(
         Arc::new(ArcSwap::from_pointee(snapshot)),
         None,
@@ -192,6 +195,30 @@ async fn with_no_header_to_change_an_allow_is_a_bare_ok_with_metadata() {
         metadata["sub"].kind,
         Some(Kind::StringValue("alice".into()))
     );
+}
+
+/// Issue 14 §4: with the Cognito form, only the first present audience claim decides, so a
+/// token for another API issued to an accepted client is refused.
+#[tokio::test]
+async fn a_later_audience_claim_does_not_rescue_another_apis_token() {
+    let svc = service_of(&format!(
+        "providers:\n  - name: cognito\n    issuer: {}\n    audiences: [api://orders, client-123]\n    audience_claims: [aud, client_id]\n    jwks:\n      inline: '{}'\n",
+        support::ISSUER,
+        support::jwks()
+    ));
+    let ask = |claims| {
+        let auth = format!("Bearer {}", mint(&ec_key(), &claims));
+        check(&svc, http_with(envoy_headers(&[("authorization", &auth)])))
+    };
+    let billing = support::claims_with(json!({"aud": "api://billing", "client_id": "client-123"}));
+    let (grpc, http, challenge, _) = denial(&ask(billing).await);
+    assert_eq!((grpc, http), (16, 401));
+    assert!(
+        challenge.ends_with(r#"error_description="audience not allowed""#),
+        "{challenge}"
+    );
+    let cognito = support::claims_with(json!({"aud": null, "client_id": "client-123"}));
+    assert_eq!(ask(cognito).await.status.unwrap().code, 0);
 }
 
 #[tokio::test]

@@ -295,6 +295,26 @@ fn hostile_kid_values_find_no_key() {
 }
 
 #[test]
+fn b64_outside_crit_and_zip_are_malformed_even_when_signed_by_the_trusted_key() {
+    // A JWS library that honours `b64: false` (RFC 7797) verifies another signing input, one
+    // that honours `zip` another payload: neither may be judged as an ordinary token.
+    let snap = snapshot(&[&ec_key()]);
+    for header in [
+        json!({"alg": "ES256", "kid": "ec-1", "b64": false}),
+        json!({"alg": "ES256", "kid": "ec-1", "b64": true}),
+        json!({"alg": "ES256", "kid": "ec-1", "zip": "DEF"}),
+    ] {
+        let token = ec_key()
+            .sign_parts(
+                header.to_string().as_bytes(),
+                support::claims().to_string().as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(reason(&snap, &token), Reason::MalformedToken, "{header}");
+    }
+}
+
+#[test]
 fn nothing_a_token_names_is_ever_fetched() {
     // A canary listener stands where the attacker's key would be served from.
     let canary = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -85,6 +85,74 @@ fn the_example_jwks_is_the_public_half_of_the_demo_key() {
     assert_eq!(derived, committed);
 }
 
+/// Runs the binary with `args`, asserting success; its standard output.
+fn run_ok(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(binary()).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue 14 §9: what the npm `oidc-provider` v9 does — a JWK without `alg`, tokens with the
+/// fully specified `alg: Ed25519` (RFC 9864) — through every command that names algorithms.
+#[test]
+fn ed25519_is_an_algorithm_name_of_its_own_in_every_command() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    // PKCS#8, as `openssl genpkey -algorithm ed25519` writes it.
+    let der =
+        aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+            .unwrap();
+    let key = dir.path().join("ed.pem");
+    let pem = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    std::fs::write(
+        &key,
+        format!("-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    let key_args = ["--alg", "Ed25519", "--kid", "ed", "--key"].map(std::ffi::OsStr::new);
+    let public = run_ok(
+        &[
+            &[std::ffi::OsStr::new("public-jwks")][..],
+            &key_args,
+            &[key.as_os_str()],
+        ]
+        .concat(),
+    );
+    let mut jwks: serde_json::Value = serde_json::from_str(&public).unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "Ed25519", "{jwks}");
+    assert_eq!(jwks["keys"][0]["kty"], "OKP", "{jwks}");
+    jwks["keys"][0].as_object_mut().unwrap().remove("alg");
+    let config = dir.path().join("c.yaml");
+    std::fs::write(&config, format!("providers:\n  - name: node\n    issuer: {}\n    audiences: [{}]\n    jwks:\n      inline: '{jwks}'\n", support::ISSUER, support::AUDIENCE)).unwrap();
+    let summary = run_ok(&["check-config".as_ref(), config.as_os_str()]);
+    assert!(summary.contains("keys [ed(EdDSA,Ed25519)]"), "{summary}");
+    let token = run_ok(
+        &[
+            &["mint-token".as_ref()][..],
+            &key_args,
+            &[key.as_os_str()],
+            &["--iss", support::ISSUER, "--aud", support::AUDIENCE].map(std::ffi::OsStr::new),
+        ]
+        .concat(),
+    );
+    let header = token.trim().split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    assert!(
+        String::from_utf8(header)
+            .unwrap()
+            .contains(r#""alg":"Ed25519""#)
+    );
+    let report = run_ok(&[
+        "explain".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        token.trim().as_ref(),
+    ]);
+    assert!(report.contains(r#"algorithm    "Ed25519""#), "{report}");
+}
+
 #[test]
 fn health_and_readiness_answer_and_sigterm_exits_zero() {
     let mut server = Server::start(&support::config_yaml(""));

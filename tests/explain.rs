@@ -71,7 +71,7 @@ fn a_denial_is_explained_step_by_step() {
   ✓ credentials  a bearer token of 290 bytes (expected Authorization: Bearer <one token>)
   ✓ format       header {"alg":"ES256","kid":"ec-1","typ":"JWT"} (expected JWS: three base64url parts of JSON)
   ✓ issuer       "https://idp.test/oauth2/default" (provider okta) (expected one of [https://idp.test/oauth2/default, https://acme.okta.test])
-  ✓ algorithm    "ES256" (expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)
+  ✓ algorithm    "ES256" (expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519)
   ✓ key          "ec-1" (expected a kid in [ec-1, rsa-1])
   ✓ signature    expected valid with that key
   ✓ claim types  expected exp/nbf/iat numbers, iss a string, aud a string or strings

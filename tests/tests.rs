@@ -5,6 +5,7 @@ mod support;
 
 mod adapter;
 mod adversarial;
+mod adversarial_ed25519;
 mod cli;
 mod deploy;
 mod diagnostics;

@@ -2,8 +2,15 @@
 
 pub mod cache;
 pub mod extract;
+mod header;
 pub mod json;
 pub mod verify;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_audience;
+#[cfg(test)]
+mod tests_ed25519;
+#[cfg(test)]
+mod tests_header;

@@ -1,5 +1,6 @@
 //! Unit tests of the verify path: one test per rule of SPEC §3 steps 2-5, each asserting the
-//! exact reason, so removing a check fails a test.
+//! exact reason, so removing a check fails a test. The helpers are shared with the smaller
+//! sibling modules (`tests_*.rs`), which keep this file from growing.
 
 use super::verify::{UnixTime, verify};
 use crate::algorithm::Algorithm;
@@ -11,12 +12,12 @@ use crate::snapshot::{ProviderSet, Snapshot};
 use serde_json::{Value, json};
 use std::path::Path;
 
-const NOW: UnixTime = UnixTime(1_800_000_000);
-const ISS: &str = "https://issuer.test/oauth2/default";
-const AUD: &str = "api://orders";
+pub(super) const NOW: UnixTime = UnixTime(1_800_000_000);
+pub(super) const ISS: &str = "https://issuer.test/oauth2/default";
+pub(super) const AUD: &str = "api://orders";
 
 /// A snapshot with one provider `p` trusting `keys`, plus extra provider YAML lines.
-fn snapshot(keys: &[&SigningKey], extra: &str) -> Snapshot {
+pub(super) fn snapshot(keys: &[&SigningKey], extra: &str) -> Snapshot {
     let jwks = json!({ "keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>() });
     let yaml = format!(
         "providers:\n  - name: p\n    issuer: {ISS}\n    audiences: [{AUD}]\n    jwks: {{ inline: '{jwks}' }}\n{extra}"
@@ -24,15 +25,15 @@ fn snapshot(keys: &[&SigningKey], extra: &str) -> Snapshot {
     compile_str(&yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
 
-fn claims() -> Value {
+pub(super) fn claims() -> Value {
     json!({ "iss": ISS, "aud": AUD, "sub": "alice", "iat": NOW.0 - 10, "nbf": NOW.0 - 10, "exp": NOW.0 + 600 })
 }
 
-fn es256() -> SigningKey {
+pub(super) fn es256() -> SigningKey {
     test_keys::ec(Algorithm::Es256, "k1")
 }
 
-fn check(snapshot: &Snapshot, token: &str) -> Result<(), Reason> {
+pub(super) fn check(snapshot: &Snapshot, token: &str) -> Result<(), Reason> {
     verify(token, snapshot, &ProviderSet::Any, NOW)
         .map(|_| ())
         .map_err(|r| r.reason)
@@ -44,18 +45,18 @@ fn check_claims(claims: Value) -> Result<(), Reason> {
     check(&snapshot(&[&key], ""), &key.mint(&claims).unwrap())
 }
 
-fn with(mut base: Value, name: &str, value: Value) -> Value {
+pub(super) fn with(mut base: Value, name: &str, value: Value) -> Value {
     base[name] = value;
     base
 }
 
-fn without(mut base: Value, name: &str) -> Value {
+pub(super) fn without(mut base: Value, name: &str) -> Value {
     base.as_object_mut().unwrap().remove(name);
     base
 }
 
 /// A token with exactly this header JSON, signed by `key`.
-fn with_header(key: &SigningKey, header: Value) -> String {
+pub(super) fn with_header(key: &SigningKey, header: Value) -> String {
     key.sign_parts(
         header.to_string().as_bytes(),
         claims().to_string().as_bytes(),

@@ -1,7 +1,7 @@
 //! The verify path: SPEC §3 steps 2-5, linear and fail-closed, returning a [`Verified`]
 //! proof that only [`verify`] can construct.
 //!
-//! Order: size → structure (segments, base64url, strict JSON) → provider by `iss` → `alg`
+//! Order: size → structure (segments, base64url, strict JSON, no `b64`/`zip`) → provider by `iss` → `alg`
 //! from the provider's allow-list → key by `kid` within that provider → signature → claims
 //! with the injected `now`. Nothing named by the token (`jku`, `x5u`, `jwk`, `x5c`) is ever
 //! used or fetched.
@@ -11,7 +11,7 @@ use crate::b64;
 use crate::jwks::KeySet;
 use crate::reason::Reason;
 use crate::snapshot::{Limits, Provider, ProviderSet, Snapshot};
-use crate::token::json;
+use crate::token::{header, json};
 use aws_lc_rs::signature::ParsedPublicKey;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -143,6 +143,8 @@ pub fn verify<'s>(
         provider,
         observed: Some(Box::new(Observed::from_parts(&parts.header, &parts.claims))),
     };
+    // Still step 2, but after decoding, so the denial and `explain` can show the header.
+    header::check_parameters(&parts.header).map_err(|reason| rejection(reason, None))?;
     let provider = match parts.claims.get("iss") {
         None => return Err(rejection(Reason::IssuerMissing, None)),
         Some(Value::String(iss)) => match snapshot.provider_for_issuer(iss, allowed) {
@@ -342,36 +344,33 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Re
     }
 }
 
-/// The audience: the first present of `audience_claims`, each a string or an array of
-/// strings; exact comparison against the configured set.
+/// The audience: the first present of `audience_claims` (absent or `null` is not present)
+/// alone decides; it is a string or an array of strings, compared exactly against the
+/// configured set. Later claims are never consulted once one is present: with
+/// `[aud, client_id]`, a token for another API (`aud`) issued to an accepted client
+/// (`client_id`) must not pass.
 fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
-    let mut present = false;
-    for name in &provider.audience_claims {
-        match claims.get(name) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(aud)) => {
-                present = true;
+    let Some(deciding) = provider
+        .audience_claims
+        .iter()
+        .find_map(|name| claims.get(name).filter(|v| !v.is_null()))
+    else {
+        return Err(Reason::AudienceMissing);
+    };
+    match deciding {
+        Value::String(aud) if provider.audiences.contains(aud) => return Ok(()),
+        Value::String(_) => {}
+        Value::Array(items) => {
+            for item in items {
+                let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
                 if provider.audiences.contains(aud) {
                     return Ok(());
                 }
             }
-            Some(Value::Array(items)) => {
-                present = true;
-                for item in items {
-                    let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
-                    if provider.audiences.contains(aud) {
-                        return Ok(());
-                    }
-                }
-            }
-            Some(_) => return Err(Reason::ClaimMalformed),
         }
+        _ => return Err(Reason::ClaimMalformed),
     }
-    Err(if present {
-        Reason::AudienceNotAllowed
-    } else {
-        Reason::AudienceMissing
-    })
+    Err(Reason::AudienceNotAllowed)
 }
 
 /// `typ` (RFC 7515 §4.1.9, compared case-insensitively, `application/` optional).
