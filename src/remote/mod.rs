@@ -49,7 +49,7 @@ pub struct ProviderKeys {
     fingerprint: [u8; 32],
     source: Arc<RemoteSource>,
     algorithms: AlgorithmSet,
-    client: Result<reqwest::Client, String>,
+    client: Result<fetch::Client, String>,
     /// Held for the whole of a fetch: a second caller waits, then sees the new generation.
     fetch_lock: tokio::sync::Mutex<()>,
     /// Completed fetch attempts (successful or not).
