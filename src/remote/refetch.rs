@@ -108,6 +108,8 @@ impl ProviderKeys {
         snapshot: Arc<ArcSwap<Snapshot>>,
         done: InFlight,
     ) {
+        let done = AnswerOnDrop(done);
+        let done = &done.0;
         let outcome = self.fetch_on_demand(seen, &snapshot).await;
         // Checks drop their receiver when their deadline passes: none left means the
         // fetch finished too late for all of them. Counted before the answer is sent, as
@@ -146,6 +148,23 @@ impl ProviderKeys {
     }
 }
 
+/// Answers "no change" if the task ends without answering (a panic, or an abort at
+/// shutdown): the slot must never keep a fetch that will not finish, or every later Check
+/// for the provider would join it and no refetch would ever run again.
+struct AnswerOnDrop(InFlight);
+
+impl Drop for AnswerOnDrop {
+    fn drop(&mut self) {
+        self.0.send_if_modified(|answer| {
+            let unanswered = answer.is_none();
+            if unanswered {
+                *answer = Some(false);
+            }
+            unanswered
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +181,15 @@ mod tests {
         assert_eq!(Outcome::AlreadyFetched.label(false), None);
         assert!(Outcome::AlreadyFetched.changed() && ok.changed());
         assert!(!Outcome::RateLimited.changed() && !failed.changed());
+    }
+
+    #[test]
+    fn a_task_ending_unanswered_still_answers_no_change() {
+        let (sender, receiver) = watch::channel(None);
+        drop(AnswerOnDrop(Arc::new(sender)));
+        assert_eq!(*receiver.borrow(), Some(false));
+        let (sender, receiver) = watch::channel(Some(true));
+        drop(AnswerOnDrop(Arc::new(sender)));
+        assert_eq!(*receiver.borrow(), Some(true), "an answer given stays");
     }
 }
