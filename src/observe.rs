@@ -244,6 +244,22 @@ impl Collector for StateCollector {
                 ])?)?;
             }
         }
+        let mut refetches = encoder.encode_descriptor(
+            "jwks_refetch",
+            "Unknown-kid refetches per provider and result: ok, failed, ok_after_deadline and \
+             failed_after_deadline (finished after every Check waiting for it had answered; \
+             published anyway), rate_limited",
+            None,
+            counter.metric_type(),
+        )?;
+        for report in &reports {
+            for (result, count) in &report.refetches {
+                ConstCounter::new(*count).encode(refetches.encode_family(&[
+                    ("provider", report.provider.as_str()),
+                    ("result", result),
+                ])?)?;
+            }
+        }
         let mut age = encoder.encode_descriptor(
             "jwks_age_seconds",
             "Seconds since the last successful fetch",

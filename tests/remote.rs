@@ -1,6 +1,9 @@
 //! Keys from the network, against a real HTTP(S) IdP stand-in on loopback: rotation with
 //! one refetch, a flood of unknown kids, IdP down at startup, every failure keeping the
 //! last good keys, discovery, a private CA, and a rotation under load through Envoy.
+//! Refetches that outlive a Check and retries on stale connections are in `refetch`.
+
+mod refetch;
 
 use crate::support::envoy::Envoy;
 use crate::support::idp::{Answer, Discovery, Idp};

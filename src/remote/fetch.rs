@@ -59,29 +59,45 @@ impl FetchError {
     }
 }
 
-/// The HTTP client for one source: rustls, timeouts, redirect limit, HTTPS only unless
+/// The HTTP clients of one source: `pooled` for every request, `fresh` (no idle
+/// connections kept) for the one retry after a pooled connection was lost.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pooled: reqwest::Client,
+    fresh: reqwest::Client,
+}
+
+/// The HTTP clients for one source: rustls, timeouts, redirect limit, HTTPS only unless
 /// `allow_insecure_http`, and the extra CA certificates when given.
-pub fn client(source: &RemoteSource) -> Result<reqwest::Client, FetchError> {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(source.connect_timeout)
-        .timeout(source.timeout)
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-        .https_only(!source.allow_insecure_http)
-        .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
-    if let Some(pem) = &source.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| FetchError::Client(e.to_string()))?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder
-        .build()
-        .map_err(|e| FetchError::Client(e.to_string()))
+pub fn client(source: &RemoteSource) -> Result<Client, FetchError> {
+    let build = |max_idle: usize| {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(source.connect_timeout)
+            .timeout(source.timeout)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .https_only(!source.allow_insecure_http)
+            .pool_max_idle_per_host(max_idle)
+            .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &source.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| FetchError::Client(e.to_string()))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        builder
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))
+    };
+    Ok(Client {
+        pooled: build(usize::MAX)?,
+        // With no idle connection kept, every request opens a new one.
+        fresh: build(0)?,
+    })
 }
 
 /// Discovers (if configured) and fetches the key set, keeping keys usable with `algorithms`.
 /// An empty usable set is an error: the caller keeps its last good keys.
 pub async fn fetch_keys(
-    client: &reqwest::Client,
+    client: &Client,
     source: &RemoteSource,
     algorithms: AlgorithmSet,
 ) -> Result<Fetched, FetchError> {
@@ -132,7 +148,7 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
 /// The `jwks_uri` of the first metadata document found; its `issuer` must equal the
 /// configured issuer exactly (RFC 8414 §3.3, OpenID Connect Discovery §4.3).
 async fn discover(
-    client: &reqwest::Client,
+    client: &Client,
     source: &RemoteSource,
     issuer: &str,
 ) -> Result<String, FetchError> {
@@ -178,8 +194,15 @@ async fn discover(
 
 /// GET `url`, refusing non-2xx answers and bodies over `max` bytes (checked before and
 /// while reading, so a huge body is never buffered).
+///
+/// A connection lost before any answer arrived is retried once, on a new connection: a
+/// server may close an idle keep-alive connection just as we reuse it (Node's closes at
+/// 6 s while advertising 5 s), and a GET is idempotent (RFC 9112 §9.3.1). hyper-util only
+/// retries when the request was not yet written; this covers the request written into a
+/// connection the server was closing. Timeouts and HTTP errors are answers (or may be on
+/// their way) and are never retried, nor is anything once response bytes have been read.
 async fn get_capped(
-    client: &reqwest::Client,
+    client: &Client,
     url: &str,
     max: usize,
 ) -> Result<(Vec<u8>, HeaderMap), FetchError> {
@@ -195,12 +218,15 @@ async fn get_capped(
             }
         }
     };
-    let mut response = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(network)?;
+    let get =
+        |client: &reqwest::Client| client.get(url).header("accept", "application/json").send();
+    let mut response = match get(&client.pooled).await {
+        Err(e) if lost_before_answer(&e) => {
+            tracing::info!(url, error = %error_chain(&e), "connection lost before an answer; retrying once on a new connection");
+            get(&client.fresh).await.map_err(network)?
+        }
+        result => result.map_err(network)?,
+    };
     let status = response.status();
     if !status.is_success() {
         return Err(FetchError::Status {
@@ -229,6 +255,37 @@ async fn get_capped(
         body.extend_from_slice(&chunk);
     }
     Ok((body, headers))
+}
+
+/// Whether `e` says the connection closed or was reset before any answer arrived, as
+/// opposed to a timeout, a failed connect (no connection was reused: nothing to gain from
+/// another), TLS, redirect or HTTP-level errors.
+fn lost_before_answer(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || !e.is_request() {
+        return false;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            // "connection closed before message completed", or closed before the request
+            // could be written.
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// `max-age` from `Cache-Control`, ignoring `no-cache`/`no-store` directives (the refresh

@@ -9,9 +9,10 @@
 //!   with jitter.
 //! - An unknown `kid` triggers at most one fetch in flight per provider (concurrent Checks
 //!   wait for it) and at most one per `min_refetch_interval`, so random kids cannot make us
-//!   hammer the IdP.
+//!   hammer the IdP; the fetch outlives a Check that stops waiting (see [`refetch`]).
 
 pub mod fetch;
+mod refetch;
 
 use crate::algorithm::AlgorithmSet;
 use crate::jwks::KeySet;
@@ -34,6 +35,8 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 struct FetchStats {
     ok: u64,
     failed: BTreeMap<&'static str, u64>,
+    /// Unknown-`kid` refetches by outcome (see `refetch`).
+    refetches: BTreeMap<&'static str, u64>,
     last_error: Option<String>,
     last_success: Option<SystemTime>,
     url: Option<String>,
@@ -46,13 +49,15 @@ pub struct ProviderKeys {
     fingerprint: [u8; 32],
     source: Arc<RemoteSource>,
     algorithms: AlgorithmSet,
-    client: Result<reqwest::Client, String>,
+    client: Result<fetch::Client, String>,
     /// Held for the whole of a fetch: a second caller waits, then sees the new generation.
     fetch_lock: tokio::sync::Mutex<()>,
     /// Completed fetch attempts (successful or not).
     generation: AtomicU64,
     /// When the last on-demand (unknown `kid`) fetch started.
     last_on_demand: Mutex<Option<Instant>>,
+    /// The unknown-`kid` fetch in flight (or the last one, finished).
+    on_demand: Mutex<Option<refetch::InFlight>>,
     stats: Mutex<FetchStats>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -99,6 +104,7 @@ impl RemoteKeys {
                         fetch_lock: tokio::sync::Mutex::new(()),
                         generation: AtomicU64::new(0),
                         last_on_demand: Mutex::new(None),
+                        on_demand: Mutex::new(None),
                         stats: Mutex::default(),
                         task: Mutex::new(None),
                     });
@@ -119,31 +125,6 @@ impl RemoteKeys {
 
     fn get(&self, name: &str) -> Option<Arc<ProviderKeys>> {
         self.providers.lock().ok()?.get(name).cloned()
-    }
-
-    /// For a token whose `kid` is not in `provider`'s key set: fetch again unless a fetch
-    /// is already running (then wait for it) or one was done for this reason less than
-    /// `min_refetch_interval` ago. True when keys may have changed since the caller looked.
-    pub async fn refetch_unknown_kid(&self, provider: &str) -> bool {
-        let Some(keys) = self.get(provider) else {
-            return false;
-        };
-        let seen = keys.generation.load(Ordering::SeqCst);
-        let _guard = keys.fetch_lock.lock().await;
-        if keys.generation.load(Ordering::SeqCst) != seen {
-            return true; // another Check's fetch finished while we waited
-        }
-        {
-            let Ok(mut last) = keys.last_on_demand.lock() else {
-                return false;
-            };
-            if last.is_some_and(|t| t.elapsed() < keys.source.min_refetch_interval) {
-                return false;
-            }
-            *last = Some(Instant::now());
-        }
-        tracing::info!(provider, "unknown kid: fetching the key set again");
-        keys.fetch_locked(&self.snapshot).await.is_ok()
     }
 
     /// Fetches every remote key set (and discovery document) now, regardless of rate
@@ -182,6 +163,7 @@ impl RemoteKeys {
                     provider: p.name.clone(),
                     url: stats.url,
                     fetches,
+                    refetches: stats.refetches,
                     keys: stats.keys,
                     age: stats.last_success.and_then(|t| t.elapsed().ok()),
                     last_error: stats.last_error,
@@ -201,6 +183,10 @@ pub struct FetchReport {
     pub url: Option<String>,
     /// Fetch attempts by result: `ok` and each `FetchError::kind`.
     pub fetches: BTreeMap<&'static str, u64>,
+    /// Unknown-`kid` refetches by outcome: `ok`, `failed` (a Check still waited),
+    /// `ok_after_deadline`, `failed_after_deadline` (every Check had answered),
+    /// `rate_limited` (none sent: `min_refetch_interval`).
+    pub refetches: BTreeMap<&'static str, u64>,
     pub keys: usize,
     /// Time since the last successful fetch.
     pub age: Option<Duration>,
@@ -209,7 +195,7 @@ pub struct FetchReport {
 
 impl FetchReport {
     pub fn to_json(&self) -> Value {
-        json!({ "url": self.url, "fetches": self.fetches, "keys": self.keys,
+        json!({ "url": self.url, "fetches": self.fetches, "refetches": self.refetches, "keys": self.keys,
                 "key_set_age_seconds": self.age.map(|a| a.as_secs()), "last_error": self.last_error })
     }
 }

@@ -1,6 +1,6 @@
 //! A real HTTP(S) identity-provider stand-in on loopback: serves a JWK Set at `/jwks` and
 //! discovery documents, counts requests per path, and can misbehave on demand (down, 500,
-//! garbage, 10 MiB, empty key set). HTTPS uses a private CA generated at test time.
+//! garbage, 10 MiB, empty key set, slow). HTTPS uses a private CA generated at test time.
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::HashMap;
@@ -40,6 +40,8 @@ struct State {
     discovery: Discovery,
     /// The `issuer` the discovery document claims; `None`: the IdP's own base URL.
     discovery_issuer: Option<String>,
+    /// How long every answer waits after its request arrived (a slow IdP).
+    delay: std::time::Duration,
     hits: HashMap<String, u64>,
 }
 
@@ -94,6 +96,7 @@ impl Idp {
             max_age: None,
             discovery: Discovery::None,
             discovery_issuer: None,
+            delay: std::time::Duration::ZERO,
             hits: HashMap::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -157,6 +160,11 @@ impl Idp {
         });
     }
 
+    /// Every later answer waits `delay` before it is written.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.with(|s| s.delay = delay);
+    }
+
     /// How many requests reached `path`.
     pub fn hits(&self, path: &str) -> u64 {
         self.with(|s| s.hits.get(path).copied().unwrap_or(0))
@@ -206,7 +214,7 @@ fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
     }
     let head = String::from_utf8_lossy(&head);
     let path = head.split(' ').nth(1).unwrap_or("").to_owned();
-    let (answer, jwks, max_age, discovery, issuer) = {
+    let (answer, jwks, max_age, discovery, issuer, delay) = {
         let mut s = state.lock().expect("IdP state");
         *s.hits.entry(path.clone()).or_default() += 1;
         (
@@ -215,8 +223,10 @@ fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
             s.max_age,
             s.discovery,
             s.discovery_issuer.clone(),
+            s.delay,
         )
     };
+    std::thread::sleep(delay);
     match answer {
         Answer::Down => return, // drop the connection unanswered
         Answer::Hang => {

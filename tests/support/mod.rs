@@ -9,6 +9,7 @@ pub mod idp;
 pub mod load;
 pub mod logs;
 pub mod server;
+pub mod stale;
 
 use envoy_jwt_authz::algorithm::Algorithm;
 use envoy_jwt_authz::mint::SigningKey;

@@ -1,0 +1,133 @@
+//! A loopback JWKS server with a keep-alive race made deterministic: the first request on
+//! each connection is answered with keep-alive, and when the next request arrives on that
+//! connection it is closed without an answer — what a client sees when a server (Node's,
+//! closing at 6 s while advertising 5 s) drops an idle connection just as it is reused.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// How a reused connection is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Read the request, then close (FIN): "connection closed before message completed".
+    Fin,
+    /// Close with the request unread, so the kernel answers with a reset (RST).
+    Reset,
+}
+
+#[derive(Default)]
+struct Counts {
+    jwks: String,
+    connections: u64,
+    requests: u64,
+    answered: u64,
+}
+
+pub struct StaleIdp {
+    pub addr: SocketAddr,
+    counts: Arc<Mutex<Counts>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StaleIdp {
+    pub fn start(jwks: &serde_json::Value, close: Close) -> StaleIdp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stale IdP");
+        let addr = listener.local_addr().expect("address");
+        let counts = Arc::new(Mutex::new(Counts {
+            jwks: jwks.to_string(),
+            ..Counts::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (counts, stop) = (counts.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    counts.lock().expect("counts").connections += 1;
+                    let counts = counts.clone();
+                    std::thread::spawn(move || serve(stream, close, &counts));
+                }
+            })
+        };
+        StaleIdp {
+            addr,
+            counts,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("http://{}/jwks", self.addr)
+    }
+
+    pub fn set_jwks(&self, jwks: &serde_json::Value) {
+        self.counts.lock().expect("counts").jwks = jwks.to_string();
+    }
+
+    /// (connections accepted, requests seen, requests answered).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let c = self.counts.lock().expect("counts");
+        (c.connections, c.requests, c.answered)
+    }
+}
+
+impl Drop for StaleIdp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wake the accept loop
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, close: Close, counts: &Mutex<Counts>) {
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    if !read_head(&mut stream) {
+        return;
+    }
+    let jwks = {
+        let mut c = counts.lock().expect("counts");
+        c.requests += 1;
+        c.answered += 1;
+        c.jwks.clone()
+    };
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n{jwks}",
+        jwks.len()
+    );
+    if stream.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    // The next request on this connection is never answered.
+    let arrived = match close {
+        Close::Fin => read_head(&mut stream),
+        // Waits for the request without consuming it: closing a socket with unread data
+        // makes the kernel send a reset.
+        Close::Reset => stream.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0),
+    };
+    if arrived {
+        counts.lock().expect("counts").requests += 1;
+    }
+}
+
+/// Reads one request head (these are GETs: no body); false on EOF or error.
+fn read_head(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
