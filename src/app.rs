@@ -141,7 +141,7 @@ pub fn debug_listen_warning(addr: SocketAddr) -> Option<&'static str> {
     )
 }
 
-/// Runs both servers and the config watcher on bound listeners until `shutdown`
+/// Runs the three servers and the config watcher on bound listeners until `shutdown`
 /// completes, then drains.
 pub async fn run(
     snapshot: Arc<ArcSwap<Snapshot>>,
