@@ -1,17 +1,19 @@
-//! The admin HTTP server: `/healthz` (the process is alive), `/readyz` (the server holds a
-//! valid configuration and is not shutting down) and `/status` (JSON: reload counters, last
-//! reload error, providers and their key ids — never key material).
+//! The admin HTTP servers. The probe listener (`--admin-listen`): `/healthz` (the process is
+//! alive), `/readyz` (the server holds a valid configuration and is not shutting down) and
+//! `/metrics`. The debug listener (`--debug-listen`, loopback by default; see [`debug`]):
+//! `/status`, `/debug/denials` and `POST /jwks/refresh`.
+
+pub mod debug;
 
 use crate::config::watch::ReloadStats;
 use crate::observe::Observer;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use axum::routing::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -53,39 +55,14 @@ impl AdminState {
     }
 }
 
-/// The admin routes.
+/// The probe listener's routes: what the kubelet and Prometheus need, and nothing that
+/// discloses the config or reaches an IdP (that is [`debug::router`]).
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/status", get(status))
-        .route("/jwks/refresh", post(refresh))
         .route("/metrics", get(metrics))
-        .route("/debug/denials", get(denials))
         .with_state(state)
-}
-
-/// `POST /jwks/refresh`: refetch every remote key set now; 200 when all succeeded, 502
-/// otherwise (the last good keys keep serving either way).
-async fn refresh(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
-    let results = state.remote.refresh_all().await;
-    let all_ok = results.iter().all(|(_, r)| r.is_ok());
-    let body: serde_json::Map<String, Value> = results
-        .into_iter()
-        .map(|(name, result)| {
-            let value = match result {
-                Ok(keys) => json!({ "ok": true, "keys": keys }),
-                Err(error) => json!({ "ok": false, "error": error }),
-            };
-            (name, value)
-        })
-        .collect();
-    let status = if all_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_GATEWAY
-    };
-    (status, Json(Value::Object(body)))
 }
 
 /// Prometheus text format (OpenMetrics content type, which Prometheus negotiates).
@@ -99,48 +76,6 @@ async fn metrics(
         )],
         state.observer.metrics_text(),
     )
-}
-
-/// The recent denials, newest first.
-async fn denials(State(state): State<AdminState>) -> Json<Value> {
-    Json(json!({ "denials": state.observer.recent_denials() }))
-}
-
-async fn status(State(state): State<AdminState>) -> Json<Value> {
-    let snapshot = state.snapshot.load();
-    let mut remote: std::collections::BTreeMap<String, Value> = state
-        .remote
-        .reports()
-        .into_iter()
-        .map(|r| (r.provider.clone(), r.to_json()))
-        .collect();
-    let providers: Vec<Value> = snapshot
-        .providers
-        .iter()
-        .map(|p| {
-            let kids: Vec<&str> = p
-                .keys
-                .keys()
-                .iter()
-                .map(|k| k.kid().unwrap_or(""))
-                .collect();
-            let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
-            if let Some(jwks) = remote.remove(&p.name) {
-                entry["jwks"] = jwks;
-            }
-            entry
-        })
-        .collect();
-    Json(json!({
-        "ready": state.is_ready(),
-        "config": {
-            "path": snapshot.source.display().to_string(),
-            "reloads_applied": state.reloads.applied(),
-            "reloads_rejected": state.reloads.rejected(),
-            "last_reload_error": state.reloads.last_error(),
-        },
-        "providers": providers,
-    }))
 }
 
 async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {

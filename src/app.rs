@@ -1,5 +1,6 @@
-//! Wiring: load the config into the shared snapshot, bind the listeners, run the gRPC and
-//! admin servers, and shut down gracefully (readiness off → stop accepting → drain).
+//! Wiring: load the config into the shared snapshot, bind the listeners, run the gRPC,
+//! probe and debug servers, and shut down gracefully (readiness off → stop accepting →
+//! drain).
 
 use crate::admin::{self, AdminState, Readiness};
 use crate::config::watch::Reloader;
@@ -26,7 +27,11 @@ use tonic_health::ServingStatus;
 pub struct ServeOptions {
     pub config: PathBuf,
     pub grpc_listen: SocketAddr,
+    /// Probes and `/metrics`.
     pub admin_listen: SocketAddr,
+    /// `/status`, `/debug/*`, `POST /jwks/refresh`: loopback unless the operator says
+    /// otherwise.
+    pub debug_listen: SocketAddr,
     /// Where to write the bound addresses as JSON (useful with port 0).
     pub address_file: Option<PathBuf>,
     /// How long in-flight checks may take to finish after a shutdown signal.
@@ -77,28 +82,32 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     };
     let grpc = bind(options.grpc_listen).await?;
     let admin = bind(options.admin_listen).await?;
-    let grpc_addr = grpc.local_addr().map_err(|source| AppError::Bind {
-        addr: options.grpc_listen,
-        source,
-    })?;
-    let admin_addr = admin.local_addr().map_err(|source| AppError::Bind {
-        addr: options.admin_listen,
-        source,
-    })?;
+    let debug = bind(options.debug_listen).await?;
+    let local = |listener: &TcpListener, addr| {
+        listener
+            .local_addr()
+            .map_err(|source| AppError::Bind { addr, source })
+    };
+    let addresses = Addresses {
+        grpc: local(&grpc, options.grpc_listen)?,
+        admin: local(&admin, options.admin_listen)?,
+        debug: local(&debug, options.debug_listen)?,
+    };
     if let Some(path) = &options.address_file {
-        write_address_file(path, grpc_addr, admin_addr).map_err(|source| {
-            AppError::AddressFile {
-                path: path.clone(),
-                source,
-            }
+        write_address_file(path, &addresses).map_err(|source| AppError::AddressFile {
+            path: path.clone(),
+            source,
         })?;
     }
-    tracing::info!(grpc = %grpc_addr, admin = %admin_addr, config = %options.config.display(), "serving");
+    if let Some(warning) = debug_listen_warning(addresses.debug) {
+        tracing::warn!(debug = %addresses.debug, "{warning}");
+    }
+    tracing::info!(grpc = %addresses.grpc, admin = %addresses.admin, debug = %addresses.debug, config = %options.config.display(), "serving");
     let shutdown = termination_signal().map_err(AppError::Signals)?;
+    let listeners = Listeners { grpc, admin, debug };
     run(
         snapshot,
-        grpc,
-        admin,
+        listeners,
         Readiness::default(),
         shutdown,
         &options,
@@ -106,12 +115,37 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     .await
 }
 
-/// Runs both servers and the config watcher on bound listeners until `shutdown`
+/// The bound listeners: Check, probes and metrics, and the debug endpoints.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub admin: TcpListener,
+    pub debug: TcpListener,
+}
+
+/// The addresses actually bound (port 0 resolved).
+struct Addresses {
+    grpc: SocketAddr,
+    admin: SocketAddr,
+    debug: SocketAddr,
+}
+
+/// A warning when the debug listener is reachable from outside the host (or pod): it is
+/// allowed — behind a NetworkPolicy or on a private interface it can be what an operator
+/// wants — but it discloses the config and spends the IdP's rate limit, so say so loudly.
+pub fn debug_listen_warning(addr: SocketAddr) -> Option<&'static str> {
+    // `to_canonical`: an IPv4-mapped `::ffff:127.0.0.1` is loopback too.
+    (!addr.ip().to_canonical().is_loopback()).then_some(
+        "--debug-listen is not a loopback address: /status, /debug/denials and POST /jwks/refresh \
+         (issuers, audiences, kids, JWKS URLs, fetch errors; IdP fetches) are reachable from the \
+         network without authentication; restrict it (NetworkPolicy, firewall) or use 127.0.0.1",
+    )
+}
+
+/// Runs the three servers and the config watcher on bound listeners until `shutdown`
 /// completes, then drains.
 pub async fn run(
     snapshot: Arc<ArcSwap<Snapshot>>,
-    grpc: TcpListener,
-    admin: TcpListener,
+    listeners: Listeners,
     ready: Readiness,
     shutdown: impl Future<Output = ()>,
     options: &ServeOptions,
@@ -156,12 +190,17 @@ pub async fn run(
                 AuthzService::new(snapshot, Some(remote), observer).with_cache(cache),
             ))
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
                 stopped(grpc_stopped),
             ),
     );
     let mut admin_task = tokio::spawn(
-        axum::serve(admin, admin::router(admin_state))
+        axum::serve(listeners.admin, admin::router(admin_state.clone()))
+            .with_graceful_shutdown(stopped(others_stopped.clone()))
+            .into_future(),
+    );
+    let mut debug_task = tokio::spawn(
+        axum::serve(listeners.debug, admin::debug::router(admin_state))
             .with_graceful_shutdown(stopped(others_stopped.clone()))
             .into_future(),
     );
@@ -175,6 +214,7 @@ pub async fn run(
         () = shutdown => {}
         result = &mut grpc_task => return finished_early(result.map(|r| r.map_err(AppError::Grpc))),
         result = &mut admin_task => return finished_early(result.map(|r| r.map_err(AppError::Admin))),
+        result = &mut debug_task => return finished_early(result.map(|r| r.map_err(AppError::Admin))),
         result = &mut watch_task => return finished_early(result.map(|r| r.map_err(AppError::Watch))),
     }
     tracing::info!(drain_timeout = ?options.drain_timeout, "shutting down: readiness off, draining in-flight checks");
@@ -195,11 +235,13 @@ pub async fn run(
         }
     }
     let _ = stop_others.send(true);
-    if tokio::time::timeout(Duration::from_secs(1), &mut admin_task)
-        .await
-        .is_err()
-    {
-        admin_task.abort();
+    for task in [&mut admin_task, &mut debug_task] {
+        if tokio::time::timeout(Duration::from_secs(1), &mut *task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
     }
     if tokio::time::timeout(Duration::from_secs(1), &mut watch_task)
         .await
@@ -262,16 +304,16 @@ fn termination_signal() -> std::io::Result<impl Future<Output = ()>> {
     })
 }
 
-/// Writes `{"grpc": "...", "admin": "..."}` via a temporary file and a rename, so a reader
-/// never sees a partial file.
-fn write_address_file(
-    path: &std::path::Path,
-    grpc: SocketAddr,
-    admin: SocketAddr,
-) -> std::io::Result<()> {
+/// Writes `{"grpc": "...", "admin": "...", "debug": "..."}` via a temporary file and a
+/// rename, so a reader never sees a partial file.
+fn write_address_file(path: &std::path::Path, addresses: &Addresses) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let body =
-        serde_json::json!({ "grpc": grpc.to_string(), "admin": admin.to_string() }).to_string();
+    let body = serde_json::json!({
+        "grpc": addresses.grpc.to_string(),
+        "admin": addresses.admin.to_string(),
+        "debug": addresses.debug.to_string(),
+    })
+    .to_string();
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)
 }
@@ -286,5 +328,32 @@ pub fn log_snapshot(snapshot: &Snapshot) {
             .map(|k| k.kid().unwrap_or("-"))
             .collect();
         tracing::info!(provider = %p.name, issuers = ?p.issuers, audiences = ?p.audiences, kids = ?kids, "provider loaded");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::debug_listen_warning;
+
+    #[test]
+    fn only_a_non_loopback_debug_listener_is_warned_about() {
+        for quiet in [
+            "127.0.0.1:9193",
+            "127.0.0.2:0",
+            "[::1]:9193",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert_eq!(
+                debug_listen_warning(quiet.parse().unwrap()),
+                None,
+                "{quiet}"
+            );
+        }
+        for loud in ["0.0.0.0:9193", "[::]:9193", "10.0.0.7:9193"] {
+            assert!(
+                debug_listen_warning(loud.parse().unwrap()).is_some(),
+                "{loud}"
+            );
+        }
     }
 }

@@ -71,9 +71,15 @@ pub struct ServeArgs {
     /// gRPC listen address (Check and grpc.health.v1).
     #[arg(long, default_value = "127.0.0.1:9191")]
     pub grpc_listen: SocketAddr,
-    /// Admin HTTP listen address (/healthz, /readyz); loopback by default.
+    /// Probe and metrics HTTP listen address (/healthz, /readyz, /metrics); loopback by
+    /// default. In a pod, bind it where the kubelet and Prometheus reach it.
     #[arg(long, default_value = "127.0.0.1:9192")]
     pub admin_listen: SocketAddr,
+    /// Debug HTTP listen address (/status, /debug/denials, POST /jwks/refresh); keep it on
+    /// loopback (reach it with `kubectl port-forward`): a non-loopback address is allowed but
+    /// logged as a warning.
+    #[arg(long, default_value = "127.0.0.1:9193")]
+    pub debug_listen: SocketAddr,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

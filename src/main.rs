@@ -34,6 +34,7 @@ fn main() -> ExitCode {
                 config: args.config,
                 grpc_listen: args.grpc_listen,
                 admin_listen: args.admin_listen,
+                debug_listen: args.debug_listen,
                 address_file: args.address_file,
                 drain_timeout,
                 watch_debounce,

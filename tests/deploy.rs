@@ -1,8 +1,9 @@
 //! The deployment material under `envoy/` is kept honest: every Envoy bootstrap passes
 //! `envoy --mode validate`, the raw-headers variant differs from `envoy.yaml` only where it
 //! should, the ConfigMap's config passes `check-config`, the Deployment's arguments parse with
-//! the real command line and its probes hit real endpoints, and the Istio resources name the
-//! Deployment's port.
+//! the real command line and its probes and Prometheus scrape hit real endpoints on the probe
+//! listener, the debug listener stays on loopback (documented with `kubectl port-forward`),
+//! and the Istio resources name the Deployment's port.
 
 use crate::support::envoy::envoy_binary;
 use crate::support::server::{Server, binary};
@@ -165,6 +166,47 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
     assert_eq!(authz["livenessProbe"]["httpGet"]["port"], "admin");
     assert_eq!(authz["readinessProbe"]["httpGet"]["port"], "admin");
 
+    // Prometheus scrapes the probe port (annotations are strings).
+    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/scrape"], "true");
+    assert_eq!(
+        annotations["prometheus.io/port"],
+        serve.admin_listen.port().to_string()
+    );
+    let scrape_path = annotations["prometheus.io/path"].as_str().unwrap();
+
+    // The debug listener (/status, /debug/*, POST /jwks/refresh) is loopback-only, so it is
+    // no container port (nothing reaches it on the pod IP), and the manifest says how to
+    // reach it: `kubectl port-forward` dials localhost inside the pod's network namespace.
+    assert!(
+        serve.debug_listen.ip().is_loopback(),
+        "{}",
+        serve.debug_listen
+    );
+    assert_ne!(serve.debug_listen.port(), serve.admin_listen.port());
+    let declared: Vec<u64> = authz["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["containerPort"].as_u64().unwrap())
+        .collect();
+    assert!(!declared.contains(&u64::from(serve.debug_listen.port())));
+    let text = std::fs::read_to_string(repo("envoy/kubernetes/deployment.yaml")).unwrap();
+    let forward = format!(
+        "kubectl port-forward deployment/{} {}",
+        deployment["metadata"]["name"].as_str().unwrap(),
+        serve.debug_listen.port()
+    );
+    assert!(text.contains(&forward), "no `{forward}` in deployment.yaml");
+
+    // The Service exposes Envoy only: neither admin port is reachable through it.
+    for port in yaml("envoy/kubernetes/service.yaml")["spec"]["ports"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(port["targetPort"], "http", "{port:?}");
+    }
+
     // Envoy's bootstrap sends Check to that port.
     assert!(configmap_file("envoy.yaml").contains(&format!(
         "socket_address: {{ address: 127.0.0.1, port_value: {} }}",
@@ -196,20 +238,25 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
         );
     }
 
-    // The probe paths are real endpoints of the real server.
+    // The probe and scrape paths are real endpoints of the real server's probe listener;
+    // /status is not there but on the debug listener.
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("config")).unwrap();
     let config = dir.path().join("config/config.yaml");
     std::fs::write(&config, crate::support::config_yaml("")).unwrap();
     let server = Server::start_with(&config, dir, &[]);
-    for probe in ["livenessProbe", "readinessProbe"] {
-        let path = authz[probe]["httpGet"]["path"].as_str().unwrap();
+    let probes = ["livenessProbe", "readinessProbe"]
+        .map(|probe| authz[probe]["httpGet"]["path"].as_str().unwrap());
+    for path in probes.into_iter().chain([scrape_path]) {
         wait_for(path, Duration::from_secs(10), || {
             http::request(server.admin, "GET", path, &[])
                 .ok()
                 .filter(|r| r.status == 200)
         });
     }
+    let status = |addr| http::request(addr, "GET", "/status", &[]).unwrap().status;
+    assert_eq!(status(server.admin), 404);
+    assert_eq!(status(server.debug), 200);
 }
 
 #[test]

@@ -67,7 +67,7 @@ impl Running {
     /// `POST /jwks/refresh`: (status, body).
     fn refresh(&self) -> (u16, Value) {
         let r = http::request(
-            self.server.admin,
+            self.server.debug,
             "POST",
             "/jwks/refresh",
             &[("Content-Length", "0")],
@@ -169,7 +169,8 @@ fn startup_grace_makes_the_server_ready_without_keys() {
 #[test]
 fn every_failure_keeps_the_last_good_keys_and_recovery_is_picked_up() {
     let idp = Idp::http(&jwks_of(&[&ec_key()]));
-    let r = start(&uri_config(&idp, ""));
+    // Seven refreshes in a row, each more than a millisecond after the last: never 429.
+    let r = start(&uri_config(&idp, "      min_refetch_interval: 1ms\n"));
     r.wait_ready();
     let good = token(&ec_key());
     for (answer, kind) in [

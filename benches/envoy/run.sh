@@ -19,6 +19,8 @@ export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
 export RESULTS="${RESULTS:-$PERF_WORK/results.tsv}"
 mkdir -p "$PERF_WORK"
 AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
+# Its own port: the debug listener's default (127.0.0.1:9193) is the admin port here.
+AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}"
 
 "$PERF/setup.sh" >/dev/null
 source "$PERF/lib.sh"
@@ -42,7 +44,8 @@ YAML
 # Audit events for the harness's refusal checks only; warn keeps the log quiet under load.
 RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$AUTHZ_BIN" serve \
   --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" \
-  --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" --worker-threads "${WORKERS:-1}" \
+  --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" --debug-listen "127.0.0.1:$AUTHZ_DEBUG_PORT" \
+  --worker-threads "${WORKERS:-1}" \
   ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"} >"$PERF_WORK/authz.log" 2>&1 &
 AUTHZ=$!
 trap 'kill "$AUTHZ" 2>/dev/null || true' EXIT

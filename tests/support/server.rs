@@ -10,7 +10,10 @@ use std::time::Duration;
 pub struct Server {
     child: Option<Child>,
     pub grpc: SocketAddr,
+    /// Probes and `/metrics` (`--admin-listen`).
     pub admin: SocketAddr,
+    /// `/status`, `/debug/*` and `POST /jwks/refresh` (`--debug-listen`).
+    pub debug: SocketAddr,
     pub dir: tempfile::TempDir,
     stderr_path: PathBuf,
 }
@@ -20,7 +23,7 @@ pub fn binary() -> &'static str {
 }
 
 impl Server {
-    /// Writes `config` to a temp dir and serves it on 127.0.0.1:0 (both ports).
+    /// Writes `config` to a temp dir and serves it on 127.0.0.1:0 (every port).
     pub fn start(config: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         // The config gets a directory of its own: the server watches it, and the log and
@@ -48,6 +51,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--admin-listen",
                 "127.0.0.1:0",
+                "--debug-listen",
+                "127.0.0.1:0",
                 "--drain-timeout",
                 "5s",
                 "--address-file",
@@ -62,6 +67,7 @@ impl Server {
             child: Some(child),
             grpc: ([0, 0, 0, 0], 0).into(),
             admin: ([0, 0, 0, 0], 0).into(),
+            debug: ([0, 0, 0, 0], 0).into(),
             dir,
             stderr_path,
         };
@@ -86,6 +92,10 @@ impl Server {
             .as_str()
             .and_then(|a| a.parse().ok())
             .expect("admin address");
+        server.debug = addresses["debug"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("debug address");
         server
     }
 
@@ -113,9 +123,9 @@ impl Server {
         assert!(ok, "kill {signal} failed");
     }
 
-    /// The admin `/status` document.
+    /// The `/status` document, from the debug listener.
     pub fn status(&self) -> serde_json::Value {
-        let response = super::http::request(self.admin, "GET", "/status", &[]).expect("/status");
+        let response = super::http::request(self.debug, "GET", "/status", &[]).expect("/status");
         assert_eq!(response.status, 200);
         serde_json::from_str(&response.body).expect("/status JSON")
     }

@@ -1,0 +1,136 @@
+//! The debug listener (loopback by default): `/status`, `/debug/denials` and
+//! `POST /jwks/refresh`. They are kept off the probe port because `/status` and the denials
+//! disclose issuers, audiences, kids, JWKS URLs and fetch errors, and a refresh makes us call
+//! every IdP: anyone who can reach them learns the config or spends our IdP rate limit.
+
+use super::AdminState;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The debug routes.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/jwks/refresh", post(refresh))
+        .route("/debug/denials", get(denials))
+        .with_state(state)
+}
+
+/// Whole seconds for `Retry-After`, rounded up (RFC 9110 §10.2.3 takes an integer; rounding
+/// down would send the client back a moment too early, into another 429).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// `POST /jwks/refresh`: refetch every remote key set now; 200 when all succeeded, 502
+/// otherwise (the last good keys keep serving either way). It spends the same
+/// `min_refetch_interval` budget as unknown-kid refetches, all providers or none: when one
+/// must wait, nothing is fetched and the answer is 429 with the longest wait, after which
+/// every provider may fetch again.
+async fn refresh(State(state): State<AdminState>) -> Response {
+    if let Err(waits) = state.remote.claim_refresh_all() {
+        let longest = waits.iter().map(|(_, w)| *w).max().unwrap_or_default();
+        let seconds = retry_after_secs(longest);
+        let providers: serde_json::Map<String, Value> = waits
+            .into_iter()
+            .map(|(name, wait)| {
+                let entry = json!({ "retry_after_seconds": retry_after_secs(wait) });
+                (name, entry)
+            })
+            .collect();
+        tracing::info!(
+            retry_after = seconds,
+            "POST /jwks/refresh refused: min_refetch_interval not over"
+        );
+        let body = json!({
+            "error": "rate_limited: a provider's min_refetch_interval has not passed since its last on-demand fetch",
+            "retry_after_seconds": seconds,
+            "providers": providers,
+        });
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    let results = state.remote.refresh_all().await;
+    let all_ok = results.iter().all(|(_, r)| r.is_ok());
+    let body: serde_json::Map<String, Value> = results
+        .into_iter()
+        .map(|(name, result)| {
+            let value = match result {
+                Ok(keys) => json!({ "ok": true, "keys": keys }),
+                Err(error) => json!({ "ok": false, "error": error }),
+            };
+            (name, value)
+        })
+        .collect();
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    (status, Json(Value::Object(body))).into_response()
+}
+
+/// The recent denials, newest first.
+async fn denials(State(state): State<AdminState>) -> Json<Value> {
+    Json(json!({ "denials": state.observer.recent_denials() }))
+}
+
+async fn status(State(state): State<AdminState>) -> Json<Value> {
+    let snapshot = state.snapshot.load();
+    let mut remote: std::collections::BTreeMap<String, Value> = state
+        .remote
+        .reports()
+        .into_iter()
+        .map(|r| (r.provider.clone(), r.to_json()))
+        .collect();
+    let providers: Vec<Value> = snapshot
+        .providers
+        .iter()
+        .map(|p| {
+            let kids: Vec<&str> = p
+                .keys
+                .keys()
+                .iter()
+                .map(|k| k.kid().unwrap_or(""))
+                .collect();
+            let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
+            if let Some(jwks) = remote.remove(&p.name) {
+                entry["jwks"] = jwks;
+            }
+            entry
+        })
+        .collect();
+    Json(json!({
+        "ready": state.is_ready(),
+        "config": {
+            "path": snapshot.source.display().to_string(),
+            "reloads_applied": state.reloads.applied(),
+            "reloads_rejected": state.reloads.rejected(),
+            "last_reload_error": state.reloads.last_error(),
+        },
+        "providers": providers,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after_secs;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_nanos(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(999)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
+        assert_eq!(retry_after_secs(Duration::from_secs(3600)), 3600);
+    }
+}
