@@ -14,6 +14,7 @@ mod explain;
 mod properties;
 mod reload;
 mod remote;
+mod route_properties;
 mod routes;
 mod soak;
 mod wycheproof;

@@ -113,7 +113,11 @@ fn a_pooled_connection_closed_as_it_is_reused_is_retried_on_a_fresh_one() {
 #[test]
 fn only_a_connection_lost_before_any_answer_is_retried_and_only_once() {
     let idp = Idp::http(&jwks_of(&[&ec_key()]));
-    let r = start(&uri_config(&idp, "      refresh_interval: 1h\n"));
+    // Refreshes back to back: no on-demand rate limit in the way.
+    let r = start(&uri_config(
+        &idp,
+        "      refresh_interval: 1h\n      min_refetch_interval: 1ms\n",
+    ));
     r.wait_ready();
     // (answer, GETs one refresh may send): a connection closed with no answer is retried
     // once; a timeout or an HTTP error is an answer (or may be one on its way) and is not.

@@ -1,0 +1,56 @@
+//! Fuzz target: `route::select` on arbitrary method, path, host and route name (split on
+//! 0xff) against a config with every kind of matcher; nothing may panic, and a query or a
+//! host's trailing dot, empty port or port never changes the route chosen.
+#![no_main]
+
+use envoy_jwt_authz::algorithm::Algorithm;
+use envoy_jwt_authz::config::compile_str;
+use envoy_jwt_authz::mint::SigningKey;
+use envoy_jwt_authz::route::{self, Target};
+use envoy_jwt_authz::snapshot::Snapshot;
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+/// The same routes as tests/route_properties.rs.
+const ROUTES: &str = "routes:
+  - name: named
+    allow_anonymous: true
+  - match: { path: /exact/one }
+  - match: { path_prefix: /pre, methods: [GET, POST] }
+  - match: { path_prefix: /ci, case_insensitive: true }
+  - match: { path_glob: '/g/*/x/**/y*z' }
+  - match: { path_glob: '/**/a/**/b/**', case_insensitive: true }
+  - match: { hosts: ['*.example.com', exact.test, '[::1]'] }
+";
+
+fn snapshot() -> &'static Snapshot {
+    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        let key = SigningKey::generate(Algorithm::Es256).expect("key").with_kid("k1");
+        let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
+        let yaml = format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{jwks}' }}\n{ROUTES}");
+        compile_str(&yaml, std::path::Path::new("fuzz.yaml")).expect("config")
+    })
+}
+
+fn select(method: &str, path: &str, host: &str, route_name: Option<&str>) -> Result<Option<usize>, envoy_jwt_authz::reason::Reason> {
+    route::select(snapshot(), &Target { method, path, host, route_name }).map(|s| s.index)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut parts = data.split(|b| *b == 0xff).map(std::str::from_utf8);
+    let (Some(Ok(method)), Some(Ok(path)), Some(Ok(host))) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    let route_name = match parts.next() {
+        Some(Ok(name)) => Some(name),
+        _ => None,
+    };
+    let chosen = select(method, path, host, route_name);
+    assert_eq!(chosen, select(method, &format!("{path}?q"), host, route_name), "a query changed the route");
+    if !host.ends_with('.') && !host.contains(':') {
+        for variant in [format!("{host}."), format!("{host}:"), format!("{host}:443")] {
+            assert_eq!(chosen, select(method, path, &variant, route_name), "{variant:?}");
+        }
+    }
+});
