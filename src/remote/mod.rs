@@ -148,44 +148,6 @@ impl RemoteKeys {
         results
     }
 
-    /// For `POST /jwks/refresh`: spends the on-demand budget of every remote provider at once,
-    /// the same `min_refetch_interval` stamp as unknown-kid refetches (so operators and
-    /// random kids together cannot fetch more often than that). Either every provider may
-    /// fetch now and all are stamped, or none is stamped and those that must wait are
-    /// returned with how long. All or none: a partial refresh would leave the providers
-    /// out of step, and a client retrying after the wait could be refused forever.
-    pub fn claim_refresh_all(&self) -> Result<(), Vec<(String, Duration)>> {
-        let Ok(providers) = self.providers.lock() else {
-            return Ok(());
-        };
-        // Every stamp is held until the decision (no other path holds two of these locks,
-        // nor the map lock under one), so two concurrent refreshes cannot both pass.
-        let mut stamps = Vec::new();
-        let mut waits = Vec::new();
-        for keys in providers.values() {
-            let last = keys
-                .last_on_demand
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let wait = last
-                .and_then(|t| keys.source.min_refetch_interval.checked_sub(t.elapsed()))
-                .filter(|wait| !wait.is_zero());
-            if let Some(wait) = wait {
-                waits.push((keys.name.clone(), wait));
-            }
-            stamps.push(last);
-        }
-        if !waits.is_empty() {
-            waits.sort();
-            return Err(waits);
-        }
-        let now = Instant::now();
-        for mut last in stamps {
-            *last = Some(now);
-        }
-        Ok(())
-    }
-
     /// Per-provider fetch counters, sorted by provider (for `/status` and `/metrics`).
     pub fn reports(&self) -> Vec<FetchReport> {
         let Ok(providers) = self.providers.lock() else {
