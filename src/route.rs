@@ -13,6 +13,8 @@
 //! Hosts are compared without the port, an empty port or a trailing dot, byte by byte.
 
 mod glob;
+#[doc(hidden)]
+pub mod sample;
 
 pub use glob::{Glob, GlobError, MAX_GLOB_MIDDLE};
 

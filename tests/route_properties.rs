@@ -6,28 +6,17 @@
 use crate::support;
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::reason::Reason;
+use envoy_jwt_authz::route::sample::EVERY_MATCHER;
 use envoy_jwt_authz::route::{self, Target};
 use envoy_jwt_authz::snapshot::Snapshot;
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// The same routes as the `route` fuzz target (fuzz/fuzz_targets/route.rs).
-const ROUTES: &str = "routes:
-  - name: named
-    allow_anonymous: true
-  - match: { path: /exact/one }
-  - match: { path_prefix: /pre, methods: [GET, POST] }
-  - match: { path_prefix: /ci, case_insensitive: true }
-  - match: { path_glob: '/g/*/x/**/y*z' }
-  - match: { path_glob: '/**/a/**/b/**', case_insensitive: true }
-  - match: { hosts: ['*.example.com', exact.test, '[::1]'] }
-";
-
 fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
-        compile_str(&support::config_yaml(ROUTES), Path::new("c.yaml")).expect("config")
+        compile_str(&support::config_yaml(EVERY_MATCHER), Path::new("c.yaml")).expect("config")
     })
 }
 

@@ -6,29 +6,19 @@
 use envoy_jwt_authz::algorithm::Algorithm;
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::mint::SigningKey;
+use envoy_jwt_authz::route::sample::EVERY_MATCHER;
 use envoy_jwt_authz::route::{self, Target};
 use envoy_jwt_authz::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-/// The same routes as tests/route_properties.rs.
-const ROUTES: &str = "routes:
-  - name: named
-    allow_anonymous: true
-  - match: { path: /exact/one }
-  - match: { path_prefix: /pre, methods: [GET, POST] }
-  - match: { path_prefix: /ci, case_insensitive: true }
-  - match: { path_glob: '/g/*/x/**/y*z' }
-  - match: { path_glob: '/**/a/**/b/**', case_insensitive: true }
-  - match: { hosts: ['*.example.com', exact.test, '[::1]'] }
-";
 
 fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
         let key = SigningKey::generate(Algorithm::Es256).expect("key").with_kid("k1");
         let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
-        let yaml = format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{jwks}' }}\n{ROUTES}");
+        let yaml = format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{jwks}' }}\n{EVERY_MATCHER}");
         compile_str(&yaml, std::path::Path::new("fuzz.yaml")).expect("config")
     })
 }
