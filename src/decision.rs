@@ -6,7 +6,8 @@ use crate::route::{self, Selected, Target};
 use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
 use crate::token::extract::bearer_token;
-use crate::token::verify::{Observed, UnixTime, Verified, verify};
+use crate::token::verify::{Observed, UnixTime, Verified, verify_traced};
+use crate::trace::{Check, Off, Tracer, stage, text};
 use serde_json::{Map, Value, json};
 
 /// The parts of an HTTP request the decision reads.
@@ -21,8 +22,16 @@ pub struct Request<'a> {
     pub host: &'a str,
     /// Envoy's per-route `context_extensions["route"]`.
     pub route_name: Option<&'a str>,
-    /// Both `Origin` and `Access-Control-Request-Method` are present and not empty.
+    /// Both `Origin` and `Access-Control-Request-Method` are present and not empty (see
+    /// [`is_cors_preflight`], which every front end uses to fill this).
     pub cors_preflight: bool,
+}
+
+/// Whether a request's `Origin` and `Access-Control-Request-Method` make it a CORS
+/// preflight (with an `OPTIONS` method, checked by the decision): both present and not
+/// empty — an empty `Origin` is not a cross-origin request.
+pub fn is_cors_preflight(origin: Option<&[u8]>, request_method: Option<&[u8]>) -> bool {
+    origin.is_some_and(|v| !v.is_empty()) && request_method.is_some_and(|v| !v.is_empty())
 }
 
 /// Allow or deny, with everything the adapter needs to answer.
@@ -56,11 +65,10 @@ pub struct Allow {
     pub metadata: Vec<(String, String)>,
 }
 
-/// A denial, rendered: status, challenge and JSON body.
+/// A denial, rendered: challenge and JSON body (the status is the reason's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deny {
     pub reason: Reason,
-    pub status: u16,
     /// The challenge; `None` for a 5xx (the token was not judged, so nothing is asked of
     /// the client).
     pub www_authenticate: Option<String>,
@@ -74,6 +82,13 @@ pub struct Deny {
     pub metadata: Vec<(String, String)>,
 }
 
+impl Deny {
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> u16 {
+        self.reason.http_status()
+    }
+}
+
 /// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Decision {
     decide_cached(snapshot, request, now, None)
@@ -81,20 +96,33 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Deci
 
 /// [`decide`], with verified tokens answered from `cache` when given (same verdicts: the
 /// cache only skips work it can prove was done for this token, config and key set).
-///
-/// A panic inside (a bug) is a 500 `internal` deny: failed closed, whatever Envoy's
-/// `failure_mode_allow` says, and never a reset stream. The decision reads shared state
-/// only through `&` (the cache's shards are mutexes, which a panic poisons safely).
 pub fn decide_cached(
     snapshot: &Snapshot,
     request: &Request<'_>,
     now: UnixTime,
     cache: Option<&TokenCache>,
 ) -> Decision {
+    decide_traced(snapshot, request, now, cache, &mut Off)
+}
+
+/// The decision, recording every stage it runs in `tracer` (a traced decision never answers
+/// from the cache: the trace shows the checks themselves).
+///
+/// A panic inside (a bug) is a 500 `internal` deny: failed closed, whatever Envoy's
+/// `failure_mode_allow` says, and never a reset stream. The decision reads shared state
+/// only through `&` (the cache's shards are mutexes, which a panic poisons safely).
+pub fn decide_traced(
+    snapshot: &Snapshot,
+    request: &Request<'_>,
+    now: UnixTime,
+    cache: Option<&TokenCache>,
+    tracer: &mut dyn Tracer,
+) -> Decision {
+    let cache = cache.filter(|_| !tracer.enabled());
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decide_unguarded(snapshot, request, now, cache)
+        decide_unguarded(snapshot, request, now, cache, &mut *tracer)
     }))
-    .unwrap_or_else(|_| deny(snapshot, Reason::Internal, None, None, None, None))
+    .unwrap_or_else(|_| Denial::new(Reason::Internal).render(snapshot))
 }
 
 fn decide_unguarded(
@@ -102,6 +130,7 @@ fn decide_unguarded(
     request: &Request<'_>,
     now: UnixTime,
     cache: Option<&TokenCache>,
+    tracer: &mut dyn Tracer,
 ) -> Decision {
     // A stand-in for a bug, so the guard above has a test that fails without it.
     #[cfg(test)]
@@ -114,68 +143,121 @@ fn decide_unguarded(
         host: request.host,
         route_name: request.route_name,
     };
-    let selected = match route::select(snapshot, &target) {
+    let selected = route::select(snapshot, &target);
+    if let Ok(selected) = &selected {
+        tracer.route(selected.index);
+    }
+    let selected = stage(tracer, Check::Route, selected, || {
+        let actual = match &selected {
+            Ok(s) => match (s.index, s.name) {
+                (_, Some(name)) => format!("route {name}"),
+                (Some(index), None) => format!("routes[{index}]"),
+                (None, None) => "default (no route matched)".to_owned(),
+            },
+            Err(Reason::RouteNotConfigured) => format!(
+                "context_extensions name route {:?}, which the config lacks",
+                request.route_name.unwrap_or_default()
+            ),
+            Err(_) => "a path that is not canonical".to_owned(),
+        };
+        ("a route for the request".into(), actual)
+    });
+    let selected = match selected {
         Ok(selected) => selected,
-        Err(reason) => return deny(snapshot, reason, None, None, None, None),
+        Err(reason) => return Denial::new(reason).render(snapshot),
     };
     let route = selected.name;
     let requirement = selected.requirement;
+    const CREDENTIALS: &str = "Authorization: Bearer <one token>";
     if requirement.cors_preflight
         && request.cors_preflight
         && request.method.eq_ignore_ascii_case("OPTIONS")
     {
+        let _ = stage(tracer, Check::Credentials, Ok(()), || {
+            (CREDENTIALS.into(), "none needed: a CORS preflight".into())
+        });
         return Decision::Allow(anonymous(snapshot, selected, request));
     }
-    let token = match bearer_token(&request.authorization) {
+    let token = bearer_token(&request.authorization);
+    let anonymous_ok = requirement.allow_anonymous && matches!(token, Ok(None));
+    let token = token.and_then(|t| t.ok_or(Reason::NoCredentials).map(Some));
+    let token = stage(
+        tracer,
+        Check::Credentials,
+        token.or_else(|r| if anonymous_ok { Ok(None) } else { Err(r) }),
+        || {
+            let actual = match token {
+                Ok(Some(t)) => format!("a bearer token of {} bytes", t.len()),
+                _ if anonymous_ok => "no token: anonymous access allowed".to_owned(),
+                Err(Reason::NoCredentials) => "no bearer token".to_owned(),
+                Err(reason) => reason.description().to_owned(),
+                Ok(None) => String::new(),
+            };
+            (CREDENTIALS.into(), actual)
+        },
+    );
+    let token = match token {
         Ok(Some(token)) => token,
-        Ok(None) if requirement.allow_anonymous => {
-            return Decision::Allow(anonymous(snapshot, selected, request));
-        }
-        Ok(None) => return deny(snapshot, Reason::NoCredentials, route, None, None, None),
-        Err(reason) => return deny(snapshot, reason, route, None, None, None),
+        Ok(None) => return Decision::Allow(anonymous(snapshot, selected, request)),
+        Err(reason) => return Denial::new(reason).route(route).render(snapshot),
     };
     let verified = match cache {
         Some(cache) => cache.verify(token, snapshot, &requirement.providers, now),
-        None => verify(token, snapshot, &requirement.providers, now),
+        None => verify_traced(token, snapshot, &requirement.providers, now, tracer),
     };
     let verified = match verified {
         Ok(verified) => verified,
         Err(rejection) => {
-            return deny(
-                snapshot,
-                rejection.reason,
-                route,
-                rejection.provider.map(|p| p.name.as_str()),
-                None,
-                rejection.observed.map(|o| *o),
-            );
+            return Denial::new(rejection.reason)
+                .route(route)
+                .provider(rejection.provider.map(|p| p.name.as_str()))
+                .observed(rejection.observed.map(|o| *o))
+                .render(snapshot);
         }
     };
     let provider = Some(verified.provider().name.as_str());
     let granted = scopes(verified.claims());
-    if !requirement.scopes.iter().all(|s| granted.contains(s)) {
-        return deny(
-            snapshot,
-            Reason::InsufficientScope,
-            route,
-            provider,
-            Some(requirement.scopes.join(" ")),
-            Some(verified.observed()),
-        );
+    let scoped = if requirement.scopes.iter().all(|s| granted.contains(s)) {
+        Ok(())
+    } else {
+        Err(Reason::InsufficientScope)
+    };
+    if let Err(reason) = stage(tracer, Check::Scopes, scoped, || {
+        let required = format!("[{}]", requirement.scopes.join(" "));
+        (required, format!("[{}]", granted.join(" ")))
+    }) {
+        return Denial::new(reason)
+            .route(route)
+            .provider(provider)
+            .scope(requirement.scopes.join(" "))
+            .observed(Some(verified.observed()))
+            .render(snapshot);
     }
-    if !requirement
+    let claims = verified.claims();
+    let matched = if requirement
         .claims
         .iter()
-        .all(|(name, value)| claim_has(verified.claims(), name, value))
+        .all(|(name, value)| claim_has(claims, name, value))
     {
-        return deny(
-            snapshot,
-            Reason::ClaimMismatch,
-            route,
-            provider,
-            None,
-            Some(verified.observed()),
-        );
+        Ok(())
+    } else {
+        Err(Reason::ClaimMismatch)
+    };
+    if let Err(reason) = stage(tracer, Check::ClaimValues, matched, || {
+        let list = |f: &dyn Fn(&str, &str) -> String| {
+            let items: Vec<String> = requirement.claims.iter().map(|(k, v)| f(k, v)).collect();
+            items.join(", ")
+        };
+        (
+            list(&|k, v| format!("{k}={v}")),
+            list(&|k, _| format!("{k}={}", text(claims.get(k)))),
+        )
+    }) {
+        return Denial::new(reason)
+            .route(route)
+            .provider(provider)
+            .observed(Some(verified.observed()))
+            .render(snapshot);
     }
     Decision::Allow(allow(snapshot, selected, &verified))
 }
@@ -333,54 +415,83 @@ fn header_value(value: &Value) -> Option<String> {
     safe.then_some(text)
 }
 
-/// Renders a denial. `scope` is the required scope list of an `insufficient_scope` answer.
-fn deny(
-    snapshot: &Snapshot,
-    reason: Reason,
-    route: Option<&str>,
-    provider: Option<&str>,
+/// A denial being built: the reason, and what is known about the request when it failed.
+#[derive(Debug, Default)]
+struct Denial<'a> {
+    reason: Option<Reason>,
+    route: Option<&'a str>,
+    provider: Option<&'a str>,
+    /// The required scope list of an `insufficient_scope` answer.
     scope: Option<String>,
     observed: Option<Observed>,
-) -> Decision {
-    let challenge = &snapshot.challenge;
-    let mut params = Vec::new();
-    if let Some(realm) = &challenge.realm {
-        params.push(format!("realm=\"{realm}\""));
+}
+
+impl<'a> Denial<'a> {
+    fn new(reason: Reason) -> Denial<'a> {
+        Denial {
+            reason: Some(reason),
+            ..Denial::default()
+        }
     }
-    if let Some(code) = reason.error_code() {
-        params.push(format!("error=\"{}\"", code.as_str()));
-        params.push(format!("error_description=\"{}\"", reason.description()));
+    fn route(self, route: Option<&'a str>) -> Denial<'a> {
+        Denial { route, ..self }
     }
-    if let Some(scope) = &scope {
-        // Scope tokens were checked at compile time to fit the quoted-string.
-        params.push(format!("scope=\"{scope}\""));
+    fn provider(self, provider: Option<&'a str>) -> Denial<'a> {
+        Denial { provider, ..self }
     }
-    if let Some(url) = &challenge.resource_metadata {
-        params.push(format!("resource_metadata=\"{url}\""));
+    fn scope(self, scope: String) -> Denial<'a> {
+        Denial {
+            scope: Some(scope),
+            ..self
+        }
     }
-    let www_authenticate = if reason.http_status() >= 500 {
-        None
-    } else if params.is_empty() {
-        Some("Bearer".to_owned())
-    } else {
-        Some(format!("Bearer {}", params.join(", ")))
-    };
-    let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
-    let body = json!({ "error": error, "error_description": reason.description() }).to_string();
-    Decision::Deny(Deny {
-        reason,
-        status: reason.http_status(),
-        www_authenticate,
-        body,
-        provider: provider.map(str::to_owned),
-        route: route.map(str::to_owned),
-        observed,
-        metadata: metadata(
-            snapshot,
-            None,
-            [("reason".to_owned(), reason.code().to_owned())],
-        ),
-    })
+    fn observed(self, observed: Option<Observed>) -> Denial<'a> {
+        Denial { observed, ..self }
+    }
+
+    /// The answer: challenge (none for a 5xx: the token was not judged, so nothing is asked
+    /// of the client), JSON body and metadata.
+    fn render(self, snapshot: &Snapshot) -> Decision {
+        let reason = self.reason.unwrap_or(Reason::Internal);
+        let challenge = &snapshot.challenge;
+        let mut params = Vec::new();
+        if let Some(realm) = &challenge.realm {
+            params.push(format!("realm=\"{realm}\""));
+        }
+        if let Some(code) = reason.error_code() {
+            params.push(format!("error=\"{}\"", code.as_str()));
+            params.push(format!("error_description=\"{}\"", reason.description()));
+        }
+        if let Some(scope) = &self.scope {
+            // Scope tokens were checked at compile time to fit the quoted-string.
+            params.push(format!("scope=\"{scope}\""));
+        }
+        if let Some(url) = &challenge.resource_metadata {
+            params.push(format!("resource_metadata=\"{url}\""));
+        }
+        let www_authenticate = if reason.http_status() >= 500 {
+            None
+        } else if params.is_empty() {
+            Some("Bearer".to_owned())
+        } else {
+            Some(format!("Bearer {}", params.join(", ")))
+        };
+        let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
+        let body = json!({ "error": error, "error_description": reason.description() }).to_string();
+        Decision::Deny(Deny {
+            reason,
+            www_authenticate,
+            body,
+            provider: self.provider.map(str::to_owned),
+            route: self.route.map(str::to_owned),
+            observed: self.observed,
+            metadata: metadata(
+                snapshot,
+                None,
+                [("reason".to_owned(), reason.code().to_owned())],
+            ),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,126 +1,24 @@
 //! `explain`: why a token would be allowed or denied, step by step, with expected vs actual
 //! and a one-line fix.
 //!
-//! The verdict comes from the server's own [`decide`] — there is no second validator here.
-//! The report then lays the decoded token and the config side by side in the order the
-//! checks run: steps before the failing one passed, the failing one is marked, later ones
-//! were not reached. Hints look for the usual causes (a trailing slash, an ID token, an
-//! org-level authorization server, clock skew, a rotated key, comma-joined scopes).
+//! A front end of the decision: it runs the server's own [`decide_traced`] and prints the
+//! trace that decision recorded — the stages that ran, passed or failed, with what they
+//! saw; stages that did not run are shown as not reached. There is no second validator and
+//! no second copy of the order, so the report cannot claim a check that never happened.
+//! Hints then look at the decoded token the trace carries for the usual causes (a trailing
+//! slash, an ID token, an org-level authorization server, clock skew, a rotated key,
+//! comma-joined scopes); the generic hint of each reason lives in `Reason::hint`.
 
-use crate::decision::{Decision, Request, decide, scopes};
+use crate::decision::{Decision, Request, decide_traced, is_cors_preflight, scopes};
 use crate::reason::Reason;
 use crate::remote::FetchReport;
-use crate::route::{self, Target};
 use crate::snapshot::{Provider, ProviderSet, Snapshot};
-use crate::token::verify::{Decoded, UnixTime, inspect};
+use crate::token::verify::UnixTime;
+use crate::trace::{Trace, text};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// The checks, in the order the server runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    Route,
-    Credentials,
-    Format,
-    Issuer,
-    Algorithm,
-    Key,
-    Signature,
-    ClaimTypes,
-    RequiredClaims,
-    Expiry,
-    NotBefore,
-    IssuedAt,
-    Window,
-    Audience,
-    Crit,
-    Type,
-    Scopes,
-    ClaimValues,
-}
-
-impl Check {
-    const ALL: [Check; 18] = [
-        Check::Route,
-        Check::Credentials,
-        Check::Format,
-        Check::Issuer,
-        Check::Algorithm,
-        Check::Key,
-        Check::Signature,
-        Check::ClaimTypes,
-        Check::RequiredClaims,
-        Check::Expiry,
-        Check::NotBefore,
-        Check::IssuedAt,
-        Check::Window,
-        Check::Audience,
-        Check::Crit,
-        Check::Type,
-        Check::Scopes,
-        Check::ClaimValues,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Check::Route => "route",
-            Check::Credentials => "credentials",
-            Check::Format => "format",
-            Check::Issuer => "issuer",
-            Check::Algorithm => "algorithm",
-            Check::Key => "key",
-            Check::Signature => "signature",
-            Check::ClaimTypes => "claim types",
-            Check::RequiredClaims => "required",
-            Check::Expiry => "exp",
-            Check::NotBefore => "nbf",
-            Check::IssuedAt => "iat",
-            Check::Window => "window",
-            Check::Audience => "audience",
-            Check::Crit => "crit",
-            Check::Type => "typ",
-            Check::Scopes => "scopes",
-            Check::ClaimValues => "claims",
-        }
-    }
-
-    /// The check that produces `reason`.
-    fn of(reason: Reason) -> Check {
-        match reason {
-            // A panic could be anywhere; nothing after the route is claimed as passed.
-            Reason::RouteNotConfigured | Reason::PathNotCanonical | Reason::Internal => {
-                Check::Route
-            }
-            Reason::NoCredentials
-            | Reason::MultipleCredentials
-            | Reason::MalformedAuthorization
-            | Reason::EmptyBearer => Check::Credentials,
-            Reason::TokenTooLarge
-            | Reason::OpaqueToken
-            | Reason::EncryptedToken
-            | Reason::MalformedToken => Check::Format,
-            Reason::IssuerMissing | Reason::IssuerNotTrusted => Check::Issuer,
-            Reason::AlgorithmNotAllowed => Check::Algorithm,
-            Reason::KidRequired
-            | Reason::KeyNotFound
-            | Reason::KeyAlgorithmMismatch
-            | Reason::KeysUnavailable => Check::Key,
-            Reason::SignatureInvalid => Check::Signature,
-            Reason::ClaimMalformed => Check::ClaimTypes,
-            Reason::RequiredClaimMissing => Check::RequiredClaims,
-            Reason::Expired => Check::Expiry,
-            Reason::NotYetValid => Check::NotBefore,
-            Reason::IssuedInFuture => Check::IssuedAt,
-            Reason::ValidityWindowInvalid => Check::Window,
-            Reason::AudienceMissing | Reason::AudienceNotAllowed => Check::Audience,
-            Reason::CritUnsupported => Check::Crit,
-            Reason::TokenTypeNotAllowed => Check::Type,
-            Reason::InsufficientScope => Check::Scopes,
-            Reason::ClaimMismatch => Check::ClaimValues,
-        }
-    }
-}
+pub use crate::trace::Check;
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,11 +67,12 @@ pub fn explain(
     fetches: &[FetchReport],
 ) -> Report {
     let authorization = format!("Bearer {}", question.token);
-    let has = |name: &str| {
+    let header = |name: &str| {
         question
             .headers
             .iter()
-            .any(|(k, v)| k == name && !v.is_empty())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_bytes())
     };
     let request = Request {
         authorization: vec![authorization.as_bytes()],
@@ -181,33 +80,41 @@ pub fn explain(
         path: question.path,
         host: question.host,
         route_name: question.route_name,
-        cors_preflight: has("origin") && has("access-control-request-method"),
+        cors_preflight: is_cors_preflight(
+            header("origin"),
+            header("access-control-request-method"),
+        ),
     };
-    let decision = decide(snapshot, &request, now);
-    let decoded = inspect(question.token, &snapshot.limits).ok();
-    let facts = Facts::gather(snapshot, question, decoded.as_ref(), now, fetches);
+    let mut trace = Trace::default();
+    let decision = decide_traced(snapshot, &request, now, None, &mut trace);
     let (allowed, status, reason) = match &decision {
         Decision::Allow(_) => (true, 200, None),
-        Decision::Deny(deny) => (false, deny.status, Some(deny.reason)),
+        Decision::Deny(deny) => (false, deny.status(), Some(deny.reason)),
     };
-    let failing = reason.map(Check::of);
     let steps = Check::ALL
         .iter()
-        .map(|check| {
-            let (expected, actual) = facts.describe(*check);
-            let result = match failing {
-                Some(f) if *check == f => "fail",
-                Some(f) if *check > f => "skip",
-                _ => "pass",
-            };
-            Step {
-                check: *check,
-                result,
-                expected,
-                actual,
-            }
-        })
+        .map(
+            |check| match trace.steps.iter().rfind(|s| s.check == *check) {
+                Some(step) => Step {
+                    check: *check,
+                    result: if step.failed.is_some() {
+                        "fail"
+                    } else {
+                        "pass"
+                    },
+                    expected: step.expected.clone(),
+                    actual: step.actual.clone(),
+                },
+                None => Step {
+                    check: *check,
+                    result: "skip",
+                    expected: String::new(),
+                    actual: String::new(),
+                },
+            },
+        )
         .collect();
+    let facts = Facts::of(snapshot, &trace, now, fetches);
     Report {
         allowed,
         status,
@@ -216,64 +123,48 @@ pub fn explain(
         steps,
         hint: reason.map(|r| facts.hint(r)),
         claims: if question.show_claims {
-            decoded.map(|d| d.claims)
+            trace.claims.clone()
         } else {
             None
         },
     }
 }
 
-/// Everything the report shows, gathered once.
+/// What the hints read: the trace's decoded token and selected route, and the config.
 struct Facts<'a> {
     snapshot: &'a Snapshot,
-    route: String,
-    allowed_providers: ProviderSet,
-    required_scopes: Vec<String>,
-    required_claims: Vec<(String, String)>,
-    token_len: usize,
-    token_parts: usize,
-    decoded: Option<&'a Decoded>,
+    allowed_providers: &'a ProviderSet,
+    required_scopes: &'a [String],
+    header: Option<&'a Map<String, Value>>,
+    claims: Option<&'a Map<String, Value>>,
     provider: Option<&'a Provider>,
     now: UnixTime,
     fetches: &'a [FetchReport],
 }
 
 impl<'a> Facts<'a> {
-    fn gather(
+    fn of(
         snapshot: &'a Snapshot,
-        q: &Question<'_>,
-        decoded: Option<&'a Decoded>,
+        trace: &'a Trace,
         now: UnixTime,
         fetches: &'a [FetchReport],
     ) -> Facts<'a> {
-        let target = Target {
-            method: q.method,
-            path: q.path,
-            host: q.host,
-            route_name: q.route_name,
+        let requirement = match trace.route {
+            Some(Some(index)) => &snapshot.routes[index].requirement,
+            _ => &snapshot.default_requirement,
         };
-        let selected = route::select(snapshot, &target).ok();
-        let requirement = selected.map_or(&snapshot.default_requirement, |s| s.requirement);
-        let provider = decoded
-            .and_then(|d| d.claims.get("iss"))
+        let provider = trace
+            .claims
+            .as_ref()
+            .and_then(|c| c.get("iss"))
             .and_then(Value::as_str)
             .and_then(|iss| snapshot.provider_for_issuer(iss, &ProviderSet::Any));
         Facts {
             snapshot,
-            route: match selected {
-                Some(s) => match (s.index, s.name) {
-                    (_, Some(name)) => format!("route {name}"),
-                    (Some(index), None) => format!("routes[{index}]"),
-                    (None, None) => "default (no route matched)".to_owned(),
-                },
-                None => "none".to_owned(),
-            },
-            allowed_providers: requirement.providers.clone(),
-            required_scopes: requirement.scopes.clone(),
-            required_claims: requirement.claims.clone(),
-            token_len: q.token.len(),
-            token_parts: q.token.split('.').count(),
-            decoded,
+            allowed_providers: &requirement.providers,
+            required_scopes: &requirement.scopes,
+            header: trace.header.as_ref(),
+            claims: trace.claims.as_ref(),
             provider,
             now,
             fetches,
@@ -281,19 +172,11 @@ impl<'a> Facts<'a> {
     }
 
     fn claim(&self, name: &str) -> Option<&'a Value> {
-        self.decoded?.claims.get(name)
+        self.claims?.get(name)
     }
 
     fn header(&self, name: &str) -> Option<&'a Value> {
-        self.decoded?.header.get(name)
-    }
-
-    fn text(value: Option<&Value>) -> String {
-        match value {
-            None => "(absent)".to_owned(),
-            Some(Value::String(s)) => format!("{s:?}"),
-            Some(v) => v.to_string(),
-        }
+        self.header?.get(name)
     }
 
     fn trusted_issuers(&self) -> Vec<&'a str> {
@@ -316,135 +199,6 @@ impl<'a> Facts<'a> {
         format!("[{}]", kids.join(", "))
     }
 
-    fn describe(&self, check: Check) -> (String, String) {
-        let p = self.provider;
-        let skew = p.map_or(0, |p| p.clock_skew.as_secs());
-        let time = |name: &str| self.claim(name).and_then(Value::as_f64);
-        match check {
-            Check::Route => ("a route for the request".into(), self.route.clone()),
-            Check::Credentials => (
-                "Authorization: Bearer <one token>".into(),
-                format!("a bearer token of {} bytes", self.token_len),
-            ),
-            Check::Format => (
-                "JWS: three base64url parts of JSON".into(),
-                match self.decoded {
-                    Some(d) => format!("header {}", Value::Object(d.header.clone())),
-                    None => format!("{} dot-separated part(s)", self.token_parts),
-                },
-            ),
-            Check::Issuer => (
-                format!("one of [{}]", self.trusted_issuers().join(", ")),
-                match p {
-                    Some(p) => format!("{} (provider {})", Self::text(self.claim("iss")), p.name),
-                    None => Self::text(self.claim("iss")),
-                },
-            ),
-            Check::Algorithm => (
-                p.map_or_else(String::new, |p| {
-                    p.algorithms
-                        .iter()
-                        .map(|a| a.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }),
-                Self::text(self.header("alg")),
-            ),
-            Check::Key => (
-                p.map_or_else(String::new, |p| format!("a kid in {}", self.kids(p))),
-                Self::text(self.header("kid")),
-            ),
-            Check::Signature => ("valid with that key".into(), String::new()),
-            Check::ClaimTypes => (
-                "exp/nbf/iat numbers, iss a string, aud a string or strings".into(),
-                String::new(),
-            ),
-            Check::RequiredClaims => (
-                p.map_or_else(String::new, |p| {
-                    format!("present: [{}]", p.required_claims.join(", "))
-                }),
-                match (p, self.decoded) {
-                    (Some(p), Some(_)) => {
-                        let missing: Vec<&str> = p
-                            .required_claims
-                            .iter()
-                            .filter(|c| self.claim(c).is_none_or(Value::is_null))
-                            .map(String::as_str)
-                            .collect();
-                        if missing.is_empty() {
-                            "all present".into()
-                        } else {
-                            format!("missing: [{}]", missing.join(", "))
-                        }
-                    }
-                    _ => String::new(),
-                },
-            ),
-            Check::Expiry => (
-                format!("now <= exp + {skew}s skew"),
-                self.relative(time("exp"), "expires", "expired"),
-            ),
-            Check::NotBefore => (
-                format!("now >= nbf - {skew}s skew"),
-                self.relative(time("nbf"), "starts", "started"),
-            ),
-            Check::IssuedAt => (
-                format!("iat <= now + {skew}s skew"),
-                self.relative(time("iat"), "issued", "issued"),
-            ),
-            Check::Window => ("exp after nbf and iat".into(), String::new()),
-            Check::Audience => (
-                p.map_or_else(String::new, |p| {
-                    format!(
-                        "one of [{}] in {}",
-                        p.audiences.iter().cloned().collect::<Vec<_>>().join(", "),
-                        p.audience_claims.join("/")
-                    )
-                }),
-                Self::text(self.claim("aud")),
-            ),
-            Check::Crit => ("absent".into(), Self::text(self.header("crit"))),
-            Check::Type => (
-                p.and_then(|p| p.token_types.as_ref())
-                    .map_or_else(|| "absent, JWT or at+jwt".into(), |t| t.join(", ")),
-                Self::text(self.header("typ")),
-            ),
-            Check::Scopes => (
-                format!("[{}]", self.required_scopes.join(" ")),
-                self.decoded.map_or_else(String::new, |d| {
-                    format!("[{}]", scopes(&d.claims).join(" "))
-                }),
-            ),
-            Check::ClaimValues => (
-                self.required_claims
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                self.required_claims
-                    .iter()
-                    .map(|(k, _)| format!("{k}={}", Self::text(self.claim(k))))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-        }
-    }
-
-    /// "expires in 600s (at 1800000600)" / "expired 30s ago (at …)" / "issued now (at …)".
-    fn relative(&self, at: Option<f64>, future: &str, past: &str) -> String {
-        let Some(at) = at else {
-            return "(absent)".into();
-        };
-        let delta = at - self.now.0 as f64;
-        if delta.abs() < 0.5 {
-            format!("{past} now (at {at})")
-        } else if delta > 0.0 {
-            format!("{future} in {}s (at {at})", delta.round())
-        } else {
-            format!("{past} {}s ago (at {at})", (-delta).round())
-        }
-    }
-
     /// A one-line fix for `reason`, specific where the token shows the cause.
     fn hint(&self, reason: Reason) -> String {
         let specific = match reason {
@@ -460,7 +214,7 @@ impl<'a> Facts<'a> {
                     .map_or_else(String::new, |age| format!("; the key set was fetched {}s ago", age.as_secs()));
                 format!(
                     "kid {} is not among {} of provider {}{fetched}: the IdP rotated keys (POST /jwks/refresh, or update the JWKS), or the token comes from another tenant or environment",
-                    Self::text(self.header("kid")),
+                    text(self.header("kid")),
                     self.kids(p),
                     p.name
                 )
@@ -474,7 +228,7 @@ impl<'a> Facts<'a> {
                     .filter(|k| kid.is_none() || k.kid() == kid)
                     .flat_map(|k| k.algorithms().map(|a| a.name()))
                     .collect();
-                format!("the key only verifies [{}], the token says {}", algs.join(", "), Self::text(self.header("alg")))
+                format!("the key only verifies [{}], the token says {}", algs.join(", "), text(self.header("alg")))
             }),
             Reason::InsufficientScope => self.scope_hint(),
             Reason::OpaqueToken => Some(
@@ -517,7 +271,12 @@ impl<'a> Facts<'a> {
 
     fn audience_hint(&self) -> Option<String> {
         let p = self.provider?;
-        let auds: Vec<&str> = match self.claim("aud") {
+        // The claim that decided: the first present of `audience_claims`, as the server reads it.
+        let deciding = p
+            .audience_claims
+            .iter()
+            .find_map(|name| self.claim(name).filter(|v| !v.is_null()));
+        let auds: Vec<&str> = match deciding {
             Some(Value::String(a)) => vec![a.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
@@ -594,7 +353,7 @@ impl<'a> Facts<'a> {
     }
 
     fn scope_hint(&self) -> Option<String> {
-        let claims = &self.decoded?.claims;
+        let claims = self.claims?;
         let granted = scopes(claims);
         let missing: Vec<&str> = self
             .required_scopes
@@ -610,7 +369,7 @@ impl<'a> Facts<'a> {
         if missing.iter().all(|m| comma_split.iter().any(|s| s == m)) {
             return Some(format!(
                 "the scopes are comma-joined ({}): scopes are space-separated, so this is one scope; fix the scope claim at the IdP",
-                Self::text(claims.get("scope").or(claims.get("scp")))
+                text(claims.get("scope").or(claims.get("scp")))
             ));
         }
         Some(format!(

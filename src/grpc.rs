@@ -1,9 +1,11 @@
-//! The `envoy.service.auth.v3.Authorization` service: a thin adapter. It loads the snapshot
-//! once, reads the clock once, converts protobuf to a [`Request`], calls [`decide_cached`] and
-//! converts the [`Decision`] back. A deny is an OK RPC carrying `denied_response`; a gRPC
-//! error means only that the request could not be understood at all.
+//! The `envoy.service.auth.v3.Authorization` service: a front end of the [`Authorizer`]. It
+//! converts protobuf to a [`Request`], gives the core 80 % of Envoy's `grpc-timeout` to wait
+//! for a key refetch, and converts the [`Decision`] back. A deny is an OK RPC carrying
+//! `denied_response`; a gRPC error means only that the request could not be understood at
+//! all.
 
-use crate::decision::{Allow, Decision, Deny, Request, decide_cached};
+use crate::authorizer::Authorizer;
+use crate::decision::{Allow, Decision, Deny, Request, is_cors_preflight};
 use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
@@ -18,98 +20,50 @@ use crate::proto::envoy::service::auth::v3::{
 };
 use crate::proto::envoy::r#type::v3::HttpStatus;
 use crate::proto::google::rpc;
-use crate::reason::Reason;
 use crate::remote::RemoteKeys;
 use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
-use crate::token::verify::UnixTime;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use std::time::Instant;
 use tonic::{Response, Status};
 
 #[doc(hidden)]
 pub mod envoy_sample;
 
-/// gRPC status codes used in `CheckResponse.status` (google.rpc.Code).
+/// `google.rpc.Code` OK (denials carry their reason's code).
 const OK: i32 = 0;
-const INVALID_ARGUMENT: i32 = 3;
-const PERMISSION_DENIED: i32 = 7;
-const INTERNAL: i32 = 13;
-const UNAVAILABLE: i32 = 14;
-const UNAUTHENTICATED: i32 = 16;
 
 /// How long a Check may wait for an unknown-`kid` refetch when Envoy sent no
 /// `grpc-timeout` (Envoy's own default filter timeout is 200 ms).
 pub const DEFAULT_REFETCH_WAIT: Duration = Duration::from_millis(200);
 
-/// The Check service over a hot-swappable snapshot.
+/// The Check service over the [`Authorizer`].
 #[derive(Clone)]
 pub struct AuthzService {
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    remote: Option<Arc<RemoteKeys>>,
-    observer: Arc<Observer>,
-    cache: Option<Arc<TokenCache>>,
+    authorizer: Authorizer,
 }
 
 impl AuthzService {
-    /// `remote`, when given, is asked to refetch a provider's keys for an unknown `kid`;
-    /// `observer` records every answer (metrics, audit log, recent denials).
+    /// A service over a new [`Authorizer`] (see [`Authorizer::new`]).
     pub fn new(
         snapshot: Arc<ArcSwap<Snapshot>>,
         remote: Option<Arc<RemoteKeys>>,
         observer: Arc<Observer>,
     ) -> AuthzService {
-        AuthzService {
-            snapshot,
-            remote,
-            observer,
-            cache: None,
-        }
+        AuthzService::over(Authorizer::new(snapshot, remote, observer))
+    }
+
+    /// The service for `authorizer`.
+    pub fn over(authorizer: Authorizer) -> AuthzService {
+        AuthzService { authorizer }
     }
 
     /// Answers repeated tokens from `cache` (see [`TokenCache`]).
-    pub fn with_cache(mut self, cache: Option<Arc<TokenCache>>) -> AuthzService {
-        self.cache = cache;
-        self
-    }
-
-    /// Decides; when the token's `kid` is unknown to a remote provider (or its keys never
-    /// arrived), lets the refresher fetch once (coalesced and rate-limited) within the
-    /// request's deadline and decides again on the new snapshot.
-    async fn decide_with_refetch(
-        &self,
-        request: &Request<'_>,
-        now: UnixTime,
-        wait: Duration,
-    ) -> Decision {
-        // One snapshot per decision: a reload mid-request cannot mix two configs.
-        let decision = decide_cached(
-            &self.snapshot.load_full(),
-            request,
-            now,
-            self.cache.as_deref(),
-        );
-        let (Decision::Deny(deny), Some(remote)) = (&decision, &self.remote) else {
-            return decision;
-        };
-        let (Reason::KeyNotFound | Reason::KeysUnavailable, Some(provider)) =
-            (deny.reason, &deny.provider)
-        else {
-            return decision;
-        };
-        match tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await {
-            Ok(true) => decide_cached(
-                &self.snapshot.load_full(),
-                request,
-                now,
-                self.cache.as_deref(),
-            ),
-            _ => decision,
-        }
+    pub fn with_cache(self, cache: Option<Arc<TokenCache>>) -> AuthzService {
+        AuthzService::over(self.authorizer.with_cache(cache))
     }
 }
 
@@ -141,8 +95,6 @@ impl Authorization for AuthzService {
         &self,
         request: tonic::Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
-        let started = Instant::now();
-        let now = UnixTime::now();
         let wait = refetch_wait(request.metadata());
         let check = request.into_inner();
         let Some(attributes) = check.attributes.as_ref() else {
@@ -156,15 +108,13 @@ impl Authorization for AuthzService {
                 Status::invalid_argument("CheckRequest has no attributes.request.http")
             })?;
         let request = to_request(http, &attributes.context_extensions)?;
-        let decision = self.decide_with_refetch(&request, now, wait).await;
         let origin = Origin {
             request_id: header(http, "x-request-id")
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .unwrap_or(""),
             client: &ClientAddress(attributes),
         };
-        self.observer
-            .record(&decision, started.elapsed(), now, origin);
+        let decision = self.authorizer.check(&request, origin, wait).await;
         Ok(Response::new(to_response(decision)))
     }
 }
@@ -240,12 +190,10 @@ fn to_request<'a>(
         path: text(&http.path, "path")?,
         host: text(&http.host, "host")?,
         route_name: context_extensions.get("route").map(String::as_str),
-        cors_preflight: [
+        cors_preflight: is_cors_preflight(
             header(http, "origin"),
             header(http, "access-control-request-method"),
-        ]
-        .iter()
-        .all(|v| v.is_some_and(|v| !v.is_empty())),
+        ),
     })
 }
 
@@ -282,13 +230,8 @@ fn allowed(allow: Allow) -> CheckResponse {
 }
 
 fn denied(deny: Deny) -> CheckResponse {
-    let code = match deny.status {
-        400 => INVALID_ARGUMENT,
-        403 => PERMISSION_DENIED,
-        500 => INTERNAL,
-        503 => UNAVAILABLE,
-        _ => UNAUTHENTICATED,
-    };
+    let code = deny.reason.grpc_code();
+    let status = deny.status();
     let mut headers: Vec<HeaderValueOption> = deny
         .www_authenticate
         .map(|challenge| overwrite("www-authenticate".into(), challenge))
@@ -304,7 +247,7 @@ fn denied(deny: Deny) -> CheckResponse {
         }),
         http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
             status: Some(HttpStatus {
-                code: i32::from(deny.status),
+                code: i32::from(status),
             }),
             headers,
             body: deny.body,

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod algorithm;
 pub mod app;
+pub mod authorizer;
 mod b64;
 pub mod cli;
 pub mod commands;
@@ -28,6 +29,7 @@ pub mod remote;
 pub mod route;
 pub mod snapshot;
 pub mod token;
+pub mod trace;
 
 /// Code generated from `proto/` by `build.rs`.
 #[allow(clippy::all, missing_docs)]

@@ -63,7 +63,7 @@ pub struct Observer {
 pub struct Origin<'a> {
     pub request_id: &'a str,
     /// Formatted only when an audit event is written.
-    pub client: &'a dyn std::fmt::Display,
+    pub client: &'a (dyn std::fmt::Display + Sync),
 }
 
 impl Observer {
@@ -151,7 +151,7 @@ impl Observer {
             target: "audit",
             decision = "deny",
             reason = deny.reason.code(),
-            status = deny.status,
+            status = deny.status(),
             route = deny.route.as_deref().unwrap_or(""),
             provider = deny.provider.as_deref().unwrap_or(""),
             kid = observed.kid.as_deref().unwrap_or(""),
@@ -169,7 +169,7 @@ impl Observer {
         let record = DenialRecord {
             time: now.0,
             reason: deny.reason.code(),
-            status: deny.status,
+            status: deny.status(),
             route: deny.route.clone(),
             provider: deny.provider.clone(),
             observed: deny.observed.clone().unwrap_or_default(),

@@ -153,6 +153,18 @@ impl Reason {
         }
     }
 
+    /// The `google.rpc.Code` of a gRPC ext_authz answer carrying this denial (Envoy reads
+    /// the HTTP status from `denied_response`; the code is what its logs and stats show).
+    pub fn grpc_code(self) -> i32 {
+        match self.error_code() {
+            None | Some(ErrorCode::InvalidToken) => 16, // UNAUTHENTICATED
+            Some(ErrorCode::InvalidRequest) => 3,       // INVALID_ARGUMENT
+            Some(ErrorCode::InsufficientScope) => 7,    // PERMISSION_DENIED
+            Some(ErrorCode::TemporarilyUnavailable) => 14, // UNAVAILABLE
+            Some(ErrorCode::ServerError) => 13,         // INTERNAL
+        }
+    }
+
     /// The RFC 6750 error code; `None` when the request carried no credentials at all
     /// (RFC 6750 §3.1: then the challenge SHOULD NOT carry an error code).
     pub fn error_code(self) -> Option<ErrorCode> {
@@ -367,6 +379,13 @@ mod tests {
             assert_eq!(r.error_code(), Some(ErrorCode::InvalidRequest));
         }
         assert_eq!(Reason::AudienceNotAllowed.http_status(), 401);
+        // A 500 is INTERNAL, not UNAUTHENTICATED; each status has its own code.
+        assert_eq!(Reason::Internal.grpc_code(), 13);
+        assert_eq!(Reason::RouteNotConfigured.grpc_code(), 13);
+        assert_eq!(Reason::KeysUnavailable.grpc_code(), 14);
+        assert_eq!(Reason::InsufficientScope.grpc_code(), 7);
+        assert_eq!(Reason::PathNotCanonical.grpc_code(), 3);
+        assert_eq!(Reason::NoCredentials.grpc_code(), 16);
         assert_eq!(
             Reason::AudienceNotAllowed.error_code(),
             Some(ErrorCode::InvalidToken)

@@ -271,3 +271,33 @@ fn the_command_exits_0_1_or_2_and_reads_stdin() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("/nonexistent.yaml: cannot read"));
 }
+
+#[test]
+fn a_non_string_issuer_fails_at_the_issuer_and_no_later_check_is_claimed() {
+    // The old report marked issuer, algorithm, key and signature as passed here, though
+    // the server refuses the token before it looks at a key.
+    let token = signed(claims(json!({"iss": 123})));
+    let text = render_text(&report_for(&token, "GET", "/"));
+    let expected = r#"DENIED 401 claim_malformed: claim has an invalid type
+  ✓ route        default (no route matched) (expected a route for the request)
+  ✓ credentials  a bearer token of 249 bytes (expected Authorization: Bearer <one token>)
+  ✓ format       header {"alg":"ES256","kid":"ec-1","typ":"JWT"} (expected JWS: three base64url parts of JSON)
+  ✗ issuer       123 (not a string) (expected one of [https://idp.test/oauth2/default, https://acme.okta.test])
+  · algorithm    not reached
+  · key          not reached
+  · signature    not reached
+  · claim types  not reached
+  · required     not reached
+  · exp          not reached
+  · nbf          not reached
+  · iat          not reached
+  · window       not reached
+  · audience     not reached
+  · crit         not reached
+  · typ          not reached
+  · scopes       not reached
+  · claims       not reached
+fix: `exp`/`nbf`/`iat` must be numbers, `iss` a string, the audience a string or array of strings.
+"#;
+    assert_eq!(text, expected);
+}

@@ -56,7 +56,7 @@ pub(super) fn allowed(decision: Decision) -> Allow {
 fn no_credentials_is_401_with_a_bare_challenge() {
     let deny = denied(decide_with(&snapshot("challenge: { realm: orders }"), &[]));
     assert_eq!(deny.reason, Reason::NoCredentials);
-    assert_eq!(deny.status, 401);
+    assert_eq!(deny.status(), 401);
     assert_eq!(
         deny.www_authenticate.as_deref(),
         Some(r#"Bearer realm="orders""#)
@@ -75,7 +75,7 @@ fn an_invalid_token_is_401_invalid_token_with_its_description() {
         &snapshot("challenge: { realm: orders }"),
         &[&format!("Bearer {}", token(json!({"aud": "api://b"})))],
     ));
-    assert_eq!(deny.status, 401);
+    assert_eq!(deny.status(), 401);
     assert_eq!(
         deny.www_authenticate.as_deref(),
         Some(
@@ -98,7 +98,7 @@ fn a_malformed_request_is_400_invalid_request() {
         (vec!["Bearer"], Reason::EmptyBearer),
     ] {
         let deny = denied(decide_with(&snap, &values));
-        assert_eq!((deny.reason, deny.status), (reason, 400));
+        assert_eq!((deny.reason, deny.status()), (reason, 400));
         assert_eq!(
             deny.www_authenticate,
             Some(format!(
@@ -238,7 +238,10 @@ fn the_first_matching_route_applies_and_scopes_are_all_required() {
         Decision::Allow(_)
     ));
     let deny = denied(decide(&snap, &request("post", "/orders", &read), NOW));
-    assert_eq!((deny.reason, deny.status), (Reason::InsufficientScope, 403));
+    assert_eq!(
+        (deny.reason, deny.status()),
+        (Reason::InsufficientScope, 403)
+    );
     assert_eq!(
         deny.www_authenticate.as_deref(),
         Some(
@@ -293,7 +296,7 @@ fn anonymous_routes_allow_no_token_but_still_refuse_a_bad_one() {
     assert_eq!(allow.remove_headers, ["x-sub"]);
     let bad = vec!["Bearer not.a.jwt".to_owned()];
     assert_eq!(
-        denied(decide(&snap, &request("GET", "/public/docs", &bad), NOW)).status,
+        denied(decide(&snap, &request("GET", "/public/docs", &bad), NOW)).status(),
         401
     );
     let good = bearer(json!({"sub": "alice"}));
@@ -317,7 +320,7 @@ fn dot_segments_cannot_reach_another_rule() {
     ] {
         let deny = denied(decide(&snap, &request("GET", path, &[]), NOW));
         assert_eq!(
-            (deny.reason, deny.status),
+            (deny.reason, deny.status()),
             (Reason::PathNotCanonical, 400),
             "{path}"
         );
@@ -350,7 +353,7 @@ fn a_route_named_by_context_extensions_wins_over_path_matching() {
     req.route_name = Some("nope");
     let deny = denied(decide(&snap, &req, NOW));
     assert_eq!(
-        (deny.reason, deny.status, deny.www_authenticate),
+        (deny.reason, deny.status(), deny.www_authenticate),
         (Reason::RouteNotConfigured, 500, None)
     );
 }
@@ -374,7 +377,7 @@ fn required_claim_values_match_strings_arrays_and_nested_paths() {
         Decision::Allow(_)
     ));
     let deny = denied(at(json!({"tenant": "other", "org": {"id": 42}})));
-    assert_eq!((deny.reason, deny.status), (Reason::ClaimMismatch, 403));
+    assert_eq!((deny.reason, deny.status()), (Reason::ClaimMismatch, 403));
     assert_eq!(
         denied(at(json!({"org": {"id": 42}}))).reason,
         Reason::ClaimMismatch

@@ -11,7 +11,7 @@ fn a_panic_inside_the_decision_is_a_500_internal_deny() {
     let snap = snapshot("");
     let deny = denied(decide(&snap, &request("PANIC", "/", &[]), NOW));
     assert_eq!(deny.reason, Reason::Internal);
-    assert_eq!(deny.status, 500);
+    assert_eq!(deny.status(), 500);
     assert_eq!(
         deny.www_authenticate, None,
         "a 5xx asks nothing of the client"
@@ -75,7 +75,7 @@ fn equivalent_paths_and_hosts_do_not_fall_through_to_a_weaker_route() {
     ] {
         let deny = denied(decide(&snap, &request("GET", path, &[]), NOW));
         assert_eq!(deny.reason, Reason::PathNotCanonical, "{path}");
-        assert_eq!(deny.status, 400);
+        assert_eq!(deny.status(), 400);
     }
     for host in [
         "admin2.example.com.",

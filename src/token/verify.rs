@@ -12,6 +12,7 @@ use crate::jwks::KeySet;
 use crate::reason::Reason;
 use crate::snapshot::{Limits, Provider, ProviderSet, Snapshot};
 use crate::token::{header, json};
+use crate::trace::{Check, Off, Tracer, relative, stage, text};
 use aws_lc_rs::signature::ParsedPublicKey;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -133,27 +134,76 @@ pub fn verify<'s>(
     allowed: &ProviderSet,
     now: UnixTime,
 ) -> Result<Verified<'s>, Rejection<'s>> {
-    let parts = split(token, &snapshot.limits).map_err(|reason| Rejection {
-        reason,
-        provider: None,
-        observed: None,
-    })?;
+    verify_traced(token, snapshot, allowed, now, &mut Off)
+}
+
+/// [`verify`], recording each stage it runs in `tracer`.
+pub fn verify_traced<'s>(
+    token: &str,
+    snapshot: &'s Snapshot,
+    allowed: &ProviderSet,
+    now: UnixTime,
+    tracer: &mut dyn Tracer,
+) -> Result<Verified<'s>, Rejection<'s>> {
+    const FORMAT: &str = "JWS: three base64url parts of JSON";
+    let parts = match split(token, &snapshot.limits) {
+        Ok(parts) => parts,
+        Err(reason) => {
+            let _ = stage::<()>(tracer, Check::Format, Err(reason), || {
+                let count = token.split('.').count();
+                (FORMAT.into(), format!("{count} dot-separated part(s)"))
+            });
+            return Err(Rejection {
+                reason,
+                provider: None,
+                observed: None,
+            });
+        }
+    };
     let rejection = |reason, provider| Rejection {
         reason,
         provider,
         observed: Some(Box::new(Observed::from_parts(&parts.header, &parts.claims))),
     };
+    if tracer.enabled() {
+        tracer.decoded(&parts.header, &parts.claims);
+    }
     // Still step 2, but after decoding, so the denial and `explain` can show the header.
-    header::check_parameters(&parts.header).map_err(|reason| rejection(reason, None))?;
-    let provider = match parts.claims.get("iss") {
-        None => return Err(rejection(Reason::IssuerMissing, None)),
-        Some(Value::String(iss)) => match snapshot.provider_for_issuer(iss, allowed) {
-            Some(provider) => provider,
-            None => return Err(rejection(Reason::IssuerNotTrusted, None)),
-        },
-        Some(_) => return Err(rejection(Reason::ClaimMalformed, None)),
+    let parameters = header::check_parameters(&parts.header);
+    stage(tracer, Check::Format, parameters, || {
+        (
+            FORMAT.into(),
+            format!("header {}", Value::Object(parts.header.clone())),
+        )
+    })
+    .map_err(|reason| rejection(reason, None))?;
+    let iss = parts.claims.get("iss");
+    let provider = match iss {
+        None => Err(Reason::IssuerMissing),
+        Some(Value::String(iss)) => snapshot
+            .provider_for_issuer(iss, allowed)
+            .ok_or(Reason::IssuerNotTrusted),
+        Some(_) => Err(Reason::ClaimMalformed),
     };
-    let (alg, kid) = match verify_for(provider, &parts, now) {
+    let provider = stage(tracer, Check::Issuer, provider, || {
+        let trusted: Vec<&str> = snapshot
+            .providers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| allowed.allows(*i))
+            .flat_map(|(_, p)| p.issuers.iter().map(String::as_str))
+            .collect();
+        let actual = match provider {
+            Ok(p) => format!("{} (provider {})", text(iss), p.name),
+            Err(_) if !matches!(iss, None | Some(Value::String(_))) => {
+                format!("{} (not a string)", text(iss))
+            }
+            Err(_) => text(iss),
+        };
+        (format!("one of [{}]", trusted.join(", ")), actual)
+    })
+    .map_err(|reason| rejection(reason, None))?;
+    let (alg, kid) = match verify_for(provider, &parts, now, tracer) {
         Ok(found) => found,
         Err(reason) => return Err(rejection(reason, Some(provider))),
     };
@@ -187,23 +237,44 @@ fn verify_for(
     provider: &Provider,
     parts: &Parts<'_>,
     now: UnixTime,
+    tracer: &mut dyn Tracer,
 ) -> Result<(Algorithm, Option<String>), Reason> {
-    let alg = parts
-        .header
+    let header = &parts.header;
+    let alg = header
         .get("alg")
         .and_then(Value::as_str)
         .and_then(Algorithm::from_name)
         .filter(|alg| provider.algorithms.contains(*alg))
-        .ok_or(Reason::AlgorithmNotAllowed)?;
-    let kid = match parts.header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.as_str()),
-        Some(_) => return Err(Reason::MalformedToken),
+        .ok_or(Reason::AlgorithmNotAllowed);
+    let alg = stage(tracer, Check::Algorithm, alg, || {
+        let names: Vec<&str> = provider.algorithms.iter().map(|a| a.name()).collect();
+        (names.join(", "), text(header.get("alg")))
+    })?;
+    let kid = match header.get("kid") {
+        None => Ok(None),
+        Some(Value::String(kid)) => Ok(Some(kid.as_str())),
+        Some(_) => Err(Reason::MalformedToken),
     };
-    let key = select_key(&provider.keys, kid, alg)?;
-    key.verify_sig(parts.signing_input.as_bytes(), &parts.signature)
-        .map_err(|_| Reason::SignatureInvalid)?;
-    check_claims(&parts.header, &parts.claims, provider, now)?;
+    let key = kid.and_then(|kid| select_key(&provider.keys, kid, alg).map(|key| (kid, key)));
+    let (kid, key) = stage(tracer, Check::Key, key, || {
+        let kids: Vec<&str> = provider
+            .keys
+            .keys()
+            .iter()
+            .map(|k| k.kid().unwrap_or("(no kid)"))
+            .collect();
+        (
+            format!("a kid in [{}]", kids.join(", ")),
+            text(header.get("kid")),
+        )
+    })?;
+    let signature = key
+        .verify_sig(parts.signing_input.as_bytes(), &parts.signature)
+        .map_err(|_| Reason::SignatureInvalid);
+    stage(tracer, Check::Signature, signature, || {
+        ("valid with that key".into(), String::new())
+    })?;
+    check_claims(header, &parts.claims, provider, now, tracer)?;
     Ok((alg, kid.map(str::to_owned)))
 }
 
@@ -276,20 +347,78 @@ fn check_claims(
     claims: &Map<String, Value>,
     provider: &Provider,
     now: UnixTime,
+    tracer: &mut dyn Tracer,
 ) -> Result<(), Reason> {
-    let times = TimeClaims::of(claims)?;
-    for name in &provider.required_claims {
-        if claims.get(name).is_none_or(Value::is_null) {
-            return Err(Reason::RequiredClaimMissing);
-        }
+    let times = stage(tracer, Check::ClaimTypes, TimeClaims::of(claims), || {
+        let expected = "exp/nbf/iat numbers, iss a string, aud a string or strings";
+        (expected.into(), String::new())
+    })?;
+    let missing: Vec<&str> = provider
+        .required_claims
+        .iter()
+        .filter(|name| claims.get(*name).is_none_or(Value::is_null))
+        .map(String::as_str)
+        .collect();
+    let required = if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Reason::RequiredClaimMissing)
+    };
+    stage(tracer, Check::RequiredClaims, required, || {
+        let actual = if missing.is_empty() {
+            "all present".to_owned()
+        } else {
+            format!("missing: [{}]", missing.join(", "))
+        };
+        (
+            format!("present: [{}]", provider.required_claims.join(", ")),
+            actual,
+        )
+    })?;
+    times.check_traced(provider, now, tracer)?;
+    let audience = check_audience(claims, provider);
+    stage(tracer, Check::Audience, audience, || {
+        describe_audience(claims, provider)
+    })?;
+    // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
+    let crit = match header.get("crit") {
+        None => Ok(()),
+        Some(_) => Err(Reason::CritUnsupported),
+    };
+    stage(tracer, Check::Crit, crit, || {
+        ("absent".into(), text(header.get("crit")))
+    })?;
+    stage(tracer, Check::Type, check_type(header, provider), || {
+        let expected = provider
+            .token_types
+            .as_ref()
+            .map_or_else(|| "absent, JWT or at+jwt".into(), |t| t.join(", "));
+        (expected, text(header.get("typ")))
+    })
+}
+
+/// Expected and actual of the audience stage: the deciding claim (the first present of
+/// `audience_claims`) is the one shown.
+fn describe_audience(claims: &Map<String, Value>, provider: &Provider) -> (String, String) {
+    let configured: Vec<&str> = provider.audiences.iter().map(String::as_str).collect();
+    let deciding = provider
+        .audience_claims
+        .iter()
+        .find(|name| claims.get(*name).is_some_and(|v| !v.is_null()));
+    match deciding {
+        Some(name) => (
+            format!("one of [{}] in {name}", configured.join(", ")),
+            text(claims.get(name)),
+        ),
+        None => (
+            format!(
+                "one of [{}] in {}",
+                configured.join(", "),
+                provider.audience_claims.join("/")
+            ),
+            text(None),
+        ),
     }
-    times.check(provider, now)?;
-    check_audience(claims, provider)?;
-    if header.contains_key("crit") {
-        // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
-        return Err(Reason::CritUnsupported);
-    }
-    check_type(header, provider)
 }
 
 /// `exp`, `nbf` and `iat` as numbers (the only claims re-checked on a token cache hit).
@@ -311,26 +440,50 @@ impl TimeClaims {
 
     /// Expiry, not-before, issued-at (with the provider's skew) and the window.
     pub(super) fn check(&self, provider: &Provider, now: UnixTime) -> Result<(), Reason> {
+        self.check_traced(provider, now, &mut Off)
+    }
+
+    fn check_traced(
+        &self,
+        provider: &Provider,
+        now: UnixTime,
+        tracer: &mut dyn Tracer,
+    ) -> Result<(), Reason> {
         let TimeClaims { exp, nbf, iat } = *self;
         // f64 comparisons: JSON times may be fractional, and adding the skew to `exp` near
         // i64::MAX (or subtracting it from `nbf` near i64::MIN) cannot wrap.
-        let now = now.0 as f64;
+        let seconds = now.0;
+        let now = seconds as f64;
         let skew = provider.clock_skew.as_secs_f64();
-        if exp.is_some_and(|exp| now > exp + skew) {
-            return Err(Reason::Expired);
-        }
-        if nbf.is_some_and(|nbf| now < nbf - skew) {
-            return Err(Reason::NotYetValid);
-        }
-        if iat.is_some_and(|iat| iat > now + skew) {
-            return Err(Reason::IssuedInFuture);
-        }
-        if let Some(exp) = exp
-            && (nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat))
-        {
-            return Err(Reason::ValidityWindowInvalid);
-        }
-        Ok(())
+        let secs = provider.clock_skew.as_secs();
+        let fail = |failed: bool, reason| if failed { Err(reason) } else { Ok(()) };
+        let expired = fail(exp.is_some_and(|exp| now > exp + skew), Reason::Expired);
+        stage(tracer, Check::Expiry, expired, || {
+            let actual = relative(exp, seconds, "expires", "expired");
+            (format!("now <= exp + {secs}s skew"), actual)
+        })?;
+        let early = fail(nbf.is_some_and(|nbf| now < nbf - skew), Reason::NotYetValid);
+        stage(tracer, Check::NotBefore, early, || {
+            let actual = relative(nbf, seconds, "starts", "started");
+            (format!("now >= nbf - {secs}s skew"), actual)
+        })?;
+        let future = fail(
+            iat.is_some_and(|iat| iat > now + skew),
+            Reason::IssuedInFuture,
+        );
+        stage(tracer, Check::IssuedAt, future, || {
+            let actual = relative(iat, seconds, "issued", "issued");
+            (format!("iat <= now + {secs}s skew"), actual)
+        })?;
+        let inverted = exp.is_some_and(|exp| {
+            nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat)
+        });
+        stage(
+            tracer,
+            Check::Window,
+            fail(inverted, Reason::ValidityWindowInvalid),
+            || ("exp after nbf and iat".into(), String::new()),
+        )
     }
 }
 

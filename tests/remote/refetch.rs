@@ -3,8 +3,10 @@
 //! reused — but never for timeouts or HTTP errors.
 
 use super::{WAIT, jwks_of, start, token, uri_config};
+use crate::support::envoy::{Envoy, render_bootstrap};
 use crate::support::http;
 use crate::support::idp::{Answer, Idp};
+use crate::support::server::Server;
 use crate::support::stale::{Close, StaleIdp};
 use crate::support::{ISSUER, ec_key, ec_key_2, wait_for};
 use serde_json::json;
@@ -20,15 +22,25 @@ fn metrics(admin: std::net::SocketAddr) -> String {
 fn a_refetch_cut_off_by_the_checks_deadline_still_publishes_the_new_key() {
     let idp = Idp::http(&jwks_of(&[&ec_key()]));
     // No periodic refresh to fall back on, and no rate limit to hide a fetch per Check.
-    let r = start(&uri_config(
-        &idp,
-        "      refresh_interval: 1h\n      min_refetch_interval: 1ms\n",
+    // A fetch may take 10 s: the slow answer below is within it.
+    let server = Server::start(&super::remote_config(
+        ISSUER,
+        &format!(
+            "      uri: {}\n      allow_insecure_http: true\n      timeout: 10s\n      refresh_interval: 1h\n      min_refetch_interval: 1ms\n",
+            idp.jwks_url()
+        ),
     ));
+    // Envoy's ext_authz timeout raised from 0.5 s to 2 s: a Check then waits 1.6 s and has
+    // 0.4 s to answer in, enough on a loaded machine (0.1 s was not).
+    let bootstrap = render_bootstrap(server.grpc.port(), false);
+    assert!(bootstrap.contains("timeout: 0.5s"));
+    let envoy = Envoy::start_bootstrap(&bootstrap.replace("timeout: 0.5s", "timeout: 2s"));
+    let r = super::Running { server, envoy };
     r.wait_ready();
-    // The IdP rotates, but now answers in 1 s: longer than any Check may wait (0.4 s of
-    // Envoy's 0.5 s ext_authz timeout).
+    // The IdP rotates, but now answers in 5 s: longer than any Check may wait, and long
+    // enough for the three later Checks to arrive, wait and give up while it is in flight.
     idp.set_jwks(&jwks_of(&[&ec_key(), &ec_key_2()]));
-    idp.set_delay(Duration::from_secs(1));
+    idp.set_delay(Duration::from_secs(5));
     let new = token(&ec_key_2());
     let first = std::thread::spawn({
         let (listener, new) = (r.envoy.listener, new.clone());

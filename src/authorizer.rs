@@ -1,0 +1,98 @@
+//! The authorization core every front end calls: it owns the snapshot handle, the token
+//! cache, the unknown-`kid` refetch and the record of every answer (metrics, audit log,
+//! recent denials). A front end converts its wire format to a [`Request`], says how long
+//! it may wait, and converts the [`Decision`] back; no rule lives in a front end.
+//!
+//! The decision itself stays the pure [`decide_traced`]; what this adds is the one
+//! effectful rule: a token whose `kid` is unknown to a remote provider (or whose keys
+//! never arrived) lets the refresher fetch once, coalesced and rate-limited, within the
+//! caller's deadline, and is decided again on the new snapshot.
+
+use crate::decision::{Decision, Request, decide_cached};
+use crate::observe::{Observer, Origin};
+use crate::reason::Reason;
+use crate::remote::RemoteKeys;
+use crate::snapshot::Snapshot;
+use crate::token::cache::TokenCache;
+use crate::token::verify::UnixTime;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The core: cheap to clone (every part is shared).
+#[derive(Clone)]
+pub struct Authorizer {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    remote: Option<Arc<RemoteKeys>>,
+    observer: Arc<Observer>,
+    cache: Option<Arc<TokenCache>>,
+}
+
+impl Authorizer {
+    /// `remote`, when given, is asked to refetch a provider's keys for an unknown `kid`;
+    /// `observer` records every answer.
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        remote: Option<Arc<RemoteKeys>>,
+        observer: Arc<Observer>,
+    ) -> Authorizer {
+        Authorizer {
+            snapshot,
+            remote,
+            observer,
+            cache: None,
+        }
+    }
+
+    /// Answers repeated tokens from `cache` (see [`TokenCache`]).
+    pub fn with_cache(mut self, cache: Option<Arc<TokenCache>>) -> Authorizer {
+        self.cache = cache;
+        self
+    }
+
+    /// Decides `request` (waiting at most `wait` for a key refetch), records the answer
+    /// with `origin`, and returns it.
+    pub async fn check(
+        &self,
+        request: &Request<'_>,
+        origin: Origin<'_>,
+        wait: Duration,
+    ) -> Decision {
+        let started = Instant::now();
+        let now = UnixTime::now();
+        let decision = self.decide_with_refetch(request, now, wait).await;
+        self.observer
+            .record(&decision, started.elapsed(), now, origin);
+        decision
+    }
+
+    async fn decide_with_refetch(
+        &self,
+        request: &Request<'_>,
+        now: UnixTime,
+        wait: Duration,
+    ) -> Decision {
+        // One snapshot per decision: a reload mid-request cannot mix two configs.
+        let decide = || {
+            decide_cached(
+                &self.snapshot.load_full(),
+                request,
+                now,
+                self.cache.as_deref(),
+            )
+        };
+        let decision = decide();
+        let (Decision::Deny(deny), Some(remote)) = (&decision, &self.remote) else {
+            return decision;
+        };
+        let (Reason::KeyNotFound | Reason::KeysUnavailable, Some(provider)) =
+            (deny.reason, &deny.provider)
+        else {
+            return decision;
+        };
+        match tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await {
+            Ok(true) => decide(),
+            _ => decision,
+        }
+    }
+}
