@@ -9,7 +9,7 @@ use crate::grpc::AuthzService;
 use crate::observe::{Observer, StateCollector};
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use crate::remote::RemoteKeys;
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::token::cache::TokenCache;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -318,7 +318,7 @@ fn write_address_file(path: &std::path::Path, addresses: &Addresses) -> std::io:
 }
 
 /// One log line per provider; never key material.
-pub fn log_snapshot(snapshot: &crate::snapshot::Snapshot) {
+pub fn log_snapshot(snapshot: &Snapshot) {
     for p in &snapshot.providers {
         let kids: Vec<&str> = p
             .keys
