@@ -8,8 +8,7 @@ pub mod debug;
 use crate::config::watch::ReloadStats;
 use crate::observe::Observer;
 use crate::remote::RemoteKeys;
-use crate::snapshot::Snapshot;
-use arc_swap::ArcSwap;
+use crate::snapshot::SharedSnapshot;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,7 +34,7 @@ impl Readiness {
 #[derive(Clone)]
 pub struct AdminState {
     pub ready: Readiness,
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub snapshot: SharedSnapshot,
     pub reloads: Arc<ReloadStats>,
     pub remote: Arc<RemoteKeys>,
     pub observer: Arc<Observer>,

@@ -9,9 +9,8 @@ use crate::grpc::AuthzService;
 use crate::observe::{Observer, StateCollector};
 use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use crate::remote::RemoteKeys;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::token::cache::TokenCache;
-use arc_swap::ArcSwap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,7 +73,7 @@ pub enum AppError {
 pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     let snapshot = config::load(&options.config)?;
     log_snapshot(&snapshot);
-    let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+    let snapshot = SharedSnapshot::new(snapshot);
     let bind = |addr| async move {
         TcpListener::bind(addr)
             .await
@@ -144,7 +143,7 @@ pub fn debug_listen_warning(addr: SocketAddr) -> Option<&'static str> {
 /// Runs the three servers and the config watcher on bound listeners until `shutdown`
 /// completes, then drains.
 pub async fn run(
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: SharedSnapshot,
     listeners: Listeners,
     ready: Readiness,
     shutdown: impl Future<Output = ()>,
@@ -187,7 +186,7 @@ pub async fn run(
         tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(AuthorizationServer::new(
-                AuthzService::new(snapshot, Some(remote), observer).with_cache(cache),
+                AuthzService::new(snapshot.handle(), Some(remote), observer).with_cache(cache),
             ))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
@@ -256,7 +255,7 @@ pub async fn run(
 
 /// After `startup_grace`, says which providers still have no keys (their tokens are then
 /// denied with `keys_unavailable` while `/readyz` reports ready).
-async fn report_startup_grace(snapshot: Arc<ArcSwap<Snapshot>>) {
+async fn report_startup_grace(snapshot: SharedSnapshot) {
     let Some(grace) = snapshot.load().startup_grace else {
         return;
     };

@@ -9,9 +9,8 @@ use crate::explain;
 use crate::mint::SigningKey;
 use crate::remote::{FetchReport, RemoteKeys};
 use crate::snapshot::KeySource;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::token::verify::UnixTime;
-use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -203,7 +202,7 @@ fn snapshot_with_keys(path: &Path) -> Result<(Arc<Snapshot>, Vec<FetchReport>), 
     {
         return Ok((Arc::new(snapshot), Vec::new()));
     }
-    let shared = Arc::new(ArcSwap::from_pointee(snapshot));
+    let shared = SharedSnapshot::new(snapshot);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -22,6 +22,7 @@ pub mod decision;
 pub mod explain;
 pub mod grpc;
 pub mod jwks;
+mod lock;
 pub mod mint;
 pub mod observe;
 pub mod reason;

@@ -7,11 +7,11 @@
 
 use crate::config::watch::ReloadStats;
 use crate::decision::{Decision, Deny};
+use crate::lock::lock;
 use crate::remote::RemoteKeys;
-use crate::snapshot::Snapshot;
+use crate::snapshot::SharedSnapshot;
 use crate::token::cache::TokenCache;
 use crate::token::verify::{Observed, UnixTime};
-use arc_swap::ArcSwap;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -174,20 +174,16 @@ impl Observer {
             provider: deny.provider.clone(),
             observed: deny.observed.clone().unwrap_or_default(),
         };
-        if let Ok(mut recent) = self.recent.lock() {
-            if recent.len() == self.capacity {
-                recent.pop_back();
-            }
-            recent.push_front(record);
+        let mut recent = lock(&self.recent);
+        if recent.len() == self.capacity {
+            recent.pop_back();
         }
+        recent.push_front(record);
     }
 
     /// The recent denials, newest first.
     pub fn recent_denials(&self) -> Vec<DenialRecord> {
-        self.recent
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
+        lock(&self.recent).iter().cloned().collect()
     }
 
     /// Every metric in the Prometheus / OpenMetrics text format.
@@ -202,7 +198,7 @@ impl Observer {
 
 /// Metrics read from the running state at each scrape.
 pub struct StateCollector {
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub snapshot: SharedSnapshot,
     pub remote: Arc<RemoteKeys>,
     pub reloads: Arc<ReloadStats>,
     pub cache: Option<Arc<TokenCache>>,

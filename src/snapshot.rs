@@ -3,6 +3,9 @@
 //! Only `config::compile` builds a [`Snapshot`] from a file; nothing downstream re-checks
 //! what compilation guaranteed (issuers unique across providers, keys usable, header names
 //! valid, challenge values quotable).
+//!
+//! Requests read it, and the config watcher and key refreshers replace it, through one
+//! [`SharedSnapshot`] (see `shared`).
 
 use crate::algorithm::AlgorithmSet;
 use crate::jwks::KeySet;
@@ -10,6 +13,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod shared;
+pub use shared::SharedSnapshot;
 
 /// Where a provider's keys come from.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Hot reload: watch the directories of the config file and of every JWKS file, debounce,
-//! recompile the whole configuration, and publish it with `ArcSwap::store` only when it is
-//! valid and different.
+//! recompile the whole configuration, and publish it with
+//! [`SharedSnapshot::replace_config`] only when it is valid and different.
 //!
 //! Directories, not files, are watched: a Kubernetes ConfigMap mount swaps a `..data`
 //! symlink and never touches `config.yaml` itself, and editors replace files by rename.
@@ -8,9 +8,9 @@
 //! spurious attempts free (no swap, no log). SIGHUP triggers the same reload.
 
 use super::{ConfigError, load};
-use crate::remote::{RemoteKeys, carry_remote_keys};
-use crate::snapshot::Snapshot;
-use arc_swap::ArcSwap;
+use crate::lock::lock;
+use crate::remote::RemoteKeys;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -50,17 +50,14 @@ impl ReloadStats {
     }
     /// The error of the most recent rejected attempt, cleared by the next applied one.
     pub fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default()
+        lock(&self.last_error).clone()
     }
 }
 
 /// Recompiles the config at `path` into the shared snapshot.
 pub struct Reloader {
     path: PathBuf,
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: SharedSnapshot,
     stats: Arc<ReloadStats>,
     /// Remote key refreshers, resynchronised after each applied reload.
     remote: Option<Arc<RemoteKeys>>,
@@ -69,7 +66,7 @@ pub struct Reloader {
 impl Reloader {
     pub fn new(
         path: PathBuf,
-        snapshot: Arc<ArcSwap<Snapshot>>,
+        snapshot: SharedSnapshot,
         remote: Option<Arc<RemoteKeys>>,
     ) -> Reloader {
         Reloader {
@@ -90,9 +87,7 @@ impl Reloader {
             Ok(new) => new,
             Err(error) => {
                 let text = error.to_string();
-                let Ok(mut last) = self.stats.last_error.lock() else {
-                    return Outcome::Rejected(error);
-                };
+                let mut last = lock(&self.stats.last_error);
                 // The same failure seen again (another event for the same broken file)
                 // is neither logged nor counted twice.
                 if last.as_deref() != Some(text.as_str()) {
@@ -103,21 +98,15 @@ impl Reloader {
                 return Outcome::Rejected(error);
             }
         };
-        if let Ok(mut last) = self.stats.last_error.lock() {
-            *last = None;
-        }
+        *lock(&self.stats.last_error) = None;
         let old = self.snapshot.load_full();
         if old.digest == new.digest {
             return Outcome::Unchanged;
         }
         let changes = describe_changes(&old, &new);
-        // rcu, not store: a key refresher may publish between our load and this swap, and
-        // fetched keys of unchanged remote providers must survive the reload.
-        self.snapshot.rcu(|current| {
-            let mut next = new.clone();
-            carry_remote_keys(current, &mut next);
-            next
-        });
+        // Keeps the fetched keys of unchanged remote providers, even ones a refresher
+        // publishes between our load and the swap.
+        self.snapshot.replace_config(new);
         if let Some(remote) = &self.remote {
             remote.sync();
         }
@@ -257,4 +246,39 @@ fn sync_watches(
         }
     }
     *watched = now_watched;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::tests::poison;
+
+    #[test]
+    fn a_poisoned_error_slot_still_counts_and_reports_a_rejected_reload() {
+        let dir = std::env::temp_dir().join(format!("authz-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.yaml");
+        let jwks = serde_json::json!({"keys": [crate::mint::test_keys::ec(
+            crate::algorithm::Algorithm::Es256,
+            "k1",
+        )
+        .public_jwk()]});
+        let good = format!(
+            "providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{jwks}' }}\n"
+        );
+        std::fs::write(&path, &good).unwrap();
+        let shared = SharedSnapshot::new(load(&path).unwrap());
+        let reloader = Reloader::new(path.clone(), shared, None);
+        poison(&reloader.stats.last_error);
+
+        std::fs::write(&path, "providers: [").unwrap();
+        assert!(matches!(reloader.reload(), Outcome::Rejected(_)));
+        assert_eq!(reloader.stats().rejected(), 1);
+        assert!(reloader.stats().last_error().is_some());
+
+        std::fs::write(&path, good.replace("audiences: [a]", "audiences: [b]")).unwrap();
+        assert!(matches!(reloader.reload(), Outcome::Applied(_)));
+        assert_eq!(reloader.stats().last_error(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

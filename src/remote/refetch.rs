@@ -11,8 +11,8 @@
 //! `min_refetch_interval`, whose stamp `POST /jwks/refresh` spends too.
 
 use super::{ProviderKeys, RemoteKeys};
-use crate::snapshot::Snapshot;
-use arc_swap::ArcSwap;
+use crate::lock::lock;
+use crate::snapshot::SharedSnapshot;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -84,12 +84,9 @@ impl ProviderKeys {
     fn join_or_start(
         self: &Arc<Self>,
         seen: u64,
-        snapshot: &Arc<ArcSwap<Snapshot>>,
+        snapshot: &SharedSnapshot,
     ) -> watch::Receiver<Option<bool>> {
-        let mut slot = self
-            .on_demand
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = lock(&self.on_demand);
         if let Some(running) = slot.as_ref()
             && running.borrow().is_none()
         {
@@ -103,12 +100,7 @@ impl ProviderKeys {
     }
 
     /// The task: fetch (unless coalesced or rate-limited), tell the waiting Checks, count.
-    async fn on_demand(
-        self: Arc<Self>,
-        seen: u64,
-        snapshot: Arc<ArcSwap<Snapshot>>,
-        done: InFlight,
-    ) {
+    async fn on_demand(self: Arc<Self>, seen: u64, snapshot: SharedSnapshot, done: InFlight) {
         let done = AnswerOnDrop(done);
         let done = &done.0;
         let outcome = self.fetch_on_demand(seen, &snapshot).await;
@@ -120,22 +112,18 @@ impl ProviderKeys {
         if !waited_for && matches!(outcome, Outcome::Fetched { .. }) {
             tracing::info!(provider = %self.name, ok = outcome.changed(), "unknown-kid refetch finished after the Check that wanted it had answered");
         }
-        if let Some(label) = outcome.label(waited_for)
-            && let Ok(mut stats) = self.stats.lock()
-        {
-            *stats.refetches.entry(label).or_default() += 1;
+        if let Some(label) = outcome.label(waited_for) {
+            lock(&self.stats).refetched(label);
         }
     }
 
-    async fn fetch_on_demand(&self, seen: u64, snapshot: &ArcSwap<Snapshot>) -> Outcome {
+    async fn fetch_on_demand(&self, seen: u64, snapshot: &SharedSnapshot) -> Outcome {
         let _guard = self.fetch_lock.lock().await;
         if self.generation.load(Ordering::SeqCst) != seen {
             return Outcome::AlreadyFetched;
         }
         {
-            let Ok(mut last) = self.last_on_demand.lock() else {
-                return Outcome::RateLimited;
-            };
+            let mut last = lock(&self.last_on_demand);
             if last.is_some_and(|t| t.elapsed() < self.source.min_refetch_interval) {
                 return Outcome::RateLimited;
             }
@@ -174,18 +162,13 @@ impl RemoteKeys {
     /// returned with how long. All or none: a partial refresh would leave the providers
     /// out of step, and a client retrying after the wait could be refused forever.
     pub fn claim_refresh_all(&self) -> Result<(), Vec<(String, Duration)>> {
-        let Ok(providers) = self.providers.lock() else {
-            return Ok(());
-        };
+        let providers = lock(&self.providers);
         // Every stamp is held until the decision (no other path holds two of these locks,
         // nor the map lock under one), so two concurrent refreshes cannot both pass.
         let mut stamps = Vec::new();
         let mut waits = Vec::new();
         for keys in providers.values() {
-            let last = keys
-                .last_on_demand
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let last = lock(&keys.last_on_demand);
             let wait = last
                 .and_then(|t| keys.source.min_refetch_interval.checked_sub(t.elapsed()))
                 .filter(|wait| !wait.is_zero());
@@ -209,6 +192,18 @@ impl RemoteKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::tests::poison;
+
+    #[test]
+    fn a_poisoned_lock_does_not_lift_the_refresh_budget() {
+        let remote = crate::remote::supervisor::tests::two_providers();
+        poison(&remote.providers);
+        poison(&remote.get("a").unwrap().last_on_demand);
+        assert_eq!(remote.claim_refresh_all(), Ok(()));
+        let waits = remote.claim_refresh_all().expect_err("both stamped");
+        let names: Vec<&str> = waits.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
 
     #[test]
     fn outcomes_are_labelled_by_whether_a_check_still_waited() {

@@ -11,6 +11,7 @@
 
 use super::verify::{Rejection, TimeClaims, UnixTime, Verified, verify};
 use crate::jwks::KeySet;
+use crate::lock::lock;
 use crate::reason::Reason;
 use crate::snapshot::{ProviderSet, Snapshot};
 use serde_json::{Map, Value};
@@ -105,17 +106,16 @@ impl TokenCache {
 
     /// Entries held now.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok())
-            .map(|s| s.entries.len())
-            .sum()
+        self.shards.iter().map(lock).map(|s| s.entries.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Locked with [`lock`], which recovers a poisoned shard: every entry is checked
+    /// again on each hit, so a panic under the lock cannot make one unsafe to use, while
+    /// skipping the shard would turn its tokens into misses for the life of the process.
     fn shard(&self, hash: u64) -> &Mutex<Shard> {
         &self.shards[(hash % SHARDS as u64) as usize]
     }
@@ -154,7 +154,7 @@ impl TokenCache {
         allowed: &ProviderSet,
         now: UnixTime,
     ) -> Option<Result<Verified<'s>, Rejection<'s>>> {
-        let mut shard = self.shard(hash).lock().ok()?;
+        let mut shard = lock(self.shard(hash));
         let entry = shard.entries.get(&hash)?;
         let provider = snapshot.providers.get(entry.provider)?;
         if &*entry.token != token {
@@ -225,9 +225,7 @@ impl TokenCache {
         if cost > self.bytes_per_shard {
             return;
         }
-        let Ok(mut shard) = self.shard(hash).lock() else {
-            return;
-        };
+        let mut shard = lock(self.shard(hash));
         if let Some(old) = shard.entries.remove(&hash) {
             shard.bytes -= old.cost;
         }
