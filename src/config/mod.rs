@@ -1,9 +1,13 @@
 //! Configuration: the YAML mirror (`file`), its compilation into a [`Snapshot`](crate::snapshot::Snapshot)
-//! (`compile`) and the errors that name file and field (`error`).
+//! (`compile`, by concern: `limits`, `providers`, `keys`, `routes`) and the errors that name
+//! file and field (`error`).
 
 pub mod compile;
 pub mod error;
 pub mod file;
+mod keys;
+mod limits;
+mod providers;
 mod routes;
 pub mod watch;
 
