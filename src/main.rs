@@ -5,7 +5,6 @@ use clap::Parser;
 use envoy_jwt_authz::app::{self, AppError, ServeOptions};
 use envoy_jwt_authz::cli::{Cli, Command, LogFormat};
 use envoy_jwt_authz::commands;
-use envoy_jwt_authz::config::compile::parse_duration;
 use envoy_jwt_authz::token::verify::UnixTime;
 use std::process::ExitCode;
 
@@ -16,28 +15,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             init_logging(args.log_format);
-            let Some(drain_timeout) = parse_duration(&args.drain_timeout) else {
-                eprintln!(
-                    "error: --drain-timeout {:?}: expected a duration such as 10s",
-                    args.drain_timeout
-                );
-                return ExitCode::from(2);
-            };
-            let Some(watch_debounce) = parse_duration(&args.watch_debounce) else {
-                eprintln!(
-                    "error: --watch-debounce {:?}: expected a duration such as 250ms",
-                    args.watch_debounce
-                );
-                return ExitCode::from(2);
-            };
             let options = ServeOptions {
                 config: args.config,
                 grpc_listen: args.grpc_listen,
                 admin_listen: args.admin_listen,
                 debug_listen: args.debug_listen,
                 address_file: args.address_file,
-                drain_timeout,
-                watch_debounce,
+                drain_timeout: args.drain_timeout.get(),
+                watch_debounce: args.watch_debounce.get(),
                 recent_denials: args.recent_denials,
                 token_cache_entries: args.token_cache_entries,
                 token_cache_bytes: args.token_cache_bytes,

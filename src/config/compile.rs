@@ -4,14 +4,15 @@
 //! (provider names and issuers unique, the challenge, the default requirement) and the
 //! helpers the others share.
 
+use super::duration::Duration;
 use super::error::ConfigError;
 use super::file::ConfigFile;
 use crate::snapshot::{Challenge, Provider, Snapshot, Upstream};
 use aws_lc_rs::digest::{Context, SHA256};
+use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Reads and compiles the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
@@ -24,10 +25,12 @@ pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
 
 /// Compiles configuration text; `path` names the file in errors and anchors relative paths.
 pub fn compile_str(text: &str, path: &Path) -> Result<Snapshot, ConfigError> {
-    let file: ConfigFile = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
-        file: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    // serde-saphyr reports a line and column; the tracked path adds which field it was.
+    let mut track = serde_path_to_error::Track::new();
+    let file = serde_saphyr::with_deserializer_from_str(text, |de| {
+        ConfigFile::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+    })
+    .map_err(|e| ConfigError::from_yaml(path.to_owned(), &track.path(), &e))?;
     let compiler = Compiler {
         path,
         digest: RefCell::new(Context::new(&SHA256)),
@@ -96,15 +99,6 @@ impl Compiler<'_> {
                 file.challenge.resource_metadata,
             )?,
         };
-        let startup_grace = match &file.startup_grace {
-            None => None,
-            Some(text) => Some(parse_duration(text).ok_or_else(|| {
-                self.invalid(
-                    "startup_grace",
-                    format!("expected a duration such as 30s; got {text:?}"),
-                )
-            })?),
-        };
         let metadata = self.metadata(&file.dynamic_metadata)?;
         let global = self.upstream("upstream", Some(&file.upstream), &Upstream::default())?;
         let default = file.default.unwrap_or_default();
@@ -135,7 +129,7 @@ impl Compiler<'_> {
             identity_headers,
             metadata,
             limits,
-            startup_grace,
+            startup_grace: file.startup_grace.map(Duration::get),
             source: self.path.to_owned(),
             digest: finish(self.digest.replace(Context::new(&SHA256))),
         })
@@ -173,19 +167,4 @@ pub(super) fn is_header_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// `30s`, `5m`, `1h`, `250ms`, `0s`: a whole number and one unit.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let n: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
 }

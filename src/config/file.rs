@@ -1,6 +1,7 @@
 //! The YAML file as written: a plain serde mirror, strict (`deny_unknown_fields`), with no
 //! defaults or cross-checks — those belong to `compile`.
 
+use super::duration::Duration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub matching: MatchingFile,
     /// How long `/readyz` may wait for remote key sets before reporting ready anyway.
-    pub startup_grace: Option<String>,
+    pub startup_grace: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,7 +40,7 @@ pub struct ProviderFile {
     pub audience_claims: Option<Vec<String>>,
     pub jwks: JwksFile,
     pub algorithms: Option<Vec<String>>,
-    pub clock_skew: Option<String>,
+    pub clock_skew: Option<Duration>,
     pub required_claims: Option<Vec<String>>,
     pub token_types: Option<Vec<String>>,
 }
@@ -54,12 +55,12 @@ pub struct JwksFile {
     pub uri: Option<String>,
     pub discovery: Option<bool>,
     /// Remote sources only: refresh timing, HTTP limits and TLS.
-    pub refresh_interval: Option<String>,
-    pub min_refresh_interval: Option<String>,
-    pub max_refresh_interval: Option<String>,
-    pub min_refetch_interval: Option<String>,
-    pub timeout: Option<String>,
-    pub connect_timeout: Option<String>,
+    pub refresh_interval: Option<Duration>,
+    pub min_refresh_interval: Option<Duration>,
+    pub max_refresh_interval: Option<Duration>,
+    pub min_refetch_interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
     #[serde(default)]
     pub allow_insecure_http: bool,
     pub tls: Option<TlsFile>,

@@ -2,10 +2,11 @@
 //! one (`uri` or `discovery`, fetched later by `remote`) with its refresh timing, HTTP limits
 //! and TLS trust.
 
-use super::compile::{Compiler, parse_duration};
+use super::compile::Compiler;
 use super::error::ConfigError;
 use super::file::{InlineJwks, ProviderFile};
 use crate::algorithm::AlgorithmSet;
+use crate::config;
 use crate::jwks;
 use crate::snapshot::{JwksLocation, KeySource, Limits, RemoteSource};
 use std::path::PathBuf;
@@ -70,19 +71,16 @@ impl Compiler<'_> {
             }
         };
         let duration = |name: &str,
-                        value: &Option<String>,
+                        value: Option<config::Duration>,
                         default: Duration|
          -> Result<Duration, ConfigError> {
             match value {
                 None => Ok(default),
-                Some(text) => parse_duration(text)
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        self.invalid(
-                            format!("{field}.{name}"),
-                            format!("expected a positive duration such as 30s or 5m; got {text:?}"),
-                        )
-                    }),
+                Some(d) if !d.get().is_zero() => Ok(d.get()),
+                Some(d) => Err(self.invalid(
+                    format!("{field}.{name}"),
+                    format!("expected a positive duration such as 30s or 5m; got \"{d}\""),
+                )),
             }
         };
         let mut files = Vec::new();
@@ -113,28 +111,28 @@ impl Compiler<'_> {
             location,
             refresh_interval: duration(
                 "refresh_interval",
-                &j.refresh_interval,
+                j.refresh_interval,
                 DEFAULT_REFRESH_INTERVAL,
             )?,
             min_refresh_interval: duration(
                 "min_refresh_interval",
-                &j.min_refresh_interval,
+                j.min_refresh_interval,
                 DEFAULT_MIN_REFRESH_INTERVAL,
             )?,
             max_refresh_interval: duration(
                 "max_refresh_interval",
-                &j.max_refresh_interval,
+                j.max_refresh_interval,
                 DEFAULT_MAX_REFRESH_INTERVAL,
             )?,
             min_refetch_interval: duration(
                 "min_refetch_interval",
-                &j.min_refetch_interval,
+                j.min_refetch_interval,
                 DEFAULT_MIN_REFETCH_INTERVAL,
             )?,
-            timeout: duration("timeout", &j.timeout, DEFAULT_FETCH_TIMEOUT)?,
+            timeout: duration("timeout", j.timeout, DEFAULT_FETCH_TIMEOUT)?,
             connect_timeout: duration(
                 "connect_timeout",
-                &j.connect_timeout,
+                j.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,
             )?,
             allow_insecure_http: j.allow_insecure_http,

@@ -3,6 +3,7 @@
 //! file and field (`error`).
 
 pub mod compile;
+mod duration;
 pub mod error;
 pub mod file;
 mod keys;
@@ -12,7 +13,10 @@ mod routes;
 pub mod watch;
 
 pub use compile::{compile_str, load};
+pub use duration::{Duration, DurationError};
 pub use error::ConfigError;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;

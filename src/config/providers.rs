@@ -1,7 +1,7 @@
 //! Compiling one provider: its name, issuers, audiences, algorithms, clock skew, required
 //! claims and token types (its key source is `keys`).
 
-use super::compile::{Compiler, finish, parse_duration};
+use super::compile::{Compiler, finish};
 use super::error::ConfigError;
 use super::file::ProviderFile;
 use crate::algorithm::{Algorithm, AlgorithmSet};
@@ -87,16 +87,15 @@ impl Compiler<'_> {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let clock_skew = match &p.clock_skew {
+        let clock_skew = match p.clock_skew {
             None => DEFAULT_CLOCK_SKEW,
-            Some(text) => parse_duration(text)
-                .filter(|d| *d <= MAX_CLOCK_SKEW)
-                .ok_or_else(|| {
-                    self.invalid(
-                        format!("{field}.clock_skew"),
-                        format!("expected a duration such as 30s or 5m, at most 1h; got {text:?}"),
-                    )
-                })?,
+            Some(skew) if skew.get() <= MAX_CLOCK_SKEW => skew.get(),
+            Some(skew) => {
+                return Err(self.invalid(
+                    format!("{field}.clock_skew"),
+                    format!("expected a duration such as 30s or 5m, at most 1h; got \"{skew}\""),
+                ));
+            }
         };
         let required_claims = p
             .required_claims
