@@ -267,3 +267,29 @@ fn errors_outside_any_field_are_syntax_or_read_errors() {
     assert!(matches!(missing, ConfigError::Read { .. }), "{missing}");
     assert_eq!(missing.field(), None);
 }
+
+#[test]
+fn keywords_fail_at_their_field_naming_the_allowed_values() {
+    let cases = [
+        (
+            provider("routes:\n  - name: r\n    cors_preflight: 'no'\n"),
+            "routes[0].cors_preflight",
+            "expected `allow` or `deny`; got \"no\"",
+        ),
+        (
+            provider("default: { providers: 3 }\n"),
+            "default.providers",
+            "expected `any` or a list of provider names",
+        ),
+        (
+            provider("    algorithms: [ES256, RS1]"),
+            "providers[0].algorithms[1]",
+            "\"RS1\" is not supported; expected one of RS256",
+        ),
+    ];
+    for (yaml, path, expected) in cases {
+        let e = rejected(&yaml);
+        assert_eq!(e.field(), Some(path), "{e}");
+        assert!(e.to_string().contains(expected), "{e}");
+    }
+}
