@@ -46,14 +46,13 @@ impl From<Duration> for std::time::Duration {
 /// `300s`) and always parses again.
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only whole milliseconds can be parsed, so milliseconds are exact.
         let ms = self.0.as_millis();
-        let (n, unit) = match ms {
-            0 => (0, "s"),
-            _ if ms % 3_600_000 == 0 => (ms / 3_600_000, "h"),
-            _ if ms % 60_000 == 0 => (ms / 60_000, "m"),
-            _ if ms % 1000 == 0 => (ms / 1000, "s"),
-            _ => (ms, "ms"),
-        };
+        let (n, unit) = [(3_600_000, "h"), (60_000, "m"), (1000, "s")]
+            .into_iter()
+            .find(|(per, _)| ms.is_multiple_of(*per))
+            .map_or((ms, "ms"), |(per, unit)| (ms / per, unit));
+        let unit = if n == 0 { "s" } else { unit };
         write!(f, "{n}{unit}")
     }
 }
