@@ -154,11 +154,21 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn resolve(&self, file: &Path) -> PathBuf {
-        match self.path.parent() {
+    /// Reads a file the config names (relative to the config's directory) into the digest,
+    /// so a change to it is a change to the config.
+    pub(super) fn read_input(
+        &self,
+        field: &str,
+        file: &Path,
+    ) -> Result<(PathBuf, Vec<u8>), ConfigError> {
+        let path = match self.path.parent() {
             Some(dir) if file.is_relative() => dir.join(file),
             _ => file.to_owned(),
-        }
+        };
+        let bytes = std::fs::read(&path)
+            .map_err(|e| self.invalid(field, format!("cannot read {}: {e}", path.display())))?;
+        self.digest.borrow_mut().update(&bytes);
+        Ok((path, bytes))
     }
 }
 

@@ -87,13 +87,7 @@ impl Compiler<'_> {
         let ca_pem = match j.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
             None => None,
             Some(ca) => {
-                let path = self.resolve(ca);
-                let pem = std::fs::read(&path).map_err(|e| {
-                    self.invalid(
-                        format!("{field}.tls.ca_file"),
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
+                let (path, pem) = self.read_input(&format!("{field}.tls.ca_file"), ca)?;
                 if reqwest::Certificate::from_pem_bundle(&pem)
                     .map_or(true, |certs| certs.is_empty())
                 {
@@ -102,7 +96,6 @@ impl Compiler<'_> {
                         format!("{} holds no PEM certificate", path.display()),
                     ));
                 }
-                self.digest.borrow_mut().update(&pem);
                 files.push(path);
                 Some(pem)
             }
@@ -180,15 +173,9 @@ impl Compiler<'_> {
         }
         let (source, file, bytes) = match (&j.file, &j.inline) {
             (Some(file), _) => {
-                let path = self.resolve(file);
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    self.invalid(
-                        format!("{field}.file"),
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                self.digest.borrow_mut().update(&bytes);
-                (format!("{field}.file"), Some(path), bytes)
+                let source = format!("{field}.file");
+                let (path, bytes) = self.read_input(&source, file)?;
+                (source, Some(path), bytes)
             }
             (None, Some(InlineJwks::Text(text))) => {
                 (format!("{field}.inline"), None, text.clone().into_bytes())
