@@ -38,6 +38,8 @@ pub fn compile_str(text: &str, path: &Path) -> Result<Snapshot, ConfigError> {
     compiler.digest.borrow_mut().update(text.as_bytes());
     compiler.compile(file)
 }
+
+/// One compilation: the file (for errors and relative paths) and the digest of every input.
 pub(super) struct Compiler<'a> {
     pub(super) path: &'a Path,
     /// Every input read, in order: the config text, then each key set file's bytes.
