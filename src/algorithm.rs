@@ -109,6 +109,30 @@ impl Algorithm {
     }
 }
 
+/// As a config file names it (`algorithms: [ES256]`): an unknown name fails at its field
+/// with why (HMAC and `none` are never accepted) and what is supported.
+impl<'de> serde::Deserialize<'de> for Algorithm {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Algorithm::from_name(&name).ok_or_else(|| serde::de::Error::custom(unsupported(&name)))
+    }
+}
+
+fn unsupported(name: &str) -> String {
+    let supported: Vec<_> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+    let why = if name.eq_ignore_ascii_case("none") {
+        "unsigned tokens are never accepted; "
+    } else if name.to_ascii_uppercase().starts_with("HS") {
+        "HMAC needs a shared secret and is never accepted; "
+    } else {
+        ""
+    };
+    format!(
+        "{name:?} is not supported; {why}expected one of {}",
+        supported.join(", ")
+    )
+}
+
 impl std::fmt::Display for Algorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -1,5 +1,7 @@
-//! Command-line types only (clap); parsing happens once in `main`.
+//! Command-line types only (clap); parsing happens once in `main`. Durations are
+//! [`Duration`]: the same syntax as the config file, rejected by clap (exit 2) when wrong.
 
+use crate::config::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -88,10 +90,10 @@ pub struct ServeArgs {
     pub address_file: Option<PathBuf>,
     /// How long in-flight checks may take to finish after SIGTERM, e.g. 10s.
     #[arg(long, default_value = "10s")]
-    pub drain_timeout: String,
+    pub drain_timeout: Duration,
     /// How long the config directory must be quiet before a reload, e.g. 250ms.
     #[arg(long, default_value = "250ms")]
-    pub watch_debounce: String,
+    pub watch_debounce: Duration,
     /// Tokio worker threads; default: the CPU limit (`available_parallelism`, which honours
     /// cgroup quotas). Match it to the container's CPU limit.
     #[arg(long)]
@@ -148,7 +150,7 @@ pub struct MintArgs {
     pub scope: Option<String>,
     /// Lifetime from now, e.g. 1h; negative lifetimes are not possible (use --claim exp=…).
     #[arg(long, default_value = "1h")]
-    pub ttl: String,
+    pub ttl: Duration,
     /// Extra claim NAME=JSON (e.g. `tenant="acme"` or `exp=0`); overrides the defaults.
     #[arg(long = "claim", value_name = "NAME=JSON")]
     pub claims: Vec<String>,

@@ -1,9 +1,13 @@
-//! The non-serving commands: `check-config`, `explain`, `mint-token`, `public-jwks`. Each returns its
-//! output as text so tests can call it without a process.
+//! Every command from a parsed command line to an exit code ([`run`], all `main` calls), and
+//! the non-serving commands themselves: `check-config`, `explain`, `mint-token`,
+//! `public-jwks`, each returning its output as text so tests can call it without a process.
+//!
+//! Exit codes: 0 success (`explain`: allowed); 1 failure (`explain`: denied); 2 usage (clap,
+//! `explain`'s own errors); 64 unusable configuration (sysexits' `EX_USAGE`).
 
 use crate::algorithm::Algorithm;
-use crate::cli::{ExplainArgs, KeyArgs, MintArgs};
-use crate::config::compile::parse_duration;
+use crate::app::{self, AppError, ServeOptions};
+use crate::cli::{Cli, Command, ExplainArgs, KeyArgs, LogFormat, MintArgs, ServeArgs};
 use crate::config::{self, ConfigError};
 use crate::explain;
 use crate::mint::SigningKey;
@@ -13,7 +17,111 @@ use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::token::verify::UnixTime;
 use serde_json::{Value, json};
 use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
+
+/// An unusable configuration (sysexits' `EX_USAGE`), so scripts and probes can tell it from a
+/// crash.
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Runs the command to its exit code, printing its output or error.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(args.log_format);
+            serve(&args)
+        }
+        Command::CheckConfig { file } => {
+            init_logging(LogFormat::Text);
+            match check_config(&file) {
+                Ok(summary) => {
+                    print!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e, ExitCode::from(EXIT_CONFIG)),
+            }
+        }
+        Command::Explain(args) => match explain(&args, UnixTime::now()) {
+            Ok((report, allowed)) => {
+                print!("{report}");
+                ExitCode::from(if allowed { 0 } else { 1 })
+            }
+            Err(e) => fail(&e, ExitCode::from(2)),
+        },
+        Command::MintToken(args) => print_or_fail(mint_token(&args, UnixTime::now())),
+        Command::PublicJwks(args) => print_or_fail(public_jwks(&args)),
+    }
+}
+
+/// `serve`: the runtime sized by `--worker-threads`, then [`app::serve`] until a signal.
+fn serve(args: &ServeArgs) -> ExitCode {
+    let options = ServeOptions {
+        config: args.config.clone(),
+        grpc_listen: args.grpc_listen,
+        admin_listen: args.admin_listen,
+        debug_listen: args.debug_listen,
+        address_file: args.address_file.clone(),
+        drain_timeout: args.drain_timeout.get(),
+        watch_debounce: args.watch_debounce.get(),
+        recent_denials: args.recent_denials,
+        token_cache_entries: args.token_cache_entries,
+        token_cache_bytes: args.token_cache_bytes,
+    };
+    let workers = args
+        .worker_threads
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1);
+    // One worker: a current-thread runtime, which spares the cross-thread wake-ups of a
+    // one-worker multi-thread scheduler (measured: see BENCHMARKS.md).
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::serve(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ AppError::Config(_)) => fail(&e, ExitCode::from(EXIT_CONFIG)),
+        Err(e) => fail(&e, ExitCode::FAILURE),
+    }
+}
+
+fn fail(error: &dyn std::error::Error, code: ExitCode) -> ExitCode {
+    eprintln!("error: {error}");
+    code
+}
+
+fn print_or_fail(result: Result<String, DevError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, ExitCode::FAILURE),
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default `info` level.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
 
 /// One line per provider: issuers, audiences, usable keys by kid/alg, skipped keys and why.
 pub fn check_config(path: &Path) -> Result<String, ConfigError> {
@@ -70,8 +178,6 @@ pub enum DevError {
     Read(String, std::io::Error),
     #[error(transparent)]
     Key(#[from] crate::mint::MintError),
-    #[error("--ttl {0:?}: expected a duration such as 30s, 5m or 1h")]
-    Ttl(String),
     #[error("--claim {0:?}: expected NAME=JSON")]
     Claim(String),
 }
@@ -97,12 +203,11 @@ pub fn public_jwks(args: &KeyArgs) -> Result<String, DevError> {
 /// A signed token for the given claims, valid from `now` for `--ttl`.
 pub fn mint_token(args: &MintArgs, now: UnixTime) -> Result<String, DevError> {
     let key = signing_key(&args.key)?;
-    let ttl = parse_duration(&args.ttl).ok_or_else(|| DevError::Ttl(args.ttl.clone()))?;
     let aud = match args.aud.as_slice() {
         [one] => json!(one),
         many => json!(many),
     };
-    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(args.ttl.get().as_secs()).unwrap_or(i64::MAX);
     let mut claims = json!({ "iss": args.iss, "aud": aud, "iat": now.0, "nbf": now.0, "exp": now.0.saturating_add(ttl) });
     if let Some(sub) = &args.sub {
         claims["sub"] = json!(sub);

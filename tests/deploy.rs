@@ -216,7 +216,7 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
     // Worker threads match the CPU limit; the grace period covers the drain.
     assert_eq!(serve.worker_threads, Some(1));
     assert_eq!(authz["resources"]["limits"]["cpu"], "1");
-    let drain = envoy_jwt_authz::config::compile::parse_duration(&serve.drain_timeout).unwrap();
+    let drain = serve.drain_timeout.get();
     let grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         .as_u64()
         .unwrap();

@@ -1,7 +1,12 @@
 //! The YAML file as written: a plain serde mirror, strict (`deny_unknown_fields`), with no
-//! defaults or cross-checks — those belong to `compile`.
+//! defaults or cross-checks — those belong to `compile`. Values with a fixed syntax
+//! (durations, keywords, algorithm names) are typed here, so a bad one fails while reading,
+//! at its own field path.
 
+use super::duration::Duration;
+use crate::algorithm::Algorithm;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -26,7 +31,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub matching: MatchingFile,
     /// How long `/readyz` may wait for remote key sets before reporting ready anyway.
-    pub startup_grace: Option<String>,
+    pub startup_grace: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,8 +43,8 @@ pub struct ProviderFile {
     pub audiences: Vec<String>,
     pub audience_claims: Option<Vec<String>>,
     pub jwks: JwksFile,
-    pub algorithms: Option<Vec<String>>,
-    pub clock_skew: Option<String>,
+    pub algorithms: Option<Vec<Algorithm>>,
+    pub clock_skew: Option<Duration>,
     pub required_claims: Option<Vec<String>>,
     pub token_types: Option<Vec<String>>,
 }
@@ -54,12 +59,12 @@ pub struct JwksFile {
     pub uri: Option<String>,
     pub discovery: Option<bool>,
     /// Remote sources only: refresh timing, HTTP limits and TLS.
-    pub refresh_interval: Option<String>,
-    pub min_refresh_interval: Option<String>,
-    pub max_refresh_interval: Option<String>,
-    pub min_refetch_interval: Option<String>,
-    pub timeout: Option<String>,
-    pub connect_timeout: Option<String>,
+    pub refresh_interval: Option<Duration>,
+    pub min_refresh_interval: Option<Duration>,
+    pub max_refresh_interval: Option<Duration>,
+    pub min_refetch_interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
     #[serde(default)]
     pub allow_insecure_http: bool,
     pub tls: Option<TlsFile>,
@@ -93,8 +98,8 @@ pub struct RouteFile {
     pub claims: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub allow_anonymous: bool,
-    /// `allow` or `deny` (the default).
-    pub cors_preflight: Option<String>,
+    #[serde(default)]
+    pub cors_preflight: CorsPreflight,
     /// Overrides the top-level `upstream` for this route, field by field.
     pub upstream: Option<UpstreamFile>,
 }
@@ -113,11 +118,59 @@ pub struct MatchFile {
 }
 
 /// `any`, or a list of provider names.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum ProvidersFile {
-    Keyword(String),
+    Any,
     List(Vec<String>),
+}
+
+/// By hand rather than `untagged`, whose error ("did not match any variant") names neither
+/// the keyword nor the list.
+impl<'de> Deserialize<'de> for ProvidersFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProvidersVisitor;
+        impl<'de> Visitor<'de> for ProvidersVisitor {
+            type Value = ProvidersFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`any` or a list of provider names")
+            }
+            fn visit_str<E: de::Error>(self, word: &str) -> Result<ProvidersFile, E> {
+                match word {
+                    "any" => Ok(ProvidersFile::Any),
+                    _ => Err(E::custom(format!(
+                        "expected `any` or a list of provider names; got {word:?}"
+                    ))),
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ProvidersFile, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(ProvidersFile::List)
+            }
+        }
+        deserializer.deserialize_any(ProvidersVisitor)
+    }
+}
+
+/// `cors_preflight`: whether a CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) passes without a token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CorsPreflight {
+    Allow,
+    #[default]
+    Deny,
+}
+
+/// By hand for the message: the derived one says "unknown variant".
+impl<'de> Deserialize<'de> for CorsPreflight {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match String::deserialize(deserializer)?.as_str() {
+            "allow" => Ok(CorsPreflight::Allow),
+            "deny" => Ok(CorsPreflight::Deny),
+            other => Err(de::Error::custom(format!(
+                "expected `allow` or `deny`; got {other:?}"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

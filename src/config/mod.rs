@@ -1,14 +1,22 @@
 //! Configuration: the YAML mirror (`file`), its compilation into a [`Snapshot`](crate::snapshot::Snapshot)
-//! (`compile`) and the errors that name file and field (`error`).
+//! (`compile`, by concern: `limits`, `providers`, `keys`, `routes`) and the errors that name
+//! file and field (`error`).
 
 pub mod compile;
+mod duration;
 pub mod error;
 pub mod file;
+mod keys;
+mod limits;
+mod providers;
 mod routes;
 pub mod watch;
 
 pub use compile::{compile_str, load};
+pub use duration::{Duration, DurationError};
 pub use error::ConfigError;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;

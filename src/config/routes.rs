@@ -4,7 +4,7 @@
 
 use super::compile::{Compiler, is_header_name};
 use super::error::ConfigError;
-use super::file::{MatchFile, MatchingFile, ProvidersFile, RouteFile, UpstreamFile};
+use super::file::{CorsPreflight, MatchFile, MatchingFile, ProvidersFile, RouteFile, UpstreamFile};
 use crate::route::{Glob, path_matches};
 use crate::snapshot::{
     ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, Upstream,
@@ -54,13 +54,7 @@ impl Compiler<'_> {
     ) -> Result<Requirement, ConfigError> {
         let providers = match &r.providers {
             None => ProviderSet::Any,
-            Some(ProvidersFile::Keyword(word)) if word == "any" => ProviderSet::Any,
-            Some(ProvidersFile::Keyword(word)) => {
-                return Err(self.invalid(
-                    format!("{field}.providers"),
-                    format!("expected `any` or a list of provider names; got {word:?}"),
-                ));
-            }
+            Some(ProvidersFile::Any) => ProviderSet::Any,
             Some(ProvidersFile::List(names)) if names.is_empty() => {
                 return Err(self.invalid(
                     format!("{field}.providers"),
@@ -98,22 +92,12 @@ impl Compiler<'_> {
         }
         let claims: Vec<(String, String)> =
             r.claims.clone().unwrap_or_default().into_iter().collect();
-        let cors_preflight = match r.cors_preflight.as_deref() {
-            None | Some("deny") => false,
-            Some("allow") => true,
-            Some(other) => {
-                return Err(self.invalid(
-                    format!("{field}.cors_preflight"),
-                    format!("expected `allow` or `deny`; got {other:?}"),
-                ));
-            }
-        };
         Ok(Requirement {
             providers,
             scopes,
             claims,
             allow_anonymous: r.allow_anonymous,
-            cors_preflight,
+            cors_preflight: r.cors_preflight == CorsPreflight::Allow,
             upstream: self.upstream(&format!("{field}.upstream"), r.upstream.as_ref(), global)?,
         })
     }
