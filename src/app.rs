@@ -186,7 +186,7 @@ pub async fn run(
         tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(AuthorizationServer::new(
-                AuthzService::new(snapshot.handle(), Some(remote), observer).with_cache(cache),
+                AuthzService::new(snapshot.clone(), Some(remote), observer).with_cache(cache),
             ))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),

@@ -12,17 +12,16 @@ use crate::decision::{Decision, Request, decide_cached};
 use crate::observe::{Observer, Origin};
 use crate::reason::Reason;
 use crate::remote::RemoteKeys;
-use crate::snapshot::Snapshot;
+use crate::snapshot::SharedSnapshot;
 use crate::token::cache::TokenCache;
 use crate::token::verify::UnixTime;
-use arc_swap::ArcSwap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The core: cheap to clone (every part is shared).
 #[derive(Clone)]
 pub struct Authorizer {
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: SharedSnapshot,
     remote: Option<Arc<RemoteKeys>>,
     observer: Arc<Observer>,
     cache: Option<Arc<TokenCache>>,
@@ -32,12 +31,12 @@ impl Authorizer {
     /// `remote`, when given, is asked to refetch a provider's keys for an unknown `kid`;
     /// `observer` records every answer.
     pub fn new(
-        snapshot: Arc<ArcSwap<Snapshot>>,
+        snapshot: impl Into<SharedSnapshot>,
         remote: Option<Arc<RemoteKeys>>,
         observer: Arc<Observer>,
     ) -> Authorizer {
         Authorizer {
-            snapshot,
+            snapshot: snapshot.into(),
             remote,
             observer,
             cache: None,

@@ -21,9 +21,8 @@ use crate::proto::envoy::service::auth::v3::{
 use crate::proto::envoy::r#type::v3::HttpStatus;
 use crate::proto::google::rpc;
 use crate::remote::RemoteKeys;
-use crate::snapshot::Snapshot;
+use crate::snapshot::SharedSnapshot;
 use crate::token::cache::TokenCache;
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,7 +48,7 @@ pub struct AuthzService {
 impl AuthzService {
     /// A service over a new [`Authorizer`] (see [`Authorizer::new`]).
     pub fn new(
-        snapshot: Arc<ArcSwap<Snapshot>>,
+        snapshot: impl Into<SharedSnapshot>,
         remote: Option<Arc<RemoteKeys>>,
         observer: Arc<Observer>,
     ) -> AuthzService {

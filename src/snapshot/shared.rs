@@ -31,7 +31,7 @@ impl SharedSnapshot {
         SharedSnapshot(handle)
     }
 
-    /// The raw handle, for `grpc::AuthzService::new` until it takes a `SharedSnapshot`.
+    /// The raw handle, for callers that need the `ArcSwap` itself.
     /// Readers only: writing through it would bypass the key carrying below.
     pub fn handle(&self) -> Arc<ArcSwap<Snapshot>> {
         self.0.clone()
