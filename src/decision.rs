@@ -158,6 +158,9 @@ fn decide_unguarded(
                 "context_extensions name route {:?}, which the config lacks",
                 request.route_name.unwrap_or_default()
             ),
+            Err(Reason::HostNotCanonical) => {
+                format!("a host that is not canonical: {:?}", request.host)
+            }
             Err(_) => "a path that is not canonical".to_owned(),
         };
         ("a route for the request".into(), actual)

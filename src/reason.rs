@@ -21,6 +21,9 @@ pub enum Reason {
     /// longer than 8 KiB: matching it against routes could differ from how the upstream
     /// resolves it.
     PathNotCanonical,
+    /// A route matches hosts and the `:authority` is not a host name (or `[IPv6]`) with an
+    /// optional numeric port: matching it could differ from how the upstream parses it.
+    HostNotCanonical,
     /// The token is larger than `limits.max_token_bytes`.
     TokenTooLarge,
     /// The token has no dots: an opaque (reference) token, not a JWT.
@@ -103,12 +106,13 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 31] = [
+    pub const ALL: [Reason; 32] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
         Reason::EmptyBearer,
         Reason::PathNotCanonical,
+        Reason::HostNotCanonical,
         Reason::TokenTooLarge,
         Reason::OpaqueToken,
         Reason::EncryptedToken,
@@ -173,7 +177,8 @@ impl Reason {
             Reason::MultipleCredentials
             | Reason::MalformedAuthorization
             | Reason::EmptyBearer
-            | Reason::PathNotCanonical => Some(ErrorCode::InvalidRequest),
+            | Reason::PathNotCanonical
+            | Reason::HostNotCanonical => Some(ErrorCode::InvalidRequest),
             Reason::InsufficientScope | Reason::ClaimMismatch => Some(ErrorCode::InsufficientScope),
             Reason::RouteNotConfigured | Reason::Internal => Some(ErrorCode::ServerError),
             Reason::KeysUnavailable => Some(ErrorCode::TemporarilyUnavailable),
@@ -198,7 +203,10 @@ impl Reason {
                 r#"The client sent `Bearer` with nothing after it: its token variable is empty."#
             }
             Reason::PathNotCanonical => {
-                r#"The path has `.`/`..` or empty segments, a `;` path parameter, an encoded slash, or is over 8 KiB; enable Envoy's `normalize_path` and `merge_slashes`."#
+                r#"The path has `.`/`..` or empty segments, a `;` path parameter, an encoded slash, a `#`, an escape that is not UTF-8, or is over 8 KiB; enable Envoy's `normalize_path` and `merge_slashes`."#
+            }
+            Reason::HostNotCanonical => {
+                r#"The `Host`/`:authority` is not a host name with an optional numeric port (`a..b`, `host:x`, `user@host`, non-ASCII): fix the client, or normalise it in the proxy."#
             }
             Reason::TokenTooLarge => {
                 r#"Token over `limits.max_token_bytes`; raise it if your IdP puts many groups in tokens."#
@@ -320,6 +328,7 @@ impl Reason {
             Reason::TokenTypeNotAllowed => ("token_type_not_allowed", "token type not allowed"),
             Reason::KeysUnavailable => ("keys_unavailable", "signing keys unavailable"),
             Reason::PathNotCanonical => ("path_not_canonical", "request path not canonical"),
+            Reason::HostNotCanonical => ("host_not_canonical", "request host not canonical"),
             Reason::InsufficientScope => ("insufficient_scope", "insufficient scope"),
             Reason::ClaimMismatch => ("claim_mismatch", "required claim value missing"),
             Reason::RouteNotConfigured => {

@@ -4,13 +4,14 @@
 //! Order: a route named by Envoy's per-route `context_extensions` (`route: NAME`) wins;
 //! otherwise the first route whose `match` fits (path, methods, host); otherwise the
 //! default. Paths are matched in a canonical form: the query string is dropped and
-//! percent-encoded unreserved characters are decoded (`/%61dmin` is `/admin`); a path that
-//! still has dot segments, empty segments, path parameters (`;`), an encoded `/` or `\`,
-//! or a backslash is refused rather than guessed at, because the upstream may resolve it
+//! percent-encoded characters are decoded (`/%61dmin` is `/admin`, `/caf%C3%A9` is `/café`);
+//! a path that still has dot segments, empty segments, path parameters (`;`), an encoded `/`
+//! or `\`, a `#` or a backslash is refused rather than guessed at, because the upstream may resolve it
 //! differently than we would (Tomcat, Jetty and Spring resolve `/public/..;/admin` to
 //! `/admin`). That check runs on every request whenever the config matches paths or names
 //! a route that lets requests through without a token (see [`Snapshot::checks_paths`]).
-//! Hosts are compared without the port, an empty port or a trailing dot, byte by byte.
+//! Hosts are compared without the port, an empty port or a trailing dot, byte by byte; when
+//! a route matches hosts, an authority that is not a plain host name is refused.
 
 mod glob;
 #[doc(hidden)]
@@ -73,8 +74,12 @@ pub fn select<'s>(snapshot: &'s Snapshot, target: &Target<'_>) -> Result<Selecte
             .map(selected)
             .ok_or(Reason::RouteNotConfigured);
     }
+    let host = normalize_host(target.host.as_bytes());
+    if snapshot.checks_hosts && host.is_none() {
+        return Err(Reason::HostNotCanonical);
+    }
     if let Some(path) = path {
-        let host = normalize_host(target.host.as_bytes());
+        let host = host.unwrap_or_default();
         let found = snapshot.routes.iter().position(|r| {
             r.matcher
                 .as_ref()
@@ -123,7 +128,8 @@ pub fn path_matches(pattern: &PathMatch, path: &str, case_insensitive: bool) -> 
                     && eq(&path[..prefix.len()], prefix)
                     && matches!(path.get(prefix.len()), None | Some(b'/')))
         }
-        PathMatch::Glob(glob) => glob.matches(path),
+        // Like `Exact`: with or without one trailing slash.
+        PathMatch::Glob(glob) => glob.matches(path) || glob.matches(without_trailing_slash(path)),
     }
 }
 
@@ -149,75 +155,101 @@ fn host_matches(pattern: &str, host: &[u8]) -> bool {
     }
 }
 
-/// The host without its port (an empty port too, RFC 9110 §4.2.3) and one trailing dot
-/// (`api.example.com.` is the same name).
-pub fn normalize_host(host: &[u8]) -> &[u8] {
-    let name = if host.first() == Some(&b'[') {
-        // [v6]:port
-        match host.iter().position(|b| *b == b']') {
-            Some(end) => &host[..=end],
-            None => host,
+/// The host as matched: without its port (an empty port too, RFC 9110 §4.2.3) and one
+/// trailing dot (`api.example.com.` is the same name); `None` when what is left is not a
+/// host name (dot-separated labels of letters, digits, `-` and `_`) or an `[IPv6]` literal,
+/// or the port is not digits — `admin.example.com:x`, `a..b`, `x@admin.example.com` and
+/// non-ASCII names would be parsed by some upstream as a host we never compared.
+pub fn normalize_host(host: &[u8]) -> Option<&[u8]> {
+    let (name, port) = if host.first() == Some(&b'[') {
+        let end = host.iter().position(|b| *b == b']')?;
+        let inner = &host[1..end];
+        let literal = !inner.is_empty()
+            && inner
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+        if !literal {
+            return None;
         }
+        (&host[..=end], &host[end + 1..])
     } else {
-        match host.iter().rposition(|b| *b == b':') {
-            Some(colon) if host[colon + 1..].iter().all(u8::is_ascii_digit) => &host[..colon],
-            _ => host,
+        match host.iter().position(|b| *b == b':') {
+            Some(colon) => (&host[..colon], &host[colon..]),
+            None => (host, &host[host.len()..]),
         }
     };
-    match name {
-        [rest @ .., b'.'] if !rest.is_empty() => rest,
-        _ => name,
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !port_ok {
+        return None;
     }
+    if name.first() == Some(&b'[') {
+        return Some(name);
+    }
+    let name = match name {
+        [rest @ .., b'.'] => rest,
+        _ => name,
+    };
+    let label_ok = |label: &[u8]| {
+        !label.is_empty()
+            && label
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    };
+    name.split(|b| *b == b'.').all(label_ok).then_some(name)
 }
 
-/// The path without query or fragment, with `%XX` of unreserved characters decoded; `None`
-/// when it is not canonical (dot or empty segments, path parameters `;`, encoded `/` or
-/// `\`, a backslash, bad escapes, longer than [`MAX_MATCH_PATH`], or not starting with
-/// `/`).
+/// The path without its query, with every `%XX` decoded except those that would change
+/// its structure (`%2F`, `%5C`, `%3B` refuse the path; `%25`, `%3F`, `%23` and controls stay
+/// encoded, in upper case): an upstream decodes `/v1/item%3Adelete` to `/v1/item:delete`
+/// before routing, so we must compare that. `None` when it is not canonical: dot or empty
+/// segments, a path parameter (`;`), an encoded `/` or `\`, a backslash, a `#`, a bad
+/// escape, bytes that do not decode to UTF-8, more than [`MAX_MATCH_PATH`] bytes, or not
+/// starting with `/`.
 pub fn canonical_path(raw: &str) -> Option<String> {
     // Look for the query only within the cap: a longer path is refused either way, so an
     // attacker's 60 KB path costs a scan of 8 KiB.
     let window = &raw.as_bytes()[..raw.len().min(MAX_MATCH_PATH + 1)];
-    let end = window
-        .iter()
-        .position(|b| matches!(b, b'?' | b'#'))
-        .unwrap_or(raw.len());
+    let end = window.iter().position(|b| *b == b'?').unwrap_or(raw.len());
     if end > MAX_MATCH_PATH || !raw.starts_with('/') {
         return None;
     }
-    // `end` is at an ASCII byte or the end, so a char boundary.
-    let path = &raw[..end];
-    let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
-    // Copied in runs between escapes: every byte that ends a run is ASCII, so each run is
-    // whole UTF-8.
+    let bytes = &raw.as_bytes()[..end];
+    let mut out = Vec::with_capacity(bytes.len());
+    // Copied in runs between escapes.
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                out.push_str(&path[run..i]);
-                let hex = path.get(i + 1..i + 3)?;
-                let value = u8::from_str_radix(hex, 16).ok()?;
-                if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
-                    out.push(char::from(value));
-                } else if matches!(value, b'/' | b'\\' | b';') {
+                out.extend_from_slice(&bytes[run..i]);
+                let hex = bytes.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
                     return None;
-                } else {
-                    out.push('%');
-                    out.push_str(&hex.to_ascii_uppercase());
+                }
+                let value = (hex_value(hex[0]) << 4) | hex_value(hex[1]);
+                match value {
+                    b'/' | b'\\' | b';' => return None,
+                    b'%' | b'?' | b'#' | 0..=0x1f | 0x7f => {
+                        out.push(b'%');
+                        out.extend_from_slice(&hex.to_ascii_uppercase());
+                    }
+                    _ => out.push(value),
                 }
                 i += 3;
                 run = i;
             }
-            b'\\' | b';' => return None,
+            b'\\' | b';' | b'#' => return None,
             _ => i += 1,
         }
     }
-    out.push_str(&path[run..]);
+    out.extend_from_slice(&bytes[run..]);
     // Segment by segment (one pass over the bytes, no iterator per segment): a trailing
     // slash (empty last segment) is fine; `//`, `.` and `..` are not.
-    let rest = &out.as_bytes()[1..];
+    let rest = &out[1..];
     let mut segment_start = 0;
     for (i, b) in rest.iter().enumerate() {
         if *b == b'/' {
@@ -230,7 +262,15 @@ pub fn canonical_path(raw: &str) -> Option<String> {
     if matches!(&rest[segment_start..], b"." | b"..") {
         return None;
     }
-    Some(out)
+    String::from_utf8(out).ok()
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
+    }
 }
 
 #[cfg(test)]

@@ -218,6 +218,9 @@ pub struct Snapshot {
     /// named route lets requests through without a token (Envoy picked it by its own path
     /// matching, and the upstream must not resolve `/public/../admin` behind it).
     pub checks_paths: bool,
+    /// Whether some route matches hosts: then a `:authority` that is not a plain host name
+    /// (or `[v6]`) with an optional numeric port is refused rather than left to miss.
+    pub checks_hosts: bool,
     pub default_requirement: Requirement,
     pub challenge: Challenge,
     /// Every identity header name configured anywhere: all are removed from a request

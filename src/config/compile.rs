@@ -112,9 +112,17 @@ impl Compiler<'_> {
         }
         let default_requirement = self.requirement("default", &default, &providers, &global)?;
         let routes = self.routes(&file.routes, &providers, &global, &file.matching)?;
-        let checks_paths = routes.iter().any(|r| {
-            r.matcher.is_some() || (r.requirement.allow_anonymous || r.requirement.cors_preflight)
-        });
+        // Paths must be canonical once any route decides by path, or lets requests through
+        // without a token (a named one Envoy chose by its own matching, or the default next
+        // to protected named routes: `/public/..;/admin` falls to Envoy's catch-all).
+        let token_free = |r: &crate::snapshot::Requirement| r.allow_anonymous || r.cors_preflight;
+        let checks_paths = routes
+            .iter()
+            .any(|r| r.matcher.is_some() || token_free(&r.requirement))
+            || (!routes.is_empty() && token_free(&default_requirement));
+        let checks_hosts = routes
+            .iter()
+            .any(|r| r.matcher.as_ref().is_some_and(|m| !m.hosts.is_empty()));
         let mut identity_headers: Vec<String> = std::iter::once(&default_requirement)
             .chain(routes.iter().map(|r| &r.requirement))
             .flat_map(|r| r.upstream.claim_headers.iter().map(|c| c.header.clone()))
@@ -126,6 +134,7 @@ impl Compiler<'_> {
             by_issuer,
             routes,
             checks_paths,
+            checks_hosts,
             default_requirement,
             challenge,
             identity_headers,

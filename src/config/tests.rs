@@ -214,6 +214,15 @@ fn paths_are_checked_when_routes_match_or_named_routes_need_no_token() {
     };
     assert!(!checks(""));
     assert!(!checks("routes:\n  - name: admin\n    scopes: [a]\n"));
+    // An anonymous default beside protected named routes: Envoy's catch-all sends
+    // `/public/..;/admin` there with no route name.
+    assert!(checks(
+        "routes:\n  - name: admin\n    scopes: [a]\ndefault: { allow_anonymous: true }\n"
+    ));
+    assert!(
+        !checks("default: { allow_anonymous: true }\n"),
+        "no route to reach"
+    );
     assert!(checks(
         "routes:\n  - name: public\n    allow_anonymous: true\n"
     ));

@@ -107,6 +107,15 @@ fn a_named_anonymous_route_still_refuses_non_canonical_paths() {
     assert_eq!(deny.reason, Reason::PathNotCanonical);
     req.path = "/public/x";
     assert!(allowed(decide(&snap, &req, NOW)).identity.is_none());
+    // An anonymous default beside a protected named route: the catch-all's path too.
+    let snap =
+        routed("routes:\n  - name: admin\n    scopes: [a]\ndefault: { allow_anonymous: true }\n");
+    let deny = denied(decide(
+        &snap,
+        &request("GET", "/public/..;/admin", &[]),
+        NOW,
+    ));
+    assert_eq!(deny.reason, Reason::PathNotCanonical);
     // With only protected named routes the path is Envoy's business, as before.
     let snap = routed("routes:\n  - name: admin\n    scopes: [a]\n");
     let mut req = request("GET", "/a/../b", &[]);
