@@ -2,13 +2,12 @@
 //! the gRPC adapter reads the clock once and converts to and from protobuf.
 
 use crate::reason::Reason;
-use crate::route::{self, Selected, Target};
+use crate::route::{self, Target};
 use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
 use crate::token::extract::bearer_token;
-use crate::token::verify::{Observed, UnixTime, Verified, verify_traced};
+use crate::token::verify::{Observed, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
-use serde_json::{Map, Value, json};
 
 /// The parts of an HTTP request the decision reads.
 #[derive(Debug, Default, Clone)]
@@ -265,237 +264,12 @@ fn decide_unguarded(
     Decision::Allow(allow(snapshot, selected, &verified))
 }
 
-/// Anonymous access or a CORS preflight: no identity, and no identity header survives. Nor
-/// does an `Authorization` header that was not validated (`JWT <token>`, `Basic …`, or a
-/// preflight's): the upstream might accept a scheme we never checked.
-fn anonymous(snapshot: &Snapshot, selected: Selected<'_>, request: &Request<'_>) -> Allow {
-    let mut remove_headers = snapshot.identity_headers.clone();
-    if selected.requirement.upstream.strip_authorization || !request.authorization.is_empty() {
-        remove_headers.push("authorization".to_owned());
-    }
-    let metadata = metadata(
-        snapshot,
-        selected.name,
-        [("anonymous".to_owned(), "true".to_owned())],
-    );
-    Allow {
-        route: selected.name.map(str::to_owned),
-        identity: None,
-        set_headers: Vec::new(),
-        remove_headers,
-        metadata,
-    }
-}
+mod answer;
+mod claims;
 
-fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -> Allow {
-    let claims = verified.claims();
-    let upstream = &selected.requirement.upstream;
-    let set_headers: Vec<(String, String)> = upstream
-        .claim_headers
-        .iter()
-        .filter_map(|m| {
-            claim(claims, &m.claim)
-                .and_then(header_value)
-                .map(|v| (m.header.clone(), v))
-        })
-        .collect();
-    let mut remove_headers: Vec<String> = snapshot
-        .identity_headers
-        .iter()
-        .filter(|h| !set_headers.iter().any(|(set, _)| set == *h))
-        .cloned()
-        .collect();
-    if upstream.strip_authorization {
-        remove_headers.push("authorization".to_owned());
-    }
-    let provider = &verified.provider().name;
-    let claim_fields = snapshot.metadata.claims.iter().filter_map(|name| {
-        let value = claim(claims, name).and_then(header_value)?;
-        Some((name.clone(), value))
-    });
-    let provider_field = ("provider".to_owned(), provider.clone());
-    let metadata = metadata(
-        snapshot,
-        selected.name,
-        std::iter::once(provider_field).chain(claim_fields),
-    );
-    Allow {
-        route: selected.name.map(str::to_owned),
-        identity: Some(Identity {
-            provider: provider.clone(),
-            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-        }),
-        set_headers,
-        remove_headers,
-        metadata,
-    }
-}
-
-/// `dynamic_metadata` fields: `route` when named, then `fields`; nothing when turned off
-/// (`fields` is lazy, so no claim is formatted then).
-fn metadata(
-    snapshot: &Snapshot,
-    route: Option<&str>,
-    fields: impl IntoIterator<Item = (String, String)>,
-) -> Vec<(String, String)> {
-    if !snapshot.metadata.enabled {
-        return Vec::new();
-    }
-    let route = route.map(|r| ("route".to_owned(), r.to_owned()));
-    route.into_iter().chain(fields).collect()
-}
-
-/// A claim by name, or else by a nested `a.b` path (a literal name wins, so namespaced
-/// claims such as `https://example.com/roles` work).
-pub fn claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
-    if let Some(value) = claims.get(name) {
-        return Some(value);
-    }
-    let mut parts = name.split('.');
-    let mut value = claims.get(parts.next()?)?;
-    for part in parts {
-        value = value.as_object()?.get(part)?;
-    }
-    Some(value)
-}
-
-/// Whether the claim equals `required` (strings; numbers and booleans by their JSON text)
-/// or is an array containing it.
-fn claim_has(claims: &Map<String, Value>, name: &str, required: &str) -> bool {
-    let scalar_is = |v: &Value| match v {
-        Value::String(s) => s == required,
-        Value::Number(_) | Value::Bool(_) => {
-            serde_json::from_str::<Value>(required).is_ok_and(|r| r == *v)
-        }
-        _ => false,
-    };
-    match claim(claims, name) {
-        Some(Value::Array(items)) => items.iter().any(scalar_is),
-        Some(value) => scalar_is(value),
-        None => false,
-    }
-}
-
-/// Scopes from `scope` (space-separated; never split on commas) or `scp` (an array of
-/// strings, or a space-separated string as Entra ID sends it).
-pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
-    let split = |s: &str| {
-        s.split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    match (claims.get("scope"), claims.get("scp")) {
-        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => split(s),
-        (None, Some(Value::Array(items))) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A claim as a header value: strings, numbers and booleans, and arrays of those joined
-/// with `,`; nothing with control characters (a header must never be split or injected
-/// into), nothing empty.
-fn header_value(value: &Value) -> Option<String> {
-    let scalar = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    };
-    let text = match value {
-        Value::Array(items) => items
-            .iter()
-            .map(scalar)
-            .collect::<Option<Vec<_>>>()?
-            .join(","),
-        other => scalar(other)?,
-    };
-    let safe = !text.is_empty() && text.chars().all(|c| c == '\t' || !c.is_control());
-    safe.then_some(text)
-}
-
-/// A denial being built: the reason, and what is known about the request when it failed.
-#[derive(Debug, Default)]
-struct Denial<'a> {
-    reason: Option<Reason>,
-    route: Option<&'a str>,
-    provider: Option<&'a str>,
-    /// The required scope list of an `insufficient_scope` answer.
-    scope: Option<String>,
-    observed: Option<Observed>,
-}
-
-impl<'a> Denial<'a> {
-    fn new(reason: Reason) -> Denial<'a> {
-        Denial {
-            reason: Some(reason),
-            ..Denial::default()
-        }
-    }
-    fn route(self, route: Option<&'a str>) -> Denial<'a> {
-        Denial { route, ..self }
-    }
-    fn provider(self, provider: Option<&'a str>) -> Denial<'a> {
-        Denial { provider, ..self }
-    }
-    fn scope(self, scope: String) -> Denial<'a> {
-        Denial {
-            scope: Some(scope),
-            ..self
-        }
-    }
-    fn observed(self, observed: Option<Observed>) -> Denial<'a> {
-        Denial { observed, ..self }
-    }
-
-    /// The answer: challenge (none for a 5xx: the token was not judged, so nothing is asked
-    /// of the client), JSON body and metadata.
-    fn render(self, snapshot: &Snapshot) -> Decision {
-        let reason = self.reason.unwrap_or(Reason::Internal);
-        let challenge = &snapshot.challenge;
-        let mut params = Vec::new();
-        if let Some(realm) = &challenge.realm {
-            params.push(format!("realm=\"{realm}\""));
-        }
-        if let Some(code) = reason.error_code() {
-            params.push(format!("error=\"{}\"", code.as_str()));
-            params.push(format!("error_description=\"{}\"", reason.description()));
-        }
-        if let Some(scope) = &self.scope {
-            // Scope tokens were checked at compile time to fit the quoted-string.
-            params.push(format!("scope=\"{scope}\""));
-        }
-        if let Some(url) = &challenge.resource_metadata {
-            params.push(format!("resource_metadata=\"{url}\""));
-        }
-        let www_authenticate = if reason.http_status() >= 500 {
-            None
-        } else if params.is_empty() {
-            Some("Bearer".to_owned())
-        } else {
-            Some(format!("Bearer {}", params.join(", ")))
-        };
-        let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
-        let body = json!({ "error": error, "error_description": reason.description() }).to_string();
-        Decision::Deny(Deny {
-            reason,
-            www_authenticate,
-            body,
-            provider: self.provider.map(str::to_owned),
-            route: self.route.map(str::to_owned),
-            observed: self.observed,
-            metadata: metadata(
-                snapshot,
-                None,
-                [("reason".to_owned(), reason.code().to_owned())],
-            ),
-        })
-    }
-}
+use answer::{Denial, allow, anonymous};
+use claims::claim_has;
+pub use claims::{claim, scopes};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Unit tests of `decide`: every row of SPEC §4 with the exact challenge and body, and the
-//! upstream headers of an allow.
+//! upstream headers of an allow. (One file per SPEC §4 table, so it reads in order; new
+//! tests go to `tests_hardening.rs`.)
 
 use super::*;
 use crate::algorithm::Algorithm;

@@ -1,6 +1,7 @@
 //! Tokens: extraction from headers, strict JSON, and the verify path.
 
 pub mod cache;
+mod claims;
 pub mod extract;
 mod header;
 pub mod json;

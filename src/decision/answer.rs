@@ -1,0 +1,174 @@
+//! Rendering the decision's answers: an allow's header changes and metadata (for a
+//! verified token, or anonymous access and CORS preflights), and a denial's challenge,
+//! JSON body and metadata.
+
+use super::claims::{claim, header_value};
+use super::{Allow, Decision, Deny, Identity, Request};
+use crate::reason::Reason;
+use crate::route::Selected;
+use crate::snapshot::Snapshot;
+use crate::token::verify::{Observed, Verified};
+use serde_json::{Value, json};
+
+/// Anonymous access or a CORS preflight: no identity, and no identity header survives. Nor
+/// does an `Authorization` header that was not validated (`JWT <token>`, `Basic …`, or a
+/// preflight's): the upstream might accept a scheme we never checked.
+pub(super) fn anonymous(
+    snapshot: &Snapshot,
+    selected: Selected<'_>,
+    request: &Request<'_>,
+) -> Allow {
+    let mut remove_headers = snapshot.identity_headers.clone();
+    if selected.requirement.upstream.strip_authorization || !request.authorization.is_empty() {
+        remove_headers.push("authorization".to_owned());
+    }
+    let metadata = metadata(
+        snapshot,
+        selected.name,
+        [("anonymous".to_owned(), "true".to_owned())],
+    );
+    Allow {
+        route: selected.name.map(str::to_owned),
+        identity: None,
+        set_headers: Vec::new(),
+        remove_headers,
+        metadata,
+    }
+}
+
+pub(super) fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Verified<'_>) -> Allow {
+    let claims = verified.claims();
+    let upstream = &selected.requirement.upstream;
+    let set_headers: Vec<(String, String)> = upstream
+        .claim_headers
+        .iter()
+        .filter_map(|m| {
+            claim(claims, &m.claim)
+                .and_then(header_value)
+                .map(|v| (m.header.clone(), v))
+        })
+        .collect();
+    let mut remove_headers: Vec<String> = snapshot
+        .identity_headers
+        .iter()
+        .filter(|h| !set_headers.iter().any(|(set, _)| set == *h))
+        .cloned()
+        .collect();
+    if upstream.strip_authorization {
+        remove_headers.push("authorization".to_owned());
+    }
+    let provider = &verified.provider().name;
+    let claim_fields = snapshot.metadata.claims.iter().filter_map(|name| {
+        let value = claim(claims, name).and_then(header_value)?;
+        Some((name.clone(), value))
+    });
+    let provider_field = ("provider".to_owned(), provider.clone());
+    let metadata = metadata(
+        snapshot,
+        selected.name,
+        std::iter::once(provider_field).chain(claim_fields),
+    );
+    Allow {
+        route: selected.name.map(str::to_owned),
+        identity: Some(Identity {
+            provider: provider.clone(),
+            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+        }),
+        set_headers,
+        remove_headers,
+        metadata,
+    }
+}
+
+/// `dynamic_metadata` fields: `route` when named, then `fields`; nothing when turned off
+/// (`fields` is lazy, so no claim is formatted then).
+fn metadata(
+    snapshot: &Snapshot,
+    route: Option<&str>,
+    fields: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    if !snapshot.metadata.enabled {
+        return Vec::new();
+    }
+    let route = route.map(|r| ("route".to_owned(), r.to_owned()));
+    route.into_iter().chain(fields).collect()
+}
+
+/// A denial being built: the reason, and what is known about the request when it failed.
+#[derive(Debug, Default)]
+pub(super) struct Denial<'a> {
+    reason: Option<Reason>,
+    route: Option<&'a str>,
+    provider: Option<&'a str>,
+    /// The required scope list of an `insufficient_scope` answer.
+    scope: Option<String>,
+    observed: Option<Observed>,
+}
+
+impl<'a> Denial<'a> {
+    pub(super) fn new(reason: Reason) -> Denial<'a> {
+        Denial {
+            reason: Some(reason),
+            ..Denial::default()
+        }
+    }
+    pub(super) fn route(self, route: Option<&'a str>) -> Denial<'a> {
+        Denial { route, ..self }
+    }
+    pub(super) fn provider(self, provider: Option<&'a str>) -> Denial<'a> {
+        Denial { provider, ..self }
+    }
+    pub(super) fn scope(self, scope: String) -> Denial<'a> {
+        Denial {
+            scope: Some(scope),
+            ..self
+        }
+    }
+    pub(super) fn observed(self, observed: Option<Observed>) -> Denial<'a> {
+        Denial { observed, ..self }
+    }
+
+    /// The answer: challenge (none for a 5xx: the token was not judged, so nothing is asked
+    /// of the client), JSON body and metadata.
+    pub(super) fn render(self, snapshot: &Snapshot) -> Decision {
+        let reason = self.reason.unwrap_or(Reason::Internal);
+        let challenge = &snapshot.challenge;
+        let mut params = Vec::new();
+        if let Some(realm) = &challenge.realm {
+            params.push(format!("realm=\"{realm}\""));
+        }
+        if let Some(code) = reason.error_code() {
+            params.push(format!("error=\"{}\"", code.as_str()));
+            params.push(format!("error_description=\"{}\"", reason.description()));
+        }
+        if let Some(scope) = &self.scope {
+            // Scope tokens were checked at compile time to fit the quoted-string.
+            params.push(format!("scope=\"{scope}\""));
+        }
+        if let Some(url) = &challenge.resource_metadata {
+            params.push(format!("resource_metadata=\"{url}\""));
+        }
+        let www_authenticate = if reason.http_status() >= 500 {
+            None
+        } else if params.is_empty() {
+            Some("Bearer".to_owned())
+        } else {
+            Some(format!("Bearer {}", params.join(", ")))
+        };
+        let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
+        let body = json!({ "error": error, "error_description": reason.description() }).to_string();
+        Decision::Deny(Deny {
+            reason,
+            www_authenticate,
+            body,
+            provider: self.provider.map(str::to_owned),
+            route: self.route.map(str::to_owned),
+            observed: self.observed,
+            metadata: metadata(
+                snapshot,
+                None,
+                [("reason".to_owned(), reason.code().to_owned())],
+            ),
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! `explain`'s hints: a one-line fix for a denial, specific where the decoded token shows
+//! the cause (a trailing slash or letter case in `iss`/`aud`, an ID token, an org-level
+//! authorization server, clock skew, a rotated key, comma-joined scopes), else the reason's
+//! own hint from `Reason::hint`.
+
+use super::Facts;
+use crate::decision::scopes;
+use crate::reason::Reason;
+use crate::trace::text;
+use serde_json::Value;
+
+impl Facts<'_> {
+    /// A one-line fix for `reason`, specific where the token shows the cause.
+    pub(super) fn hint(&self, reason: Reason) -> String {
+        let specific = match reason {
+            Reason::IssuerNotTrusted => self.issuer_hint(),
+            Reason::AudienceNotAllowed | Reason::AudienceMissing => self.audience_hint(),
+            Reason::Expired | Reason::NotYetValid | Reason::IssuedInFuture => self.time_hint(reason),
+            Reason::KeyNotFound => self.provider.map(|p| {
+                let fetched = self
+                    .fetches
+                    .iter()
+                    .find(|f| f.provider == p.name)
+                    .and_then(|f| f.age)
+                    .map_or_else(String::new, |age| format!("; the key set was fetched {}s ago", age.as_secs()));
+                format!(
+                    "kid {} is not among {} of provider {}{fetched}: the IdP rotated keys (POST /jwks/refresh, or update the JWKS), or the token comes from another tenant or environment",
+                    text(self.header("kid")),
+                    self.kids(p),
+                    p.name
+                )
+            }),
+            Reason::KeyAlgorithmMismatch => self.provider.map(|p| {
+                let kid = self.header("kid").and_then(Value::as_str);
+                let algs: Vec<&str> = p
+                    .keys
+                    .keys()
+                    .iter()
+                    .filter(|k| kid.is_none() || k.kid() == kid)
+                    .flat_map(|k| k.algorithms().map(|a| a.name()))
+                    .collect();
+                format!("the key only verifies [{}], the token says {}", algs.join(", "), text(self.header("alg")))
+            }),
+            Reason::InsufficientScope => self.scope_hint(),
+            Reason::OpaqueToken => Some(
+                "an opaque (reference) token: ask the IdP for a JWT access token for this API (Auth0: pass `audience`; Okta: use a custom authorization server), or introspect it".into(),
+            ),
+            Reason::EncryptedToken => Some("an encrypted token (JWE): turn token encryption off for this API at the IdP".into()),
+            _ => None,
+        };
+        specific.unwrap_or_else(|| reason.hint().to_owned())
+    }
+
+    fn issuer_hint(&self) -> Option<String> {
+        let iss = self.claim("iss")?.as_str()?;
+        if let Some((i, p)) = self
+            .snapshot
+            .providers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.issuers.iter().any(|x| x == iss))
+            && !self.allowed_providers.allows(i)
+        {
+            return Some(format!(
+                "{iss:?} belongs to provider {}, which this route does not accept",
+                p.name
+            ));
+        }
+        let trusted = self.trusted_issuers();
+        for t in &trusted {
+            if let Some(why) = near_miss(iss, t) {
+                return Some(format!(
+                    "the issuer {iss:?} differs from the configured {t:?} only by {why}"
+                ));
+            }
+        }
+        Some(format!(
+            "{iss:?} is not a configured issuer; trusted: [{}]",
+            trusted.join(", ")
+        ))
+    }
+
+    fn audience_hint(&self) -> Option<String> {
+        let p = self.provider?;
+        // The claim that decided: the first present of `audience_claims`, as the server reads it.
+        let deciding = p
+            .audience_claims
+            .iter()
+            .find_map(|name| self.claim(name).filter(|v| !v.is_null()));
+        let auds: Vec<&str> = match deciding {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let iss = self
+            .claim("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if self.claim("nonce").is_some() || self.claim("at_hash").is_some() {
+            return Some(format!(
+                "this looks like an ID token (it has nonce/at_hash; aud {:?} is a client id): send the access token, not the ID token",
+                auds.join(" ")
+            ));
+        }
+        if let Some(origin) = origin_of(iss)
+            && auds.iter().any(|a| a.trim_end_matches('/') == origin)
+        {
+            return Some(
+                    "aud is the issuer's own origin: a token from an org-level authorization server (e.g. Okta's org AS), meant for the IdP itself; use a custom authorization server for your API, or introspection".into(),
+                );
+        }
+        for a in &auds {
+            for configured in &p.audiences {
+                if let Some(why) = near_miss(a, configured) {
+                    return Some(format!(
+                        "the audience {a:?} differs from the configured {configured:?} only by {why}"
+                    ));
+                }
+            }
+        }
+        if auds.is_empty() {
+            if self.claim("client_id").is_some()
+                && !p.audience_claims.iter().any(|c| c == "client_id")
+            {
+                return Some("no aud, but a client_id (Amazon Cognito access tokens): add client_id to audience_claims".into());
+            }
+            return Some(format!(
+                "the token has none of [{}]",
+                p.audience_claims.join(", ")
+            ));
+        }
+        Some(format!(
+            "aud [{}] holds none of the configured [{}]: a token for another API or environment?",
+            auds.join(", "),
+            p.audiences.iter().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    }
+
+    fn time_hint(&self, reason: Reason) -> Option<String> {
+        let p = self.provider?;
+        let skew = p.clock_skew.as_secs_f64();
+        let now = self.now.0 as f64;
+        let (name, off) = match reason {
+            Reason::Expired => ("exp", now - self.claim("exp")?.as_f64()?),
+            Reason::NotYetValid => ("nbf", self.claim("nbf")?.as_f64()? - now),
+            _ => ("iat", self.claim("iat")?.as_f64()? - now),
+        };
+        let verb = if reason == Reason::Expired {
+            "expired"
+        } else {
+            "is in the future by"
+        };
+        Some(format!(
+            "{name} {verb} {}s, beyond the {}s clock skew of provider {}{}",
+            off.round(),
+            skew,
+            p.name,
+            if off - skew < 300.0 {
+                ": a small difference is clock drift; check NTP on the issuer and this host, or raise clock_skew"
+            } else {
+                ""
+            }
+        ))
+    }
+
+    fn scope_hint(&self) -> Option<String> {
+        let claims = self.claims?;
+        let granted = scopes(claims);
+        let missing: Vec<&str> = self
+            .required_scopes
+            .iter()
+            .filter(|s| !granted.contains(s))
+            .map(String::as_str)
+            .collect();
+        let comma_split: Vec<String> = granted
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| s.trim().to_owned())
+            .collect();
+        if missing.iter().all(|m| comma_split.iter().any(|s| s == m)) {
+            return Some(format!(
+                "the scopes are comma-joined ({}): scopes are space-separated, so this is one scope; fix the scope claim at the IdP",
+                text(claims.get("scope").or(claims.get("scp")))
+            ));
+        }
+        Some(format!(
+            "missing scope(s) [{}]: request them from the IdP (granted: [{}])",
+            missing.join(" "),
+            granted.join(" ")
+        ))
+    }
+}
+
+/// Why two identifiers differ only cosmetically, if they do.
+fn near_miss(actual: &str, expected: &str) -> Option<&'static str> {
+    if actual == expected {
+        return None;
+    }
+    if actual.trim_end_matches('/') == expected.trim_end_matches('/') {
+        return Some("a trailing slash");
+    }
+    if actual.eq_ignore_ascii_case(expected) {
+        return Some("letter case");
+    }
+    let strip = |s: &str| {
+        s.split_once("://").map_or(s.to_owned(), |(_, rest)| {
+            rest.trim_end_matches('/').to_ascii_lowercase()
+        })
+    };
+    if strip(actual) == strip(expected) {
+        return Some("the scheme (http/https/api)");
+    }
+    None
+}
+
+/// `https://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    Some(format!("{scheme}://{host}"))
+}

@@ -1,0 +1,224 @@
+//! Step 5 of the verify path: the claims of a token whose signature verified — types of
+//! `exp`/`nbf`/`iat`, required claims, the time window with the provider's skew, the
+//! audience (the first present of `audience_claims` decides), `crit` and `typ` — each a
+//! traced stage.
+
+use crate::reason::Reason;
+use crate::snapshot::Provider;
+use crate::token::verify::UnixTime;
+use crate::trace::{Check, Off, Tracer, relative, stage, text};
+use serde_json::{Map, Value};
+
+/// Step 5: time claims, required claims, audience, `crit`, `typ`.
+pub(super) fn check(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    now: UnixTime,
+    tracer: &mut dyn Tracer,
+) -> Result<(), Reason> {
+    let times = stage(tracer, Check::ClaimTypes, TimeClaims::of(claims), || {
+        let expected = "exp/nbf/iat numbers, iss a string, aud a string or strings";
+        (expected.into(), String::new())
+    })?;
+    let missing: Vec<&str> = provider
+        .required_claims
+        .iter()
+        .filter(|name| claims.get(*name).is_none_or(Value::is_null))
+        .map(String::as_str)
+        .collect();
+    let required = if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Reason::RequiredClaimMissing)
+    };
+    stage(tracer, Check::RequiredClaims, required, || {
+        let actual = if missing.is_empty() {
+            "all present".to_owned()
+        } else {
+            format!("missing: [{}]", missing.join(", "))
+        };
+        (
+            format!("present: [{}]", provider.required_claims.join(", ")),
+            actual,
+        )
+    })?;
+    times.check_traced(provider, now, tracer)?;
+    let audience = check_audience(claims, provider);
+    stage(tracer, Check::Audience, audience, || {
+        describe_audience(claims, provider)
+    })?;
+    // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
+    let crit = match header.get("crit") {
+        None => Ok(()),
+        Some(_) => Err(Reason::CritUnsupported),
+    };
+    stage(tracer, Check::Crit, crit, || {
+        ("absent".into(), text(header.get("crit")))
+    })?;
+    stage(tracer, Check::Type, check_type(header, provider), || {
+        let expected = provider
+            .token_types
+            .as_ref()
+            .map_or_else(|| "absent, JWT or at+jwt".into(), |t| t.join(", "));
+        (expected, text(header.get("typ")))
+    })
+}
+
+/// Expected and actual of the audience stage: the deciding claim (the first present of
+/// `audience_claims`) is the one shown.
+fn describe_audience(claims: &Map<String, Value>, provider: &Provider) -> (String, String) {
+    let configured: Vec<&str> = provider.audiences.iter().map(String::as_str).collect();
+    let deciding = provider
+        .audience_claims
+        .iter()
+        .find(|name| claims.get(*name).is_some_and(|v| !v.is_null()));
+    match deciding {
+        Some(name) => (
+            format!("one of [{}] in {name}", configured.join(", ")),
+            text(claims.get(name)),
+        ),
+        None => (
+            format!(
+                "one of [{}] in {}",
+                configured.join(", "),
+                provider.audience_claims.join("/")
+            ),
+            text(None),
+        ),
+    }
+}
+
+/// `exp`, `nbf` and `iat` as numbers (the only claims re-checked on a token cache hit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TimeClaims {
+    pub exp: Option<f64>,
+    pub nbf: Option<f64>,
+    pub iat: Option<f64>,
+}
+
+impl TimeClaims {
+    pub(super) fn of(claims: &Map<String, Value>) -> Result<TimeClaims, Reason> {
+        Ok(TimeClaims {
+            exp: time_claim(claims, "exp")?,
+            nbf: time_claim(claims, "nbf")?,
+            iat: time_claim(claims, "iat")?,
+        })
+    }
+
+    /// Expiry, not-before, issued-at (with the provider's skew) and the window.
+    pub(super) fn check(&self, provider: &Provider, now: UnixTime) -> Result<(), Reason> {
+        self.check_traced(provider, now, &mut Off)
+    }
+
+    fn check_traced(
+        &self,
+        provider: &Provider,
+        now: UnixTime,
+        tracer: &mut dyn Tracer,
+    ) -> Result<(), Reason> {
+        let TimeClaims { exp, nbf, iat } = *self;
+        // f64 comparisons: JSON times may be fractional, and adding the skew to `exp` near
+        // i64::MAX (or subtracting it from `nbf` near i64::MIN) cannot wrap.
+        let seconds = now.0;
+        let now = seconds as f64;
+        let skew = provider.clock_skew.as_secs_f64();
+        let secs = provider.clock_skew.as_secs();
+        let fail = |failed: bool, reason| if failed { Err(reason) } else { Ok(()) };
+        let expired = fail(exp.is_some_and(|exp| now > exp + skew), Reason::Expired);
+        stage(tracer, Check::Expiry, expired, || {
+            let actual = relative(exp, seconds, "expires", "expired");
+            (format!("now <= exp + {secs}s skew"), actual)
+        })?;
+        let early = fail(nbf.is_some_and(|nbf| now < nbf - skew), Reason::NotYetValid);
+        stage(tracer, Check::NotBefore, early, || {
+            let actual = relative(nbf, seconds, "starts", "started");
+            (format!("now >= nbf - {secs}s skew"), actual)
+        })?;
+        let future = fail(
+            iat.is_some_and(|iat| iat > now + skew),
+            Reason::IssuedInFuture,
+        );
+        stage(tracer, Check::IssuedAt, future, || {
+            let actual = relative(iat, seconds, "issued", "issued");
+            (format!("iat <= now + {secs}s skew"), actual)
+        })?;
+        let inverted = exp.is_some_and(|exp| {
+            nbf.is_some_and(|nbf| exp <= nbf) || iat.is_some_and(|iat| exp <= iat)
+        });
+        stage(
+            tracer,
+            Check::Window,
+            fail(inverted, Reason::ValidityWindowInvalid),
+            || ("exp after nbf and iat".into(), String::new()),
+        )
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional. Absent or `null` is
+/// `None`; any other type is malformed.
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Reason> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(Reason::ClaimMalformed),
+        Some(_) => Err(Reason::ClaimMalformed),
+    }
+}
+
+/// The audience: the first present of `audience_claims` (absent or `null` is not present)
+/// alone decides; it is a string or an array of strings, compared exactly against the
+/// configured set. Later claims are never consulted once one is present: with
+/// `[aud, client_id]`, a token for another API (`aud`) issued to an accepted client
+/// (`client_id`) must not pass.
+fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
+    let Some(deciding) = provider
+        .audience_claims
+        .iter()
+        .find_map(|name| claims.get(name).filter(|v| !v.is_null()))
+    else {
+        return Err(Reason::AudienceMissing);
+    };
+    match deciding {
+        Value::String(aud) if provider.audiences.contains(aud) => return Ok(()),
+        Value::String(_) => {}
+        Value::Array(items) => {
+            for item in items {
+                let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
+                if provider.audiences.contains(aud) {
+                    return Ok(());
+                }
+            }
+        }
+        _ => return Err(Reason::ClaimMalformed),
+    }
+    Err(Reason::AudienceNotAllowed)
+}
+
+/// `typ` (RFC 7515 §4.1.9, compared case-insensitively, `application/` optional).
+fn check_type(header: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(typ)) => Some(normalize_type(typ)),
+        Some(_) => return Err(Reason::TokenTypeNotAllowed),
+    };
+    let allowed = match (&provider.token_types, typ.as_deref()) {
+        (None, None) => true,
+        (None, Some(typ)) => typ == "jwt" || typ == "at+jwt",
+        (Some(list), Some(typ)) => list.iter().any(|t| t == typ),
+        (Some(_), None) => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Reason::TokenTypeNotAllowed)
+    }
+}
+
+/// Lowercase, without a leading `application/` (RFC 7515 §4.1.9).
+pub fn normalize_type(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
+    }
+}
