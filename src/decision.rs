@@ -118,19 +118,33 @@ pub fn decide_traced(
     tracer: &mut dyn Tracer,
 ) -> Decision {
     let cache = cache.filter(|_| !tracer.enabled());
+    let inputs = Inputs {
+        snapshot,
+        request,
+        now,
+        cache,
+    };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decide_unguarded(snapshot, request, now, cache, &mut *tracer)
+        decide_unguarded(inputs, &mut *tracer)
     }))
     .unwrap_or_else(|_| Denial::new(Reason::Internal).render(snapshot))
 }
 
-fn decide_unguarded(
-    snapshot: &Snapshot,
-    request: &Request<'_>,
+/// What one decision reads, passed whole into the guarded part.
+struct Inputs<'a, 'r> {
+    snapshot: &'a Snapshot,
+    request: &'a Request<'r>,
     now: UnixTime,
-    cache: Option<&TokenCache>,
-    tracer: &mut dyn Tracer,
-) -> Decision {
+    cache: Option<&'a TokenCache>,
+}
+
+fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision {
+    let Inputs {
+        snapshot,
+        request,
+        now,
+        cache,
+    } = inputs;
     // A stand-in for a bug, so the guard above has a test that fails without it.
     #[cfg(test)]
     if request.method == "PANIC" {

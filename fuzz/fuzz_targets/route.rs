@@ -3,33 +3,43 @@
 //! host's trailing dot, empty port or port never changes the route chosen.
 #![no_main]
 
-use envoy_jwt_authz::algorithm::Algorithm;
-use envoy_jwt_authz::config::compile_str;
-use envoy_jwt_authz::mint::SigningKey;
 use envoy_jwt_authz::route::sample::EVERY_MATCHER;
 use envoy_jwt_authz::route::{self, Target};
 use envoy_jwt_authz::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
+#[path = "common.rs"]
+mod common;
 
 fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
-    SNAPSHOT.get_or_init(|| {
-        let key = SigningKey::generate(Algorithm::Es256).expect("key").with_kid("k1");
-        let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
-        let yaml = format!("providers:\n  - name: p\n    issuer: https://i.test\n    audiences: [a]\n    jwks: {{ inline: '{jwks}' }}\n{EVERY_MATCHER}");
-        compile_str(&yaml, std::path::Path::new("fuzz.yaml")).expect("config")
-    })
+    SNAPSHOT.get_or_init(|| common::snapshot_with(EVERY_MATCHER))
 }
 
-fn select(method: &str, path: &str, host: &str, route_name: Option<&str>) -> Result<Option<usize>, envoy_jwt_authz::reason::Reason> {
-    route::select(snapshot(), &Target { method, path, host, route_name }).map(|s| s.index)
+fn select(
+    method: &str,
+    path: &str,
+    host: &str,
+    route_name: Option<&str>,
+) -> Result<Option<usize>, envoy_jwt_authz::reason::Reason> {
+    route::select(
+        snapshot(),
+        &Target {
+            method,
+            path,
+            host,
+            route_name,
+        },
+    )
+    .map(|s| s.index)
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|b| *b == 0xff).map(std::str::from_utf8);
-    let (Some(Ok(method)), Some(Ok(path)), Some(Ok(host))) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(Ok(method)), Some(Ok(path)), Some(Ok(host))) =
+        (parts.next(), parts.next(), parts.next())
+    else {
         return;
     };
     let route_name = match parts.next() {
@@ -37,10 +47,22 @@ fuzz_target!(|data: &[u8]| {
         _ => None,
     };
     let chosen = select(method, path, host, route_name);
-    assert_eq!(chosen, select(method, &format!("{path}?q"), host, route_name), "a query changed the route");
+    assert_eq!(
+        chosen,
+        select(method, &format!("{path}?q"), host, route_name),
+        "a query changed the route"
+    );
     if !host.ends_with('.') && !host.contains(':') {
-        for variant in [format!("{host}."), format!("{host}:"), format!("{host}:443")] {
-            assert_eq!(chosen, select(method, path, &variant, route_name), "{variant:?}");
+        for variant in [
+            format!("{host}."),
+            format!("{host}:"),
+            format!("{host}:443"),
+        ] {
+            assert_eq!(
+                chosen,
+                select(method, path, &variant, route_name),
+                "{variant:?}"
+            );
         }
     }
 });
