@@ -52,7 +52,8 @@ fuzz_target!(|data: &[u8]| {
         select(method, &format!("{path}?q"), host, route_name),
         "a query changed the route"
     );
-    if !host.ends_with('.') && !host.contains(':') {
+    // Hosts with a port or an [IPv6] literal already have their own suffix rules.
+    if !host.ends_with('.') && !host.contains(':') && !host.starts_with('[') {
         for variant in [
             format!("{host}."),
             format!("{host}:"),
