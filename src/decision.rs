@@ -289,3 +289,5 @@ pub use claims::{claim, scopes};
 mod tests;
 #[cfg(test)]
 mod tests_hardening;
+#[cfg(test)]
+mod tests_trace;
