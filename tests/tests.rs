@@ -11,6 +11,7 @@ mod deploy;
 mod diagnostics;
 mod e2e;
 mod explain;
+mod http_mode;
 mod properties;
 mod reload;
 mod remote;
