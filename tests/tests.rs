@@ -8,6 +8,7 @@ mod adversarial;
 mod adversarial_ed25519;
 mod cli;
 mod deploy;
+mod deploy_http;
 mod diagnostics;
 mod e2e;
 mod explain;
