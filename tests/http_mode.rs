@@ -319,3 +319,34 @@ fn traefik_forward_auth_passes_the_table() {
         format!("{}\n{}", server.log(), traefik.log())
     });
 }
+
+#[test]
+fn an_http_listener_without_a_convention_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, config()).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(crate::support::server::binary())
+            .args(["serve", "--config"])
+            .arg(&file)
+            .args([
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--debug-listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let none = run(&["--http-listen", "127.0.0.1:0"]);
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--http-forward-auth"));
+    let orphan = run(&["--http-forward-auth", "nginx"]);
+    assert_eq!(
+        orphan.status.code(),
+        Some(2),
+        "a mode needs --http-listen: {orphan:?}"
+    );
+}
