@@ -27,6 +27,8 @@ fn config() -> String {
     allow_anonymous: true
   - match: {{ path_prefix: /orders, methods: [POST] }}
     scopes: [orders.write]
+  - match: {{ path_prefix: /cors }}
+    cors_preflight: allow
 "
     ))
 }
@@ -241,6 +243,22 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
         "{}",
         ctx(&format!("forged forwarded headers {forwarded:?}"))
     );
+
+    // A CORS preflight passes without a token where the route allows it (the proxy must
+    // pass Origin and Access-Control-Request-Method); without them it is just an OPTIONS.
+    let preflight = [
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "POST"),
+    ];
+    let options = http::request(at, "OPTIONS", "/cors/items", &preflight).expect("OPTIONS");
+    assert_eq!(
+        options.status,
+        200,
+        "{}",
+        ctx(&format!("preflight {options:?}"))
+    );
+    let bare = http::request(at, "OPTIONS", "/cors/items", &[]).expect("OPTIONS");
+    assert_eq!(bare.status, 401, "{}", ctx(&format!("{bare:?}")));
 
     // The proxy's own unauthenticated health check.
     assert_eq!(http::get(at, "/healthz", None).status, 200, "{name}");
