@@ -263,7 +263,9 @@ pub async fn run(
         .set_service_status("", ServingStatus::NotServing)
         .await;
     let _ = stop_grpc.send(true);
-    match tokio::time::timeout(options.drain_timeout, &mut grpc_task).await {
+    // One deadline for every listener carrying checks (they drain at the same time).
+    let deadline = tokio::time::Instant::now() + options.drain_timeout;
+    match tokio::time::timeout_at(deadline, &mut grpc_task).await {
         Ok(Ok(Err(e))) => return Err(AppError::Grpc(e)),
         Ok(_) => {}
         Err(_) => {
@@ -272,12 +274,9 @@ pub async fn run(
         }
     }
     if let Some(task) = &mut http_task {
-        // The gRPC drain above already spent the budget's wait; whatever is left of the
-        // HTTP checks gets a second of its own.
-        if tokio::time::timeout(Duration::from_secs(1), &mut *task)
-            .await
-            .is_err()
-        {
+        // Stopped by the same signal, so it has been draining meanwhile.
+        if tokio::time::timeout_at(deadline, &mut *task).await.is_err() {
+            tracing::warn!("drain timeout reached; closing remaining HTTP check connections");
             task.abort();
         }
     }

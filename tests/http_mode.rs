@@ -275,7 +275,7 @@ fn envoy_grpc_mode_passes_the_same_table() {
 
 #[test]
 fn envoy_http_mode_passes_the_table() {
-    let server = server(&[
+    let mut server = server(&[
         "--http-envoy-path-prefix",
         "/authz",
         "--http-route-header",
@@ -309,6 +309,15 @@ fn envoy_http_mode_passes_the_table() {
     let headers = [("Authorization", auth.as_str()), ("x-authz-route", "admin")];
     let named = http::request(envoy.listener, "GET", "/orders", &headers).unwrap();
     assert_eq!(named.status, 200, "a client cannot name a route: {named:?}");
+
+    // SIGTERM drains the HTTP listener too (Envoy holds keep-alive connections to it).
+    let started = std::time::Instant::now();
+    assert!(server.terminate().success(), "{}", server.log());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// The server trusting `forwarded`, `start` running a proxy in front of it, the table.
