@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// `$var`, else `.venv/bin/NAME` in the repo, else `NAME` on the PATH; panics with `install`.
+/// `$var`, else `.venv/bin/NAME` in the repo (what `.ci/setup-proxies` installs), else
+/// `/usr/sbin`, `/usr/bin` or `/usr/local/bin` (Debian packages); panics with `install`.
 pub fn binary(var: &str, name: &str, install: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(var) {
         return path.into();
