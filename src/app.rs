@@ -102,10 +102,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
         grpc: local(&grpc, options.grpc_listen)?,
         admin: local(&admin, options.admin_listen)?,
         debug: local(&debug, options.debug_listen)?,
-        http: match (&http, options.http_listen) {
-            (Some(listener), Some(addr)) => Some(local(listener, addr)?),
-            _ => None,
-        },
+        http: (http.as_ref().zip(options.http_listen))
+            .map(|(listener, addr)| local(listener, addr))
+            .transpose()?,
     };
     if let Some(path) = &options.address_file {
         write_address_file(path, &addresses).map_err(|source| AppError::AddressFile {
@@ -209,15 +208,13 @@ pub async fn run(
     let authorizer = Authorizer::new(snapshot.clone(), Some(remote), observer).with_cache(cache);
     // The HTTP front end stops with the gRPC one: both carry checks to drain.
     let mut http_task = listeners.http.map(|listener| {
-        let app = crate::http::router(authorizer.clone(), options.http.clone());
-        tokio::spawn(
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped(grpc_stopped.clone()))
-            .into_future(),
-        )
+        let stop = stopped(grpc_stopped.clone());
+        tokio::spawn(crate::http::serve(
+            listener,
+            authorizer.clone(),
+            options.http.clone(),
+            stop,
+        ))
     });
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()

@@ -84,6 +84,19 @@ struct Shared {
     options: HttpOptions,
 }
 
+/// Serves the [`router`] on `listener` until `shutdown`, then lets in-flight checks finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    authorizer: Authorizer,
+    options: HttpOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(authorizer, options).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The router: every path goes to one handler, which picks the convention from the path.
 pub fn router(authorizer: Authorizer, options: HttpOptions) -> Router {
     Router::new().fallback(check).with_state(Arc::new(Shared {
