@@ -108,7 +108,18 @@ impl Proxy {
 }
 
 impl Drop for Proxy {
+    /// SIGTERM first: an nginx master killed outright leaves its workers running (holding
+    /// the port); on SIGTERM it stops them. SIGKILL if it is not gone within 5 s.
     fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
