@@ -1,8 +1,9 @@
 //! Wiring: load the config into the shared snapshot, bind the listeners, run the gRPC,
-//! probe and debug servers, and shut down gracefully (readiness off → stop accepting →
-//! drain).
+//! HTTP check (optional), probe and debug servers over one [`Authorizer`], and shut down
+//! gracefully (readiness off → stop accepting → drain).
 
 use crate::admin::{self, AdminState, Readiness};
+use crate::authorizer::Authorizer;
 use crate::config::watch::Reloader;
 use crate::config::{self, ConfigError};
 use crate::grpc::AuthzService;
@@ -42,6 +43,10 @@ pub struct ServeOptions {
     /// Verified-token cache bounds (0: off).
     pub token_cache_entries: usize,
     pub token_cache_bytes: usize,
+    /// The HTTP check listener (`--http-listen`), off when `None`.
+    pub http_listen: Option<SocketAddr>,
+    /// What it serves.
+    pub http: crate::http::HttpOptions,
 }
 
 /// Why the server could not run.
@@ -61,6 +66,8 @@ pub enum AppError {
     },
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
+    #[error("HTTP check server failed: {0}")]
+    Http(std::io::Error),
     #[error("admin server failed: {0}")]
     Admin(std::io::Error),
     #[error("cannot install signal handlers: {0}")]
@@ -82,6 +89,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     let grpc = bind(options.grpc_listen).await?;
     let admin = bind(options.admin_listen).await?;
     let debug = bind(options.debug_listen).await?;
+    let http = match options.http_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let local = |listener: &TcpListener, addr| {
         listener
             .local_addr()
@@ -91,6 +102,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
         grpc: local(&grpc, options.grpc_listen)?,
         admin: local(&admin, options.admin_listen)?,
         debug: local(&debug, options.debug_listen)?,
+        http: (http.as_ref().zip(options.http_listen))
+            .map(|(listener, addr)| local(listener, addr))
+            .transpose()?,
     };
     if let Some(path) = &options.address_file {
         write_address_file(path, &addresses).map_err(|source| AppError::AddressFile {
@@ -101,9 +115,14 @@ pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
     if let Some(warning) = debug_listen_warning(addresses.debug) {
         tracing::warn!(debug = %addresses.debug, "{warning}");
     }
-    tracing::info!(grpc = %addresses.grpc, admin = %addresses.admin, debug = %addresses.debug, config = %options.config.display(), "serving");
+    tracing::info!(grpc = %addresses.grpc, admin = %addresses.admin, debug = %addresses.debug, http = ?addresses.http, config = %options.config.display(), "serving");
     let shutdown = termination_signal().map_err(AppError::Signals)?;
-    let listeners = Listeners { grpc, admin, debug };
+    let listeners = Listeners {
+        grpc,
+        admin,
+        debug,
+        http,
+    };
     run(
         snapshot,
         listeners,
@@ -119,6 +138,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
     pub admin: TcpListener,
     pub debug: TcpListener,
+    /// The HTTP check listener, when `--http-listen` is given.
+    pub http: Option<TcpListener>,
 }
 
 /// The addresses actually bound (port 0 resolved).
@@ -126,6 +147,7 @@ struct Addresses {
     grpc: SocketAddr,
     admin: SocketAddr,
     debug: SocketAddr,
+    http: Option<SocketAddr>,
 }
 
 /// A warning when the debug listener is reachable from outside the host (or pod): it is
@@ -182,12 +204,22 @@ pub async fn run(
         started,
     };
     let grace_task = tokio::spawn(report_startup_grace(snapshot.clone()));
+    // One core for every front end: same cache, same refetch limiter, same record.
+    let authorizer = Authorizer::new(snapshot.clone(), Some(remote), observer).with_cache(cache);
+    // The HTTP front end stops with the gRPC one: both carry checks to drain.
+    let mut http_task = listeners.http.map(|listener| {
+        let stop = stopped(grpc_stopped.clone());
+        tokio::spawn(crate::http::serve(
+            listener,
+            authorizer.clone(),
+            options.http.clone(),
+            stop,
+        ))
+    });
     let mut grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
-            .add_service(AuthorizationServer::new(
-                AuthzService::new(snapshot.clone(), Some(remote), observer).with_cache(cache),
-            ))
+            .add_service(AuthorizationServer::new(AuthzService::over(authorizer)))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
                 stopped(grpc_stopped),
@@ -215,6 +247,9 @@ pub async fn run(
         result = &mut admin_task => return finished_early(result.map(|r| r.map_err(AppError::Admin))),
         result = &mut debug_task => return finished_early(result.map(|r| r.map_err(AppError::Admin))),
         result = &mut watch_task => return finished_early(result.map(|r| r.map_err(AppError::Watch))),
+        Some(result) = async { match &mut http_task { Some(task) => Some(task.await), None => None } } => {
+            return finished_early(result.map(|r| r.map_err(AppError::Http)));
+        }
     }
     tracing::info!(drain_timeout = ?options.drain_timeout, "shutting down: readiness off, draining in-flight checks");
     ready.set(false);
@@ -225,12 +260,21 @@ pub async fn run(
         .set_service_status("", ServingStatus::NotServing)
         .await;
     let _ = stop_grpc.send(true);
-    match tokio::time::timeout(options.drain_timeout, &mut grpc_task).await {
+    // One deadline for every listener carrying checks (they drain at the same time).
+    let deadline = tokio::time::Instant::now() + options.drain_timeout;
+    match tokio::time::timeout_at(deadline, &mut grpc_task).await {
         Ok(Ok(Err(e))) => return Err(AppError::Grpc(e)),
         Ok(_) => {}
         Err(_) => {
             tracing::warn!("drain timeout reached; closing remaining connections");
             grpc_task.abort();
+        }
+    }
+    if let Some(task) = &mut http_task {
+        // Stopped by the same signal, so it has been draining meanwhile.
+        if tokio::time::timeout_at(deadline, &mut *task).await.is_err() {
+            tracing::warn!("drain timeout reached; closing remaining HTTP check connections");
+            task.abort();
         }
     }
     let _ = stop_others.send(true);
@@ -303,16 +347,20 @@ fn termination_signal() -> std::io::Result<impl Future<Output = ()>> {
     })
 }
 
-/// Writes `{"grpc": "...", "admin": "...", "debug": "..."}` via a temporary file and a
+/// Writes `{"grpc": "...", "admin": "...", "debug": "...", "http": "..."}` (`http` only
+/// when listening) via a temporary file and a
 /// rename, so a reader never sees a partial file.
 fn write_address_file(path: &std::path::Path, addresses: &Addresses) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "grpc": addresses.grpc.to_string(),
         "admin": addresses.admin.to_string(),
         "debug": addresses.debug.to_string(),
-    })
-    .to_string();
+    });
+    if let Some(http) = addresses.http {
+        body["http"] = http.to_string().into();
+    }
+    let body = body.to_string();
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)
 }

@@ -82,6 +82,29 @@ pub struct ServeArgs {
     /// logged as a warning.
     #[arg(long, default_value = "127.0.0.1:9193")]
     pub debug_listen: SocketAddr,
+    /// HTTP check listen address: Envoy `http_service` / Istio `envoyExtAuthzHttp` and
+    /// forward auth (nginx, Traefik, Caddy). Off unless given; then at least one of
+    /// --http-envoy-path-prefix and --http-forward-auth is required.
+    #[arg(long)]
+    pub http_listen: Option<SocketAddr>,
+    /// Serve Envoy's HTTP mode under this prefix (Envoy's `path_prefix`, e.g. /authz): the
+    /// original path is what follows it, method and Host are the check request's own.
+    #[arg(long, requires = "http_listen", value_name = "PREFIX")]
+    pub http_envoy_path_prefix: Option<String>,
+    /// Envoy HTTP mode: the header naming the route (as `context_extensions["route"]` does
+    /// over gRPC), e.g. x-authz-route. Only safe when Envoy removes the client's copy
+    /// first and sets it per route (envoy/envoy-http.yaml).
+    #[arg(long, requires = "http_listen", value_name = "NAME")]
+    pub http_route_header: Option<String>,
+    /// Serve forward auth at --http-forward-auth-path, trusting these headers for the
+    /// original request: `nginx` (X-Original-Method, X-Original-URI, Host) or `forwarded`
+    /// (X-Forwarded-Method, X-Forwarded-Uri, X-Forwarded-Host: Traefik, Caddy). The proxy
+    /// must overwrite them (README: HTTP mode and forward auth).
+    #[arg(long, requires = "http_listen", value_enum, value_name = "HEADERS")]
+    pub http_forward_auth: Option<crate::http::Forwarded>,
+    /// The path forward-auth proxies call.
+    #[arg(long, default_value = crate::http::DEFAULT_FORWARD_AUTH_PATH)]
+    pub http_forward_auth_path: String,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -66,7 +66,20 @@ fn serve(args: &ServeArgs) -> ExitCode {
         recent_denials: args.recent_denials,
         token_cache_entries: args.token_cache_entries,
         token_cache_bytes: args.token_cache_bytes,
+        http_listen: args.http_listen,
+        http: crate::http::HttpOptions {
+            envoy_path_prefix: args.http_envoy_path_prefix.clone(),
+            route_header: args.http_route_header.clone(),
+            forward_auth: args.http_forward_auth,
+            forward_auth_path: args.http_forward_auth_path.clone(),
+        },
     };
+    if args.http_listen.is_some()
+        && let Some(problem) = options.http.problem()
+    {
+        // A usage error, like clap's own.
+        return fail(&std::io::Error::other(problem), ExitCode::from(2));
+    }
     let workers = args
         .worker_threads
         .filter(|n| *n > 0)

@@ -7,7 +7,7 @@
 //! - [`token`]: `Authorization` header → one bearer token → [`token::verify::Verified`].
 //! - [`decision`]: `decide(snapshot, request, now)`, pure.
 //! - [`reason`]: every denial reason and its HTTP status / RFC 6750 mapping.
-//! - [`grpc`]: the tonic adapter; [`admin`]: `/healthz`, `/readyz`; [`app`]: wiring.
+//! - [`grpc`]: the tonic adapter; [`http`]: the HTTP check / forward-auth adapter; [`admin`]: `/healthz`, `/readyz`; [`app`]: wiring.
 //! - [`cli`], [`commands`]: the command line; [`mint`]: demo/test token signing.
 
 pub mod admin;
@@ -21,6 +21,7 @@ pub mod config;
 pub mod decision;
 pub mod explain;
 pub mod grpc;
+pub mod http;
 pub mod jwks;
 mod lock;
 pub mod mint;

@@ -14,11 +14,11 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn yaml(path: &str) -> Value {
+pub(crate) fn yaml(path: &str) -> Value {
     let text = std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -50,7 +50,7 @@ fn container_port(container: &Value, name: &str) -> u64 {
         .unwrap()
 }
 
-fn validate_envoy(path: &Path) {
+pub(crate) fn validate_envoy(path: &Path) {
     let out = std::process::Command::new(envoy_binary())
         .args(["--mode", "validate", "-c"])
         .arg(path)

@@ -4,6 +4,9 @@
 #
 #   benches/envoy/run.sh [rounds=5] [seconds=10] [connections=32]
 #   DISTINCT=1 benches/envoy/run.sh ...   every request carries a new token (no cache can hit)
+#   HTTP_MODE=1 benches/envoy/run.sh ...  gRPC vs HTTP mode: ext_authz_external_es256 against
+#       our gRPC listener and against our HTTP front end (benches/envoy/ext_authz_http.yaml),
+#       interleaved round by round, one summary each (sessions grpc-mode-*, http-mode-*)
 #
 # Core 0: Envoy and envoy-jwt-authz (--worker-threads 1), as in a sidecar sharing one CPU;
 # core 1: wrk. Results append to $PERF_WORK/results.tsv; the summary is printed at the end.
@@ -20,7 +23,7 @@ export RESULTS="${RESULTS:-$PERF_WORK/results.tsv}"
 mkdir -p "$PERF_WORK"
 AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
 # Its own port: the debug listener's default (127.0.0.1:9193) is the admin port here.
-AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}"
+AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}" AUTHZ_HTTP_PORT="${AUTHZ_HTTP_PORT:-9195}"
 
 "$PERF/setup.sh" >/dev/null
 source "$PERF/lib.sh"
@@ -46,6 +49,7 @@ RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$AUTHZ_BIN" serve \
   --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" \
   --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" --debug-listen "127.0.0.1:$AUTHZ_DEBUG_PORT" \
   --worker-threads "${WORKERS:-1}" \
+  --http-listen "127.0.0.1:$AUTHZ_HTTP_PORT" --http-envoy-path-prefix /authz \
   ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"} >"$PERF_WORK/authz.log" 2>&1 &
 AUTHZ=$!
 trap 'kill "$AUTHZ" 2>/dev/null || true' EXIT
@@ -62,7 +66,29 @@ if [ "${DISTINCT:-0}" = 1 ]; then
 else
   export SCENARIOS="${SCENARIOS:-baseline jwt_authn_rs256 jwt_authn_es256 ext_authz_grpc ext_authz_external_rs256 ext_authz_external_es256}"
 fi
-"$PERF/compare.sh" "$ROUNDS" "$SECONDS_EACH" "$CONNS"
+if [ "${HTTP_MODE:-0}" = 1 ]; then
+  # The harness has no HTTP-mode scenario and reads templates from its own directory: run
+  # it from an overlay (symlinks to every file, ext_authz_grpc.yaml replaced by ours), so
+  # its ext_authz_external_es256 scenario measures our HTTP front end.
+  overlay="$PERF_WORK/perf-http"
+  rm -rf "$overlay" && mkdir -p "$overlay/envoy"
+  for f in "$PERF"/*; do [ "$(basename "$f")" = envoy ] || ln -s "$f" "$overlay/"; done
+  for f in "$PERF"/envoy/*; do ln -s "$f" "$overlay/envoy/"; done
+  ln -sf "$ROOT/benches/envoy/ext_authz_http.yaml" "$overlay/envoy/ext_authz_grpc.yaml"
+  session="$(date -u +%Y%m%dT%H%M%SZ)"
+  for r in $(seq "$ROUNDS"); do
+    RUN_ID="grpc-mode-$session/r$r" EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" \
+      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
+    RUN_ID="http-mode-$session/r$r" EXTERNAL_AUTHZ_PORT="$AUTHZ_HTTP_PORT" \
+      "$overlay/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
+  done
+  for mode in grpc http; do
+    echo "== $mode mode"
+    "$PY" "$PERF/summarize.py" "$RESULTS" "$mode-mode-$session/" ext_authz_external_es256
+  done
+else
+  "$PERF/compare.sh" "$ROUNDS" "$SECONDS_EACH" "$CONNS"
+fi
 echo "envoy-jwt-authz metrics after the run:"
 curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/metrics" | grep -E '^(token_cache|authz_decisions_total)' || true
 echo "envoy-jwt-authz RSS: $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$AUTHZ/status")"

@@ -8,6 +8,7 @@ pub mod http;
 pub mod idp;
 pub mod load;
 pub mod logs;
+pub mod proxy;
 pub mod server;
 pub mod stale;
 

@@ -14,6 +14,8 @@ pub struct Server {
     pub admin: SocketAddr,
     /// `/status`, `/debug/*` and `POST /jwks/refresh` (`--debug-listen`).
     pub debug: SocketAddr,
+    /// The HTTP check listener, when started with `--http-listen`.
+    pub http: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     stderr_path: PathBuf,
 }
@@ -68,6 +70,7 @@ impl Server {
             grpc: ([0, 0, 0, 0], 0).into(),
             admin: ([0, 0, 0, 0], 0).into(),
             debug: ([0, 0, 0, 0], 0).into(),
+            http: None,
             dir,
             stderr_path,
         };
@@ -96,6 +99,7 @@ impl Server {
             .as_str()
             .and_then(|a| a.parse().ok())
             .expect("debug address");
+        server.http = addresses["http"].as_str().and_then(|a| a.parse().ok());
         server
     }
 

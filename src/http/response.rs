@@ -1,0 +1,95 @@
+//! The core's [`Decision`] → the HTTP answer each convention expects.
+//!
+//! Allow is exactly `200` (Envoy treats any other 2xx as a deny) with the identity headers;
+//! in the Envoy convention it also names, in `x-envoy-auth-headers-to-remove`, the headers
+//! Envoy must delete upstream (the gRPC `headers_to_remove`): HTTP mode never removes a
+//! client-sent header by itself. A deny is our status, `WWW-Authenticate` and JSON body;
+//! for nginx, which never shows the subrequest's body, the body is repeated in
+//! `x-authz-error-body` for the recipe's `error_page` to send.
+
+use super::request::{Convention, Forwarded, Refusal};
+use crate::decision::{Allow, Decision, Deny};
+use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+
+/// Envoy `http_service` removes these request headers before the upstream on a 200.
+const HEADERS_TO_REMOVE: &str = "x-envoy-auth-headers-to-remove";
+/// The JSON body of a deny, for the nginx recipe.
+pub const ERROR_BODY_HEADER: &str = "x-authz-error-body";
+
+pub fn to_response(convention: Convention, decision: Decision) -> Response {
+    match decision {
+        Decision::Allow(allow) => allowed(convention, allow),
+        Decision::Deny(deny) => denied(convention, deny),
+    }
+}
+
+fn allowed(convention: Convention, allow: Allow) -> Response {
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    for (name, value) in allow.set_headers {
+        // Names and values were checked when the config compiled and the claims were
+        // verified; one that still is not a valid header is dropped, not sent half-made
+        // (and its absence is safe: removed below or by the proxy's config).
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.insert(name, value);
+        }
+    }
+    if convention == Convention::Envoy
+        && !allow.remove_headers.is_empty()
+        && let Ok(value) = HeaderValue::try_from(allow.remove_headers.join(", "))
+    {
+        headers.insert(HEADERS_TO_REMOVE, value);
+    }
+    response
+}
+
+fn denied(convention: Convention, deny: Deny) -> Response {
+    let status = StatusCode::from_u16(deny.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let challenge = deny
+        .www_authenticate
+        .and_then(|c| HeaderValue::try_from(c).ok());
+    json_answer(convention, status, challenge, deny.body)
+}
+
+/// A request we could not read: 400 (or 404) with the same JSON shape as a deny.
+pub fn refused(refusal: Refusal) -> Response {
+    let body = serde_json::json!({
+        "error": if refusal.status == StatusCode::BAD_REQUEST { "invalid_request" } else { "not_found" },
+        "error_description": refusal.description,
+    })
+    .to_string();
+    // A refusal names no convention we trust for the nginx header, but nginx shows nothing
+    // else: send it (it carries only our own text).
+    json_answer(
+        Convention::ForwardAuth(Forwarded::Nginx),
+        refusal.status,
+        None,
+        body,
+    )
+}
+
+fn json_answer(
+    convention: Convention,
+    status: StatusCode,
+    challenge: Option<HeaderValue>,
+    body: String,
+) -> Response {
+    let echoed = (convention == Convention::ForwardAuth(Forwarded::Nginx))
+        .then(|| HeaderValue::try_from(body.as_str()).ok())
+        .flatten();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Some(challenge) = challenge {
+        headers.insert(WWW_AUTHENTICATE, challenge);
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(echoed) = echoed {
+        headers.insert(ERROR_BODY_HEADER, echoed);
+    }
+    response
+}

@@ -1,0 +1,201 @@
+//! Conversion tests: which convention a path selects, where each reads the original
+//! request from, and what is refused (with no guess) — no server, no network.
+
+use super::HttpOptions;
+use super::request::{Convention, Forwarded, convention, to_request};
+use super::response::{ERROR_BODY_HEADER, refused, to_response};
+use crate::decision::{Allow, Decision};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+
+fn options() -> HttpOptions {
+    HttpOptions {
+        envoy_path_prefix: Some("/authz".into()),
+        route_header: Some("x-authz-route".into()),
+        forward_auth: Some(Forwarded::Nginx),
+        forward_auth_path: "/forward-auth".into(),
+    }
+}
+
+fn request(target: &str, headers: &[(&str, &[u8])]) -> Request<Body> {
+    let mut builder = Request::builder().uri(target).method("POST");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+#[test]
+fn the_path_alone_picks_the_convention() {
+    let options = options();
+    let pick = |target: &str| convention(&options, &request(target, &[])).map_err(|r| r.status);
+    assert_eq!(pick("/authz/api?q=1"), Ok(Convention::Envoy));
+    assert_eq!(pick("/authz/"), Ok(Convention::Envoy));
+    assert_eq!(
+        pick("/forward-auth?x=1"),
+        Ok(Convention::ForwardAuth(Forwarded::Nginx))
+    );
+    for unserved in ["/authzx/api", "/authz", "/", "/forward-auth/x"] {
+        assert_eq!(pick(unserved), Err(StatusCode::NOT_FOUND), "{unserved}");
+    }
+    let envoy_only = HttpOptions {
+        forward_auth: None,
+        ..options.clone()
+    };
+    assert!(convention(&envoy_only, &request("/forward-auth", &[])).is_err());
+}
+
+#[test]
+fn envoy_mode_reads_the_check_request_itself_and_the_configured_route_header() {
+    let options = options();
+    let http = request(
+        "/authz/api/items?q=1&x=%2F",
+        &[
+            ("host", b"app.example"),
+            ("authorization", b"Bearer a"),
+            ("authorization", b"Bearer b"),
+            ("x-authz-route", b"admin"),
+            ("x-envoy-expected-rq-timeout-ms", b"500"),
+            // Not trusted in this convention.
+            ("x-original-uri", b"/public"),
+        ],
+    );
+    let parsed = to_request(&options, Convention::Envoy, &http).unwrap();
+    let r = &parsed.request;
+    assert_eq!(
+        (r.method, r.path, r.host, r.route_name),
+        ("POST", "/api/items?q=1&x=%2F", "app.example", Some("admin"))
+    );
+    assert_eq!(r.authorization.len(), 2, "every line counts");
+    assert_eq!(parsed.wait.as_millis(), 400);
+    let no_route_header = HttpOptions {
+        route_header: None,
+        ..options
+    };
+    let parsed = to_request(&no_route_header, Convention::Envoy, &http).unwrap();
+    assert_eq!(parsed.request.route_name, None);
+}
+
+#[test]
+fn forward_auth_trusts_exactly_the_configured_headers() {
+    let options = options();
+    let both = [
+        ("host", &b"app.example"[..]),
+        ("x-original-uri", b"/api/items?q=1"),
+        ("x-original-method", b"DELETE"),
+        ("x-forwarded-uri", b"/public"),
+        ("x-forwarded-method", b"GET"),
+        ("x-forwarded-host", b"other.example"),
+    ];
+    // The check request's own query (Caddy keeps the client's) is never the target.
+    let http = request("/forward-auth?/public", &both);
+    let nginx = to_request(&options, Convention::ForwardAuth(Forwarded::Nginx), &http).unwrap();
+    let r = &nginx.request;
+    assert_eq!(
+        (r.method, r.path, r.host, r.route_name),
+        ("DELETE", "/api/items?q=1", "app.example", None)
+    );
+    let fwd = to_request(
+        &options,
+        Convention::ForwardAuth(Forwarded::Forwarded),
+        &http,
+    )
+    .unwrap();
+    let r = &fwd.request;
+    assert_eq!(
+        (r.method, r.path, r.host),
+        ("GET", "/public", "other.example")
+    );
+}
+
+#[test]
+fn missing_repeated_oversized_or_non_utf8_input_is_refused_not_guessed() {
+    let options = options();
+    let nginx = Convention::ForwardAuth(Forwarded::Nginx);
+    let base = [("host", &b"app"[..]), ("x-original-method", b"GET")];
+    let refuse = |extra: &[(&str, &[u8])]| {
+        let headers: Vec<_> = base.iter().chain(extra).copied().collect();
+        let refusal = to_request(&options, nginx, &request("/forward-auth", &headers))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(refusal.status, StatusCode::BAD_REQUEST);
+        refusal.description
+    };
+    assert!(refuse(&[]).contains("x-original-uri header is missing"));
+    assert!(
+        refuse(&[("x-original-uri", b"/a"), ("x-original-uri", b"/b")]).contains("more than once")
+    );
+    assert!(refuse(&[("x-original-uri", b"/\xff")]).contains("not UTF-8"));
+    assert!(refuse(&[("x-original-uri", b"api")]).contains("start with '/'"));
+    let long = format!("/{}", "a".repeat(9000));
+    assert!(refuse(&[("x-original-uri", long.as_bytes())]).contains("exceeds"));
+    let big = "b".repeat(8000);
+    let many: Vec<(String, &[u8])> = (0..10)
+        .map(|i| (format!("x-pad-{i}"), big.as_bytes()))
+        .collect();
+    let mut headers: Vec<(&str, &[u8])> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    headers.push(("x-original-uri", b"/a"));
+    assert!(refuse(&headers).contains("headers exceed"));
+}
+
+#[test]
+fn answers_follow_each_convention() {
+    let allow = Allow {
+        route: None,
+        identity: None,
+        set_headers: vec![("x-jwt-sub".into(), "alice".into())],
+        remove_headers: vec!["x-jwt-scope".into(), "authorization".into()],
+        metadata: vec![],
+    };
+    let envoy = to_response(Convention::Envoy, Decision::Allow(allow.clone()));
+    assert_eq!(
+        envoy.status(),
+        StatusCode::OK,
+        "Envoy allows on exactly 200"
+    );
+    assert_eq!(envoy.headers()["x-jwt-sub"], "alice");
+    assert_eq!(
+        envoy.headers()["x-envoy-auth-headers-to-remove"],
+        "x-jwt-scope, authorization"
+    );
+    let nginx = to_response(
+        Convention::ForwardAuth(Forwarded::Nginx),
+        Decision::Allow(allow),
+    );
+    assert!(
+        !nginx
+            .headers()
+            .contains_key("x-envoy-auth-headers-to-remove")
+    );
+    let refusal = refused(super::request::Refusal {
+        status: StatusCode::BAD_REQUEST,
+        description: "the x \"y\" header".into(),
+    });
+    assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refusal.headers()[ERROR_BODY_HEADER],
+        r#"{"error":"invalid_request","error_description":"the x \"y\" header"}"#
+    );
+}
+
+#[test]
+fn options_without_a_convention_or_with_a_bad_prefix_are_refused() {
+    let none = HttpOptions {
+        forward_auth_path: "/forward-auth".into(),
+        ..HttpOptions::default()
+    };
+    assert!(none.problem().is_some());
+    assert_eq!(options().problem(), None);
+    for prefix in ["authz", "/authz/"] {
+        let bad = HttpOptions {
+            envoy_path_prefix: Some(prefix.into()),
+            ..options()
+        };
+        assert!(bad.problem().is_some(), "{prefix}");
+    }
+    let upper = HttpOptions {
+        route_header: Some("X-Authz-Route".into()),
+        ..options()
+    };
+    assert!(upper.problem().is_some());
+}
