@@ -4,6 +4,9 @@
 #
 #   benches/envoy/run.sh [rounds=5] [seconds=10] [connections=32]
 #   DISTINCT=1 benches/envoy/run.sh ...   every request carries a new token (no cache can hit)
+#   BASELINE_BIN=path benches/envoy/run.sh ...  this build vs an older one (e.g. last main),
+#       both over gRPC, ext_authz_external_es256 interleaved round by round against two servers
+#       (sessions baseline-bin-*, this-bin-*); the older one gets only the flags every build has
 #   HTTP_MODE=1 benches/envoy/run.sh ...  gRPC vs HTTP mode: ext_authz_external_es256 against
 #       our gRPC listener and against our HTTP front end (benches/envoy/ext_authz_http.yaml),
 #       interleaved round by round, one summary each (sessions grpc-mode-*, http-mode-*)
@@ -55,6 +58,17 @@ AUTHZ=$!
 trap 'kill "$AUTHZ" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/authz.log"; exit 1; }
+if [ -n "${BASELINE_BIN:-}" ]; then
+  BASELINE_GRPC_PORT="${BASELINE_GRPC_PORT:-9196}" BASELINE_ADMIN_PORT="${BASELINE_ADMIN_PORT:-9197}"
+  RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$BASELINE_BIN" serve \
+    --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$BASELINE_GRPC_PORT" \
+    --admin-listen "127.0.0.1:$BASELINE_ADMIN_PORT" --worker-threads "${WORKERS:-1}" \
+    >"$PERF_WORK/baseline.log" 2>&1 &
+  BASELINE=$!
+  trap 'kill "$AUTHZ" "$BASELINE" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
+  curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/baseline.log"; exit 1; }
+fi
 
 export EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ"
 if [ "${DISTINCT:-0}" = 1 ]; then
@@ -66,7 +80,19 @@ if [ "${DISTINCT:-0}" = 1 ]; then
 else
   export SCENARIOS="${SCENARIOS:-baseline jwt_authn_rs256 jwt_authn_es256 ext_authz_grpc ext_authz_external_rs256 ext_authz_external_es256}"
 fi
-if [ "${HTTP_MODE:-0}" = 1 ]; then
+if [ -n "${BASELINE_BIN:-}" ]; then
+  session="$(date -u +%Y%m%dT%H%M%SZ)"
+  for r in $(seq "$ROUNDS"); do
+    RUN_ID="baseline-bin-$session/r$r" EXTERNAL_AUTHZ_PORT="$BASELINE_GRPC_PORT" AUTHZ_PID="$BASELINE" \
+      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
+    RUN_ID="this-bin-$session/r$r" EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ" \
+      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
+  done
+  for which in baseline this; do
+    echo "== $which build"
+    "$PY" "$PERF/summarize.py" "$RESULTS" "$which-bin-$session/" ext_authz_external_es256
+  done
+elif [ "${HTTP_MODE:-0}" = 1 ]; then
   # The harness has no HTTP-mode scenario and reads templates from its own directory: run
   # it from an overlay (symlinks to every file, ext_authz_grpc.yaml replaced by ours), so
   # its ext_authz_external_es256 scenario measures our HTTP front end.
