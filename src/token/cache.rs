@@ -170,7 +170,7 @@ impl TokenCache {
         if !current {
             let cost = entry.cost;
             shard.entries.remove(&hash);
-            shard.bytes -= cost;
+            shard.bytes = shard.bytes.saturating_sub(cost);
             return None;
         }
         if !allowed.allows(entry.provider) {
@@ -228,7 +228,7 @@ impl TokenCache {
         }
         let mut shard = lock(self.shard(hash));
         if let Some(old) = shard.entries.remove(&hash) {
-            shard.bytes -= old.cost;
+            shard.bytes = shard.bytes.saturating_sub(old.cost);
         }
         while !shard.entries.is_empty()
             && (shard.entries.len() >= self.entries_per_shard
@@ -239,7 +239,7 @@ impl TokenCache {
                 break;
             };
             if let Some(old) = shard.entries.remove(&victim) {
-                shard.bytes -= old.cost;
+                shard.bytes = shard.bytes.saturating_sub(old.cost);
             }
         }
         shard.bytes += cost;

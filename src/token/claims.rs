@@ -182,11 +182,15 @@ fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<()
         Value::String(aud) if provider.audiences.contains(aud) => return Ok(()),
         Value::String(_) => {}
         Value::Array(items) => {
+            // Every element must be a string (RFC 7519 §4.1.3), also after a match:
+            // `["api://orders", 5]` is malformed, not allowed.
+            let mut allowed = false;
             for item in items {
                 let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
-                if provider.audiences.contains(aud) {
-                    return Ok(());
-                }
+                allowed |= provider.audiences.contains(aud);
+            }
+            if allowed {
+                return Ok(());
             }
         }
         _ => return Err(Reason::ClaimMalformed),

@@ -76,3 +76,12 @@ fn an_absent_or_null_claim_passes_the_decision_to_the_next() {
         Err(Reason::ClaimMalformed)
     );
 }
+
+#[test]
+fn an_audience_array_is_strings_only_even_after_a_match() {
+    assert_eq!(
+        judge(Some(json!(["api://orders", 5])), None),
+        Err(Reason::ClaimMalformed)
+    );
+    assert_eq!(judge(Some(json!(["x", "api://orders"])), None), Ok(()));
+}
