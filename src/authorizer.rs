@@ -18,6 +18,17 @@ use crate::token::verify::UnixTime;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long a Check may wait for an unknown-`kid` refetch when the front end knows no
+/// deadline (Envoy's own default ext_authz timeout is 200 ms).
+pub const DEFAULT_REFETCH_WAIT: Duration = Duration::from_millis(200);
+
+/// The refetch budget for a request whose caller gives up after `deadline` (Envoy's
+/// `grpc-timeout`, or `x-envoy-expected-rq-timeout-ms` in HTTP mode): 80 % of it, leaving
+/// the rest to answer in; [`DEFAULT_REFETCH_WAIT`] without one.
+pub fn refetch_wait(deadline: Option<Duration>) -> Duration {
+    deadline.map_or(DEFAULT_REFETCH_WAIT, |d| d.mul_f64(0.8))
+}
+
 /// The core: cheap to clone (every part is shared).
 #[derive(Clone)]
 pub struct Authorizer {

@@ -81,10 +81,27 @@ pub struct Deny {
     pub metadata: Vec<(String, String)>,
 }
 
+/// The headers of every JSON answer to the client (a deny, or a front end's refusal of a
+/// request it cannot read): the body is JSON, and no cache may keep it.
+pub const JSON_ANSWER_HEADERS: [(&str, &str); 2] = [
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+];
+
 impl Deny {
     /// The HTTP status the client gets.
     pub fn status(&self) -> u16 {
         self.reason.http_status()
+    }
+
+    /// The answer's headers, the same for every front end: the challenge (when there is
+    /// one), then [`JSON_ANSWER_HEADERS`].
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let challenge = self.www_authenticate.as_deref();
+        challenge
+            .map(|c| ("www-authenticate", c))
+            .into_iter()
+            .chain(JSON_ANSWER_HEADERS)
     }
 }
 

@@ -4,7 +4,7 @@
 //! `denied_response`; a gRPC error means only that the request could not be understood at
 //! all.
 
-use crate::authorizer::Authorizer;
+use crate::authorizer::{Authorizer, refetch_wait};
 use crate::decision::{Allow, Decision, Deny, Request, is_cors_preflight};
 use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
@@ -35,10 +35,6 @@ pub mod envoy_sample;
 /// `google.rpc.Code` OK (denials carry their reason's code).
 const OK: i32 = 0;
 
-/// How long a Check may wait for an unknown-`kid` refetch when Envoy sent no
-/// `grpc-timeout` (Envoy's own default filter timeout is 200 ms).
-pub const DEFAULT_REFETCH_WAIT: Duration = Duration::from_millis(200);
-
 /// The Check service over the [`Authorizer`].
 #[derive(Clone)]
 pub struct AuthzService {
@@ -66,10 +62,9 @@ impl AuthzService {
     }
 }
 
-/// The time left for this Check: Envoy's `grpc-timeout` (e.g. `200m`, `1S`) less a margin
-/// to answer in, or [`DEFAULT_REFETCH_WAIT`].
-fn refetch_wait(metadata: &tonic::metadata::MetadataMap) -> Duration {
-    let parsed = metadata
+/// Envoy's `grpc-timeout` (e.g. `200m`, `1S`), if it sent one.
+fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    metadata
         .get("grpc-timeout")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -84,8 +79,7 @@ fn refetch_wait(metadata: &tonic::metadata::MetadataMap) -> Duration {
                 "n" => Duration::from_nanos(n),
                 _ => return None,
             })
-        });
-    parsed.map_or(DEFAULT_REFETCH_WAIT, |d| d.mul_f64(0.8))
+        })
 }
 
 #[tonic::async_trait]
@@ -94,7 +88,7 @@ impl Authorization for AuthzService {
         &self,
         request: tonic::Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
-        let wait = refetch_wait(request.metadata());
+        let wait = refetch_wait(grpc_timeout(request.metadata()));
         let check = request.into_inner();
         let Some(attributes) = check.attributes.as_ref() else {
             return Err(Status::invalid_argument("CheckRequest has no attributes"));
@@ -231,13 +225,10 @@ fn allowed(allow: Allow) -> CheckResponse {
 fn denied(deny: Deny) -> CheckResponse {
     let code = deny.reason.grpc_code();
     let status = deny.status();
-    let mut headers: Vec<HeaderValueOption> = deny
-        .www_authenticate
-        .map(|challenge| overwrite("www-authenticate".into(), challenge))
-        .into_iter()
+    let headers: Vec<HeaderValueOption> = deny
+        .headers()
+        .map(|(name, value)| overwrite(name.to_owned(), value.to_owned()))
         .collect();
-    headers.push(overwrite("content-type".into(), "application/json".into()));
-    headers.push(overwrite("cache-control".into(), "no-store".into()));
     CheckResponse {
         status: Some(rpc::Status {
             code,

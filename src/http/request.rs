@@ -3,8 +3,8 @@
 //! oversized or not UTF-8 is refused with a 400 (a [`Refusal`]), never guessed or replaced.
 
 use super::HttpOptions;
+use crate::authorizer::refetch_wait;
 use crate::decision::{self, is_cors_preflight};
-use crate::grpc::DEFAULT_REFETCH_WAIT;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use std::time::Duration;
@@ -160,7 +160,7 @@ pub(super) fn to_request<'a>(
             .ok()
             .flatten()
             .unwrap_or(""),
-        wait: refetch_wait(headers),
+        wait: refetch_wait(expected_timeout(headers)),
     })
 }
 
@@ -192,14 +192,11 @@ fn required<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Refusal> 
     })
 }
 
-/// Envoy's `x-envoy-expected-rq-timeout-ms` less a margin to answer in (as over gRPC), or
-/// [`DEFAULT_REFETCH_WAIT`] (forward-auth proxies send no deadline).
-fn refetch_wait(headers: &HeaderMap) -> Duration {
+/// Envoy's `x-envoy-expected-rq-timeout-ms`, if sent (forward-auth proxies send none).
+fn expected_timeout(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get("x-envoy-expected-rq-timeout-ms")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .map_or(DEFAULT_REFETCH_WAIT, |ms| {
-            Duration::from_millis(ms).mul_f64(0.8)
-        })
+        .map(Duration::from_millis)
 }

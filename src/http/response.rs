@@ -8,9 +8,8 @@
 //! `x-authz-error-body` for the recipe's `error_page` to send.
 
 use super::request::{Convention, Forwarded, Refusal};
-use crate::decision::{Allow, Decision, Deny};
+use crate::decision::{Allow, Decision, Deny, JSON_ANSWER_HEADERS};
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
@@ -46,12 +45,10 @@ fn allowed(convention: Convention, allow: Allow) -> Response {
     response
 }
 
-fn denied(convention: Convention, deny: Deny) -> Response {
+fn denied(convention: Convention, mut deny: Deny) -> Response {
     let status = StatusCode::from_u16(deny.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let challenge = deny
-        .www_authenticate
-        .and_then(|c| HeaderValue::try_from(c).ok());
-    json_answer(convention, status, challenge, deny.body)
+    let body = std::mem::take(&mut deny.body);
+    json_answer(convention, status, deny.headers(), body)
 }
 
 /// A request we could not read: 400 (or 404) with the same JSON shape as a deny.
@@ -66,15 +63,17 @@ pub fn refused(refusal: Refusal) -> Response {
     json_answer(
         Convention::ForwardAuth(Forwarded::Nginx),
         refusal.status,
-        None,
+        JSON_ANSWER_HEADERS,
         body,
     )
 }
 
-fn json_answer(
+/// `body` with `headers` (each as given, or dropped if it is not a valid header value:
+/// all are our own text), and for nginx the body repeated in [`ERROR_BODY_HEADER`].
+fn json_answer<'a>(
     convention: Convention,
     status: StatusCode,
-    challenge: Option<HeaderValue>,
+    headers: impl IntoIterator<Item = (&'static str, &'a str)>,
     body: String,
 ) -> Response {
     let echoed = (convention == Convention::ForwardAuth(Forwarded::Nginx))
@@ -82,14 +81,14 @@ fn json_answer(
         .flatten();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    let headers = response.headers_mut();
-    if let Some(challenge) = challenge {
-        headers.insert(WWW_AUTHENTICATE, challenge);
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            map.insert(HeaderName::from_static(name), value);
+        }
     }
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(echoed) = echoed {
-        headers.insert(ERROR_BODY_HEADER, echoed);
+        map.insert(ERROR_BODY_HEADER, echoed);
     }
     response
 }
