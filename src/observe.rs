@@ -8,7 +8,7 @@
 use crate::config::watch::ReloadStats;
 use crate::decision::{Decision, Deny};
 use crate::lock::lock;
-use crate::remote::RemoteKeys;
+use crate::remote::{FetchReport, RemoteKeys};
 use crate::snapshot::SharedSnapshot;
 use crate::token::cache::TokenCache;
 use crate::token::verify::{Observed, UnixTime};
@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -226,36 +226,22 @@ impl Collector for StateCollector {
         }
         let reports = self.remote.reports();
         let counter = ConstCounter::new(0u64);
-        let mut fetches = encoder.encode_descriptor(
+        encode_by_result(
+            &mut encoder,
             "jwks_fetch",
             "Key set fetches per provider and result",
-            None,
-            counter.metric_type(),
+            &reports,
+            |r| &r.fetches,
         )?;
-        for report in &reports {
-            for (result, count) in &report.fetches {
-                ConstCounter::new(*count).encode(fetches.encode_family(&[
-                    ("provider", report.provider.as_str()),
-                    ("result", result),
-                ])?)?;
-            }
-        }
-        let mut refetches = encoder.encode_descriptor(
+        encode_by_result(
+            &mut encoder,
             "jwks_refetch",
             "Unknown-kid refetches per provider and result: ok, failed, ok_after_deadline and \
              failed_after_deadline (finished after every Check waiting for it had answered; \
              published anyway), rate_limited",
-            None,
-            counter.metric_type(),
+            &reports,
+            |r| &r.refetches,
         )?;
-        for report in &reports {
-            for (result, count) in &report.refetches {
-                ConstCounter::new(*count).encode(refetches.encode_family(&[
-                    ("provider", report.provider.as_str()),
-                    ("result", result),
-                ])?)?;
-            }
-        }
         let mut age = encoder.encode_descriptor(
             "jwks_age_seconds",
             "Seconds since the last successful fetch",
@@ -307,4 +293,25 @@ impl Collector for StateCollector {
             .encode(build.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
         Ok(())
     }
+}
+
+/// One counter family per provider and result, from a count map of each fetch report.
+fn encode_by_result(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    reports: &[FetchReport],
+    counts: impl Fn(&FetchReport) -> &BTreeMap<&'static str, u64>,
+) -> Result<(), std::fmt::Error> {
+    let counter = ConstCounter::new(0u64);
+    let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+    for report in reports {
+        for (result, count) in counts(report) {
+            ConstCounter::new(*count).encode(
+                family
+                    .encode_family(&[("provider", report.provider.as_str()), ("result", result)])?,
+            )?;
+        }
+    }
+    Ok(())
 }
