@@ -124,7 +124,7 @@ impl ProviderKeys {
         }
         {
             let mut last = lock(&self.last_on_demand);
-            if last.is_some_and(|t| t.elapsed() < self.source.min_refetch_interval) {
+            if budget_wait(*last, self.source.min_refetch_interval).is_some() {
                 return Outcome::RateLimited;
             }
             // Stamped before the fetch: this task runs it to the end, so the stamp always
@@ -135,6 +135,13 @@ impl ProviderKeys {
         let ok = self.fetch_locked(snapshot).await.is_ok();
         Outcome::Fetched { ok }
     }
+}
+
+/// How long until the on-demand budget allows a fetch again, after the last one at `last`
+/// (`None`: now). One rule for unknown-kid refetches and `POST /jwks/refresh`.
+fn budget_wait(last: Option<Instant>, interval: Duration) -> Option<Duration> {
+    last.and_then(|t| interval.checked_sub(t.elapsed()))
+        .filter(|wait| !wait.is_zero())
 }
 
 /// Answers "no change" if the task ends without answering (a panic, or an abort at
@@ -169,10 +176,7 @@ impl RemoteKeys {
         let mut waits = Vec::new();
         for keys in providers.values() {
             let last = lock(&keys.last_on_demand);
-            let wait = last
-                .and_then(|t| keys.source.min_refetch_interval.checked_sub(t.elapsed()))
-                .filter(|wait| !wait.is_zero());
-            if let Some(wait) = wait {
+            if let Some(wait) = budget_wait(*last, keys.source.min_refetch_interval) {
                 waits.push((keys.name.clone(), wait));
             }
             stamps.push(last);
