@@ -5,7 +5,7 @@
 use super::compile::{Compiler, is_header_name};
 use super::error::ConfigError;
 use super::file::{CorsPreflight, MatchFile, MatchingFile, ProvidersFile, RouteFile, UpstreamFile};
-use crate::route::{Glob, path_matches};
+use crate::route::{Glob, normalize_host, path_matches};
 use crate::snapshot::{
     ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, Upstream,
 };
@@ -232,22 +232,11 @@ impl Compiler<'_> {
 fn host_pattern(pattern: &str) -> Option<String> {
     let lower = pattern.to_ascii_lowercase();
     let name = lower.strip_suffix('.').unwrap_or(&lower);
-    let valid = if let Some(v6) = name.strip_prefix('[') {
-        v6.strip_suffix(']').is_some_and(|inner| {
-            !inner.is_empty()
-                && inner
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        })
-    } else {
-        let labels = name.strip_prefix("*.").unwrap_or(name);
-        labels.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-    };
+    let host = name.strip_prefix("*.").unwrap_or(name);
+    // The same rule as a request's host: what `normalize_host` keeps must be all of it (no
+    // port, no second trailing dot), and a wildcard only stands before a name.
+    let valid = normalize_host(host.as_bytes()) == Some(host.as_bytes())
+        && !(host.len() < name.len() && host.starts_with('['));
     valid.then(|| name.to_owned())
 }
 

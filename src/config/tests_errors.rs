@@ -131,6 +131,18 @@ fn route_errors_name_the_route_and_field() {
             "routes:\n  - match: { hosts: ['a.*.b'] }\n",
             "routes[0].match.hosts[0]",
         ),
+        (
+            "routes:\n  - match: { hosts: ['*.[::1]'] }\n",
+            "routes[0].match.hosts[0]",
+        ),
+        (
+            "routes:\n  - match: { hosts: ['[::1]:443'] }\n",
+            "routes[0].match.hosts[0]",
+        ),
+        (
+            "routes:\n  - match: { hosts: ['a.test..'] }\n",
+            "routes[0].match.hosts[0]",
+        ),
         ("matching: { case_sensitive: true }\n", "matching"),
         (
             "routes:\n  - scopes: [a]\n",
