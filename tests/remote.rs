@@ -65,7 +65,11 @@ impl Running {
     }
 
     /// `POST /jwks/refresh`: (status, body).
+    /// `POST /jwks/refresh`, at least 2 ms after the previous one: the callers set
+    /// `min_refetch_interval: 1ms`, stamped when a refresh begins, and an error answer on
+    /// loopback can come back within that millisecond (CI once saw the next refresh 429).
     fn refresh(&self) -> (u16, Value) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
         let r = http::request(
             self.server.debug,
             "POST",
@@ -169,7 +173,7 @@ fn startup_grace_makes_the_server_ready_without_keys() {
 #[test]
 fn every_failure_keeps_the_last_good_keys_and_recovery_is_picked_up() {
     let idp = Idp::http(&jwks_of(&[&ec_key()]));
-    // Seven refreshes in a row, each more than a millisecond after the last: never 429.
+    // Seven refreshes in a row, each more than a millisecond after the last (see `refresh`): never 429.
     let r = start(&uri_config(&idp, "      min_refetch_interval: 1ms\n"));
     r.wait_ready();
     let good = token(&ec_key());
