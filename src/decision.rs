@@ -19,11 +19,43 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// `:authority`.
     pub host: &'a str,
+    /// The scheme the client used, when the front end was told it (`None`: not sent). Not
+    /// read by any check yet; carried so features that build the client's URL (RFC 9728
+    /// `resource`, DPoP `htu`) need no front end to change.
+    pub scheme: Option<Scheme>,
     /// Envoy's per-route `context_extensions["route"]`.
     pub route_name: Option<&'a str>,
     /// Both `Origin` and `Access-Control-Request-Method` are present and not empty (see
     /// [`is_cors_preflight`], which every front end uses to fill this).
     pub cors_preflight: bool,
+}
+
+/// A request's scheme: the two Envoy, nginx, Traefik and Caddy forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https` in any case (RFC 3986 §3.1: schemes are case-insensitive);
+    /// anything else is `None`, which every front end refuses rather than guesses.
+    pub fn parse(value: &[u8]) -> Option<Scheme> {
+        if value.eq_ignore_ascii_case(b"https") {
+            Some(Scheme::Https)
+        } else if value.eq_ignore_ascii_case(b"http") {
+            Some(Scheme::Http)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
 }
 
 /// Whether a request's `Origin` and `Access-Control-Request-Method` make it a CORS

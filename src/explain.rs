@@ -81,6 +81,8 @@ pub fn explain(
         method: question.method,
         path: question.path,
         host: question.host,
+        // No check reads the scheme yet; `explain` gains a flag for it when one does.
+        scheme: None,
         route_name: question.route_name,
         cors_preflight: is_cors_preflight(
             header("origin"),

@@ -5,7 +5,7 @@
 //! all.
 
 use crate::authorizer::{Authorizer, refetch_wait};
-use crate::decision::{Allow, Decision, Deny, Request, is_cors_preflight};
+use crate::decision::{Allow, Decision, Deny, Request, Scheme, is_cors_preflight};
 use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
@@ -182,6 +182,14 @@ fn to_request<'a>(
         method: text(&http.method, "method")?,
         path: text(&http.path, "path")?,
         host: text(&http.host, "host")?,
+        // `:scheme` as Envoy's connection manager set it (from TLS or a trusted
+        // x-forwarded-proto); empty when an older Envoy or a test sends none.
+        scheme: match &http.scheme[..] {
+            b"" => None,
+            value => Some(Scheme::parse(value).ok_or_else(|| {
+                Status::invalid_argument("attributes.request.http.scheme is neither http nor https")
+            })?),
+        },
         route_name: context_extensions.get("route").map(String::as_str),
         cors_preflight: is_cors_preflight(
             header(http, "origin"),
@@ -299,6 +307,7 @@ mod tests {
             ("GET", "/api/items?limit=10&q=a%20b", "127.0.0.1:10000")
         );
         assert_eq!(request.route_name, None);
+        assert_eq!(request.scheme, Some(Scheme::Http));
         assert_eq!(
             header(http, "x-request-id"),
             Some(&b"795d7689-bd6e-470d-a15f-72f9f5d9e1b5"[..])
@@ -308,15 +317,20 @@ mod tests {
         assert_eq!(ClientAddress(attributes).to_string(), "127.0.0.1:55300");
     }
 
-    #[test]
-    fn a_key_repeated_on_the_wire_counts_twice_and_bad_utf8_is_refused() {
-        let bytes = envoy_sample::check_request(&[("authorization", "Bearer a")]);
+    /// The HTTP attributes of Envoy's sample CheckRequest, decoded.
+    fn sample_http(extra_headers: &[(&str, &str)]) -> HttpRequest {
+        let bytes = envoy_sample::check_request(extra_headers);
         let check = CheckRequest::decode(&bytes[..]).expect("decodes");
-        let http = check
+        check
             .attributes
             .and_then(|a| a.request)
             .and_then(|r| r.http)
-            .expect("http");
+            .expect("http")
+    }
+
+    #[test]
+    fn a_key_repeated_on_the_wire_counts_twice_and_bad_utf8_is_refused() {
+        let http = sample_http(&[("authorization", "Bearer a")]);
         let none = HashMap::new();
         let mut twice = http.clone();
         twice.headers.push(HeaderEntry {
@@ -329,5 +343,21 @@ mod tests {
         bad.path = bytes::Bytes::from_static(b"/\xff");
         let refused = to_request(&bad, &none).map(|_| ()).unwrap_err();
         assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn the_scheme_is_http_or_https_or_not_sent() {
+        let http = sample_http(&[]);
+        let none = HashMap::new();
+        let with = |scheme: &'static [u8]| {
+            let mut http = http.clone();
+            http.scheme = bytes::Bytes::from_static(scheme);
+            to_request(&http, &none)
+                .map(|r| r.scheme)
+                .map_err(|s| s.code())
+        };
+        assert_eq!(with(b"https"), Ok(Some(Scheme::Https)));
+        assert_eq!(with(b""), Ok(None));
+        assert_eq!(with(b"gopher"), Err(tonic::Code::InvalidArgument));
     }
 }

@@ -1,4 +1,4 @@
-//! An HTTP check request → the core's [`Request`]. The original method, path and host come
+//! An HTTP check request → the core's [`Request`]. The original method, path, host and scheme come
 //! from exactly the places the configured convention names; anything missing, repeated,
 //! oversized or not UTF-8 is refused with a 400 (a [`Refusal`]), never guessed or replaced.
 
@@ -148,6 +148,7 @@ pub(super) fn to_request<'a>(
         method,
         path,
         host,
+        scheme: scheme(headers)?,
         route_name,
         cors_preflight: is_cors_preflight(
             first(headers, "origin"),
@@ -162,6 +163,19 @@ pub(super) fn to_request<'a>(
             .unwrap_or(""),
         wait: refetch_wait(expected_timeout(headers)),
     })
+}
+
+/// The original scheme, from `X-Forwarded-Proto` in every convention: Envoy's connection
+/// manager sets it from the downstream connection (trusting a client's value only with
+/// `xff_num_trusted_hops`), and the forward-auth recipes overwrite it. Missing: unknown;
+/// anything but one `http` or `https`: refused.
+fn scheme(headers: &HeaderMap) -> Result<Option<decision::Scheme>, Refusal> {
+    optional(headers, "x-forwarded-proto")?
+        .map(|value| {
+            decision::Scheme::parse(value.as_bytes())
+                .ok_or_else(|| bad("the x-forwarded-proto header must be http or https"))
+        })
+        .transpose()
 }
 
 fn first<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {

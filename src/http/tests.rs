@@ -4,7 +4,7 @@
 use super::HttpOptions;
 use super::request::{Convention, Forwarded, convention, to_request};
 use super::response::{ERROR_BODY_HEADER, refused, to_response};
-use crate::decision::{Allow, Decision};
+use crate::decision::{Allow, Decision, Scheme};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
@@ -106,6 +106,43 @@ fn forward_auth_trusts_exactly_the_configured_headers() {
         (r.method, r.path, r.host),
         ("GET", "/public", "other.example")
     );
+}
+
+#[test]
+fn the_scheme_comes_from_x_forwarded_proto_in_every_convention() {
+    let options = options();
+    let conventions = [
+        ("/authz/a", Convention::Envoy),
+        ("/forward-auth", Convention::ForwardAuth(Forwarded::Nginx)),
+        (
+            "/forward-auth",
+            Convention::ForwardAuth(Forwarded::Forwarded),
+        ),
+    ];
+    for (target, convention) in conventions {
+        let read = |proto: &[&[u8]]| {
+            let mut headers: Vec<(&str, &[u8])> = vec![
+                ("host", b"app"),
+                ("x-original-method", b"GET"),
+                ("x-original-uri", b"/a"),
+                ("x-forwarded-method", b"GET"),
+                ("x-forwarded-uri", b"/a"),
+                ("x-forwarded-host", b"app"),
+            ];
+            headers.extend(proto.iter().map(|v| ("x-forwarded-proto", *v)));
+            to_request(&options, convention, &request(target, &headers))
+                .map(|parsed| parsed.request.scheme)
+                .map_err(|refusal| (refusal.status, refusal.description))
+        };
+        assert_eq!(read(&[b"https"]), Ok(Some(Scheme::Https)), "{convention:?}");
+        assert_eq!(read(&[b"HTTP"]), Ok(Some(Scheme::Http)), "{convention:?}");
+        assert_eq!(read(&[]), Ok(None), "{convention:?}: not sent is unknown");
+        for bad in [&[&b"ftp"[..]][..], &[b"https, http"], &[b"http", b"https"]] {
+            let (status, description) = read(bad).unwrap_err();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{convention:?} {bad:?}");
+            assert!(description.contains("x-forwarded-proto"), "{description}");
+        }
+    }
 }
 
 #[test]
