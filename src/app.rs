@@ -189,6 +189,9 @@ pub async fn run(
         reloads: reloader.stats(),
         cache: cache.clone(),
     });
+    let introspection_metrics = crate::introspection::Metrics::new();
+    observer.register_introspection(&introspection_metrics);
+    let introspector = crate::introspection::Introspector::new(introspection_metrics);
     let observer = Arc::new(observer);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -206,7 +209,9 @@ pub async fn run(
     };
     let grace_task = tokio::spawn(report_startup_grace(snapshot.clone()));
     // One core for every front end: same cache, same refetch limiter, same record.
-    let authorizer = Authorizer::new(snapshot.clone(), Some(remote), observer).with_cache(cache);
+    let authorizer = Authorizer::new(snapshot.clone(), Some(remote), observer)
+        .with_cache(cache)
+        .with_introspector(Some(introspector));
     // The HTTP front end stops with the gRPC one: both carry checks to drain.
     let mut http_task = listeners.http.map(|listener| {
         let stop = stopped(grpc_stopped.clone());

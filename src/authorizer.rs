@@ -8,13 +8,16 @@
 //! never arrived) lets the refresher fetch once, coalesced and rate-limited, within the
 //! caller's deadline, and is decided again on the new snapshot.
 
-use crate::decision::{Decision, Request, decide_cached};
+use crate::decision::{Decision, Request, decide_cached, decide_introspected};
+use crate::introspection::Introspector;
 use crate::observe::{Observer, Origin};
 use crate::reason::Reason;
 use crate::remote::RemoteKeys;
 use crate::snapshot::SharedSnapshot;
 use crate::token::cache::TokenCache;
+use crate::token::extract::bearer_token;
 use crate::token::verify::UnixTime;
+use crate::trace::Off;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,7 @@ pub struct Authorizer {
     remote: Option<Arc<RemoteKeys>>,
     observer: Arc<Observer>,
     cache: Option<Arc<TokenCache>>,
+    introspector: Option<Arc<Introspector>>,
 }
 
 impl Authorizer {
@@ -51,12 +55,20 @@ impl Authorizer {
             remote,
             observer,
             cache: None,
+            introspector: None,
         }
     }
 
     /// Answers repeated tokens from `cache` (see [`TokenCache`]).
     pub fn with_cache(mut self, cache: Option<Arc<TokenCache>>) -> Authorizer {
         self.cache = cache;
+        self
+    }
+
+    /// Asks `introspector` about tokens the decision sends to introspection (without one,
+    /// they are a 503 `introspection_unavailable`).
+    pub fn with_introspector(mut self, introspector: Option<Arc<Introspector>>) -> Authorizer {
+        self.introspector = introspector;
         self
     }
 
@@ -70,13 +82,16 @@ impl Authorizer {
     ) -> Decision {
         let started = Instant::now();
         let now = UnixTime::now();
-        let decision = self.decide_with_refetch(request, now, wait).await;
+        let decision = self.decide_with_waits(request, now, wait).await;
         self.observer
             .record(&decision, started.elapsed(), now, origin);
         decision
     }
 
-    async fn decide_with_refetch(
+    /// The decision, and the two waits it may need: an introspection (decided again on
+    /// the same snapshot with the answer) or an unknown-`kid` refetch (decided again on the
+    /// new snapshot).
+    async fn decide_with_waits(
         &self,
         request: &Request<'_>,
         now: UnixTime,
@@ -91,8 +106,31 @@ impl Authorizer {
                 self.cache.as_deref(),
             )
         };
-        let decision = decide();
-        let (Decision::Deny(deny), Some(remote)) = (&decision, &self.remote) else {
+        let snapshot = self.snapshot.load_full();
+        let decision = decide_cached(&snapshot, request, now, self.cache.as_deref());
+        let Decision::Deny(deny) = &decision else {
+            return decision;
+        };
+        if let (Reason::IntrospectionUnavailable, Some(name), Some(introspector)) =
+            (deny.reason, &deny.provider, &self.introspector)
+        {
+            let provider = snapshot.providers.iter().find(|p| &p.name == name);
+            let Some((provider, Ok(Some(token)))) =
+                provider.map(|p| (p, bearer_token(&request.authorization)))
+            else {
+                return decision;
+            };
+            let answer = introspector.introspect(provider, token, wait).await;
+            return decide_introspected(
+                &snapshot,
+                request,
+                now,
+                self.cache.as_deref(),
+                Some(&answer),
+                &mut Off,
+            );
+        }
+        let Some(remote) = &self.remote else {
             return decision;
         };
         let (Reason::KeyNotFound | Reason::KeysUnavailable, Some(provider)) =

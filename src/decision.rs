@@ -1,12 +1,13 @@
 //! The decision: a pure function of (snapshot, request, now). No I/O, no clock, no globals;
 //! the gRPC adapter reads the clock once and converts to and from protobuf.
 
+use crate::introspection::Answer;
 use crate::reason::Reason;
 use crate::route::{self, Target};
 use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
 use crate::token::extract::bearer_token;
-use crate::token::verify::{Observed, UnixTime, verify_traced};
+use crate::token::verify::{Observed, Rejection, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
 
 /// The parts of an HTTP request the decision reads.
@@ -166,12 +167,28 @@ pub fn decide_traced(
     cache: Option<&TokenCache>,
     tracer: &mut dyn Tracer,
 ) -> Decision {
+    decide_introspected(snapshot, request, now, cache, None, tracer)
+}
+
+/// [`decide_traced`], judging the token by `introspected` — what the introspection
+/// endpoint of the provider this decision names said about the request's token — when the
+/// token goes to introspection. Without it, such a token is a 503
+/// `introspection_unavailable` naming the provider: the authorizer's cue to ask it.
+pub fn decide_introspected(
+    snapshot: &Snapshot,
+    request: &Request<'_>,
+    now: UnixTime,
+    cache: Option<&TokenCache>,
+    introspected: Option<&Answer>,
+    tracer: &mut dyn Tracer,
+) -> Decision {
     let cache = cache.filter(|_| !tracer.enabled());
     let inputs = Inputs {
         snapshot,
         request,
         now,
         cache,
+        introspected,
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         decide_unguarded(inputs, &mut *tracer)
@@ -185,6 +202,7 @@ struct Inputs<'a, 'r> {
     request: &'a Request<'r>,
     now: UnixTime,
     cache: Option<&'a TokenCache>,
+    introspected: Option<&'a Answer>,
 }
 
 fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision {
@@ -193,6 +211,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         request,
         now,
         cache,
+        introspected,
     } = inputs;
     // A stand-in for a bug, so the guard above has a test that fails without it.
     #[cfg(test)]
@@ -270,6 +289,18 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         Some(cache) => cache.verify(token, snapshot, &requirement.providers, now),
         None => verify_traced(token, snapshot, &requirement.providers, now, tracer),
     };
+    let verified = verified.or_else(|rejection| {
+        match introspector_for(&rejection, snapshot, &requirement.providers) {
+            Some((provider, opaque)) => {
+                judge(provider, opaque, introspected, now, tracer).map_err(|reason| Rejection {
+                    reason,
+                    provider: Some(provider),
+                    observed: rejection.observed,
+                })
+            }
+            None => Err(rejection),
+        }
+    });
     let verified = match verified {
         Ok(verified) => verified,
         Err(rejection) => {
@@ -329,14 +360,18 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
 
 mod answer;
 mod claims;
+mod introspected;
 
 use answer::{Denial, allow, anonymous};
 use claims::claim_has;
 pub use claims::{claim, scopes};
+use introspected::{introspector_for, judge};
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_hardening;
+#[cfg(test)]
+mod tests_introspection;
 #[cfg(test)]
 mod tests_trace;

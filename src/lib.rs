@@ -22,6 +22,7 @@ pub mod decision;
 pub mod explain;
 pub mod grpc;
 pub mod http;
+pub mod introspection;
 pub mod jwks;
 mod lock;
 pub mod mint;

@@ -98,6 +98,11 @@ impl Observer {
         self.registry.register_collector(Box::new(state));
     }
 
+    /// Adds the introspection families (counted by the introspector as it works).
+    pub fn register_introspection(&mut self, metrics: &crate::introspection::Metrics) {
+        metrics.register(&mut self.registry);
+    }
+
     /// Records one answered Check.
     pub fn record(
         &self,

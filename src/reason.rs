@@ -68,6 +68,12 @@ pub enum Reason {
     CritUnsupported,
     /// `typ` is not `JWT`/`at+jwt` (or not in the provider's `token_types`).
     TokenTypeNotAllowed,
+    /// The provider's introspection endpoint (RFC 7662) says the token is not active:
+    /// revoked, expired, or never issued by it.
+    TokenInactive,
+    /// The introspection endpoint could not judge the token (down, timed out, a non-200
+    /// or unreadable answer, or too many introspections in flight): 503, never an allow.
+    IntrospectionUnavailable,
     /// The provider's remote key set has not been fetched yet (the IdP was unreachable
     /// since startup): the token cannot be judged, so the answer is 503, not 401.
     KeysUnavailable,
@@ -107,7 +113,7 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 32] = [
+    pub const ALL: [Reason; 34] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -135,7 +141,9 @@ impl Reason {
         Reason::AudienceNotAllowed,
         Reason::CritUnsupported,
         Reason::TokenTypeNotAllowed,
+        Reason::TokenInactive,
         Reason::KeysUnavailable,
+        Reason::IntrospectionUnavailable,
         Reason::InsufficientScope,
         Reason::ClaimMismatch,
         Reason::RouteNotConfigured,
@@ -182,7 +190,9 @@ impl Reason {
             | Reason::HostNotCanonical => Some(ErrorCode::InvalidRequest),
             Reason::InsufficientScope | Reason::ClaimMismatch => Some(ErrorCode::InsufficientScope),
             Reason::RouteNotConfigured | Reason::Internal => Some(ErrorCode::ServerError),
-            Reason::KeysUnavailable => Some(ErrorCode::TemporarilyUnavailable),
+            Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
+                Some(ErrorCode::TemporarilyUnavailable)
+            }
             _ => Some(ErrorCode::InvalidToken),
         }
     }
@@ -213,7 +223,7 @@ impl Reason {
                 r#"Token over `limits.max_token_bytes`; raise it if your IdP puts many groups in tokens."#
             }
             Reason::OpaqueToken => {
-                r#"A reference token (no dots): e.g. Okta's org authorization server or Auth0 without an `audience`. Request a JWT access token for your API."#
+                r#"A reference token (no dots) and no provider this route allows introspects: e.g. Okta's org authorization server, Auth0 without an `audience`, or a client that left out the RFC 8707 `resource=` parameter and got an opaque token where it expected a JWT for this API. Request a JWT for your API, or give a provider an `introspection:` endpoint."#
             }
             Reason::EncryptedToken => {
                 r#"A JWE (five parts): turn token encryption off for this API at the IdP."#
@@ -280,6 +290,12 @@ impl Reason {
             Reason::Internal => {
                 r#"A bug in envoy-jwt-authz (the check panicked; the log has the backtrace): the request was denied, not allowed. Please report it."#
             }
+            Reason::TokenInactive => {
+                r#"The introspection endpoint answered `active: false`: the token was revoked, has expired, or is not one this endpoint issued (another tenant or environment)."#
+            }
+            Reason::IntrospectionUnavailable => {
+                r#"The introspection endpoint did not judge the token (down, timed out, a non-200 such as 401 for wrong client credentials, not JSON, or `introspection.max_concurrent` reached): see `introspection_requests_total` and the log. No `WWW-Authenticate` is sent."#
+            }
             Reason::KeysUnavailable => {
                 r#"The provider's key set was never fetched (IdP unreachable since startup, wrong `uri`, discovery failing, private CA missing): see `last_error` in `/status`. No `WWW-Authenticate` is sent."#
             }
@@ -328,6 +344,11 @@ impl Reason {
             Reason::CritUnsupported => ("crit_unsupported", "critical header not supported"),
             Reason::TokenTypeNotAllowed => ("token_type_not_allowed", "token type not allowed"),
             Reason::KeysUnavailable => ("keys_unavailable", "signing keys unavailable"),
+            Reason::TokenInactive => ("token_inactive", "token inactive"),
+            Reason::IntrospectionUnavailable => (
+                "introspection_unavailable",
+                "token introspection unavailable",
+            ),
             Reason::PathNotCanonical => ("path_not_canonical", "request path not canonical"),
             Reason::HostNotCanonical => ("host_not_canonical", "request host not canonical"),
             Reason::InsufficientScope => ("insufficient_scope", "insufficient scope"),

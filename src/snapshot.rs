@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod introspection;
 mod shared;
+pub use introspection::{ClientAuth, IntrospectTokens, Introspection, Secret};
 pub use shared::SharedSnapshot;
 
 /// Where a provider's keys come from.
@@ -60,7 +62,8 @@ pub struct RemoteSource {
 pub struct Provider {
     /// Unique name, used in logs, metrics and `explain`.
     pub name: String,
-    /// Exact `iss` values (case-sensitive, no normalisation).
+    /// Exact `iss` values (case-sensitive, no normalisation); empty only for a provider
+    /// that introspects opaque tokens and validates no JWT.
     pub issuers: Vec<String>,
     /// A token's audience must contain at least one of these.
     pub audiences: BTreeSet<String>,
@@ -79,6 +82,8 @@ pub struct Provider {
     /// Allowed `typ` values, normalised (lowercase, no `application/`); `None` = the default
     /// set {absent, `jwt`, `at+jwt`}.
     pub token_types: Option<Vec<String>>,
+    /// RFC 7662 introspection, when configured.
+    pub introspection: Option<Arc<Introspection>>,
     /// Files this provider was compiled from besides the config (`jwks.file`,
     /// `tls.ca_file`), watched for changes.
     pub files: Vec<PathBuf>,
@@ -247,7 +252,11 @@ impl Snapshot {
 
     /// Whether every provider holds a usable key set (remote ones fetched at least once).
     pub fn all_keys_loaded(&self) -> bool {
-        self.providers.iter().all(|p| !p.keys.is_empty())
+        // A static set is never empty, except for a provider that validates no JWT
+        // locally (it only introspects): it has no keys to wait for.
+        self.providers
+            .iter()
+            .all(|p| !matches!(p.key_source, KeySource::Remote(_)) || !p.keys.is_empty())
     }
 
     /// The files whose changes can change this snapshot: the config and every JWKS file.

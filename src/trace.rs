@@ -18,6 +18,8 @@ pub enum Check {
     Route,
     Credentials,
     Format,
+    /// Only for a token sent to an introspection endpoint (shown only when it ran).
+    Introspection,
     Issuer,
     Algorithm,
     Key,
@@ -36,10 +38,11 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 18] = [
+    pub const ALL: [Check; 19] = [
         Check::Route,
         Check::Credentials,
         Check::Format,
+        Check::Introspection,
         Check::Issuer,
         Check::Algorithm,
         Check::Key,
@@ -63,6 +66,7 @@ impl Check {
             Check::Route => "route",
             Check::Credentials => "credentials",
             Check::Format => "format",
+            Check::Introspection => "introspect",
             Check::Issuer => "issuer",
             Check::Algorithm => "algorithm",
             Check::Key => "key",

@@ -13,6 +13,7 @@ mod diagnostics;
 mod e2e;
 mod explain;
 mod http_mode;
+mod introspection;
 mod properties;
 mod reload;
 mod remote;

@@ -42,7 +42,10 @@ pub struct ProviderFile {
     pub issuers: Option<Vec<String>>,
     pub audiences: Vec<String>,
     pub audience_claims: Option<Vec<String>>,
-    pub jwks: JwksFile,
+    /// Required unless the provider only introspects (no issuer, or `tokens: all`).
+    pub jwks: Option<JwksFile>,
+    /// RFC 7662 token introspection.
+    pub introspection: Option<IntrospectionFile>,
     pub algorithms: Option<Vec<Algorithm>>,
     pub clock_skew: Option<Duration>,
     pub required_claims: Option<Vec<String>>,
@@ -75,6 +78,54 @@ pub struct JwksFile {
 pub struct TlsFile {
     /// PEM bundle of extra trusted CA certificates (a private CA).
     pub ca_file: Option<PathBuf>,
+}
+
+/// `introspection:`: where and how to ask the provider whether a token is active.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionFile {
+    pub endpoint: String,
+    pub client_id: Option<String>,
+    /// Relative paths are resolved against the config file's directory.
+    pub client_secret_file: Option<PathBuf>,
+    pub client_auth: Option<ClientAuthFile>,
+    pub token_type_hint: Option<String>,
+    pub tokens: Option<IntrospectTokens>,
+    pub cache: Option<IntrospectionCacheFile>,
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub max_concurrent: Option<usize>,
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    pub tls: Option<TlsFile>,
+}
+
+/// How we authenticate to the introspection endpoint (RFC 7662 §2.1 requires some).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthFile {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+/// Which of a provider's tokens are introspected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntrospectTokens {
+    /// Tokens that are not a compact JWS.
+    #[default]
+    Opaque,
+    /// Also the JWTs whose `iss` selects this provider, instead of local validation.
+    All,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionCacheFile {
+    pub max_ttl: Option<Duration>,
+    pub negative_ttl: Option<Duration>,
+    pub entries: Option<usize>,
 }
 
 /// `inline:` takes either a YAML/JSON mapping or a string holding JSON.

@@ -4,7 +4,7 @@
 
 use super::compile::Compiler;
 use super::error::ConfigError;
-use super::file::{InlineJwks, ProviderFile};
+use super::file::{InlineJwks, JwksFile, ProviderFile};
 use crate::algorithm::AlgorithmSet;
 use crate::config;
 use crate::jwks;
@@ -41,10 +41,18 @@ impl Compiler<'_> {
         limits: &Limits,
     ) -> Result<CompiledKeys, ConfigError> {
         let field = format!("{field}.jwks");
-        let j = &p.jwks;
+        let Some(j) = &p.jwks else {
+            // A provider that only introspects (checked by the caller): no key to trust.
+            return Ok(CompiledKeys {
+                keys: jwks::KeySet::default(),
+                source: KeySource::Static,
+                files: Vec::new(),
+                bytes: Vec::new(),
+            });
+        };
         let location = match (&j.file, &j.inline, &j.uri, j.discovery.unwrap_or(false)) {
             (Some(_), None, None, false) | (None, Some(_), None, false) => {
-                return self.static_keys(&field, p, algorithms, limits);
+                return self.static_keys(&field, p, j, algorithms, limits);
             }
             (None, None, Some(uri), false) => {
                 JwksLocation::Uri(self.url(&format!("{field}.uri"), uri, j.allow_insecure_http)?)
@@ -87,15 +95,7 @@ impl Compiler<'_> {
         let ca_pem = match j.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
             None => None,
             Some(ca) => {
-                let (path, pem) = self.read_input(&format!("{field}.tls.ca_file"), ca)?;
-                if reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_or(true, |certs| certs.is_empty())
-                {
-                    return Err(self.invalid(
-                        format!("{field}.tls.ca_file"),
-                        format!("{} holds no PEM certificate", path.display()),
-                    ));
-                }
+                let (path, pem) = self.ca_bundle(&format!("{field}.tls.ca_file"), ca)?;
                 files.push(path);
                 Some(pem)
             }
@@ -151,10 +151,10 @@ impl Compiler<'_> {
         &self,
         field: &str,
         p: &ProviderFile,
+        j: &JwksFile,
         algorithms: AlgorithmSet,
         limits: &Limits,
     ) -> Result<CompiledKeys, ConfigError> {
-        let j = &p.jwks;
         let remote_only = [
             ("refresh_interval", j.refresh_interval.is_some()),
             ("min_refresh_interval", j.min_refresh_interval.is_some()),
@@ -203,8 +203,29 @@ impl Compiler<'_> {
         })
     }
 
+    /// A PEM bundle of extra trusted CA certificates, read and checked to hold at least one.
+    pub(super) fn ca_bundle(
+        &self,
+        field: &str,
+        file: &std::path::Path,
+    ) -> Result<(PathBuf, Vec<u8>), ConfigError> {
+        let (path, pem) = self.read_input(field, file)?;
+        if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |certs| certs.is_empty()) {
+            return Err(self.invalid(
+                field,
+                format!("{} holds no PEM certificate", path.display()),
+            ));
+        }
+        Ok((path, pem))
+    }
+
     /// A URL for fetching: absolute, `https` (or `http` with `allow_insecure_http`).
-    fn url(&self, field: &str, text: &str, allow_http: bool) -> Result<String, ConfigError> {
+    pub(super) fn url(
+        &self,
+        field: &str,
+        text: &str,
+        allow_http: bool,
+    ) -> Result<String, ConfigError> {
         let url = reqwest::Url::parse(text)
             .map_err(|e| self.invalid(field, format!("{text:?} is not a URL: {e}")))?;
         match url.scheme() {

@@ -6,6 +6,7 @@ pub mod compile;
 mod duration;
 pub mod error;
 pub mod file;
+mod introspection;
 mod keys;
 mod limits;
 mod providers;
@@ -20,3 +21,5 @@ pub use error::ConfigError;
 mod tests;
 #[cfg(test)]
 mod tests_errors;
+#[cfg(test)]
+mod tests_introspection;

@@ -5,7 +5,7 @@ use super::compile::{Compiler, finish};
 use super::error::ConfigError;
 use super::file::ProviderFile;
 use crate::algorithm::AlgorithmSet;
-use crate::snapshot::{Limits, Provider};
+use crate::snapshot::{ClientAuth, IntrospectTokens, Limits, Provider};
 use crate::token::verify::normalize_type;
 use aws_lc_rs::digest::{Context, SHA256};
 use std::collections::BTreeSet;
@@ -37,6 +37,8 @@ impl Compiler<'_> {
         }
         let issuers = match (&p.issuer, &p.issuers) {
             (Some(one), None) => vec![one.clone()],
+            // Opaque tokens name no issuer: a provider that only introspects needs none.
+            (None, None) if p.introspection.is_some() => Vec::new(),
             (None, Some(many)) if !many.is_empty() => many.clone(),
             (None, Some(_)) => {
                 return Err(
@@ -46,7 +48,7 @@ impl Compiler<'_> {
             _ => {
                 return Err(self.invalid(
                     format!("{field}.issuer"),
-                    "expected exactly one of `issuer` or `issuers`",
+                    "expected exactly one of `issuer` or `issuers` (or neither, for a provider with `introspection:` only)",
                 ));
             }
         };
@@ -100,10 +102,49 @@ impl Compiler<'_> {
             }
             Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
         };
+        let introspection = match &p.introspection {
+            None => None,
+            Some(i) => Some(self.introspection(field, i)?),
+        };
+        let introspects_jwts = introspection
+            .as_ref()
+            .is_some_and(|i| i.settings.tokens == IntrospectTokens::All);
+        match (&p.jwks, issuers.is_empty(), introspects_jwts) {
+            (None, false, false) => {
+                return Err(self.invalid(
+                    format!("{field}.jwks"),
+                    "expected a key source (or `introspection.tokens: all`, which validates no JWT locally)",
+                ));
+            }
+            (_, true, true) => {
+                return Err(self.invalid(
+                    format!("{field}.introspection.tokens"),
+                    "`all` selects JWTs by `iss`: it needs an `issuer`",
+                ));
+            }
+            (Some(_), true, _) | (Some(_), _, true) => {
+                return Err(self.invalid(
+                    format!("{field}.jwks"),
+                    "unused: this provider validates no JWT locally (no issuer, or `introspection.tokens: all`)",
+                ));
+            }
+            _ => {}
+        }
         let compiled = self.keys(field, p, &issuers, algorithms, limits)?;
         let mut fingerprint = Context::new(&SHA256);
         fingerprint.update(format!("{p:?}").as_bytes());
         fingerprint.update(&compiled.bytes);
+        let mut files = compiled.files;
+        if let Some(i) = &introspection {
+            // The secret's bytes, so a rotated secret is a changed provider (and a new
+            // introspection client and cache). Only this hash ever leaves the file.
+            if let ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } =
+                &i.settings.client
+            {
+                fingerprint.update(secret.expose().as_bytes());
+            }
+            files.extend(i.files.iter().cloned());
+        }
         Ok(Provider {
             name: p.name.clone(),
             issuers,
@@ -115,7 +156,8 @@ impl Compiler<'_> {
             clock_skew,
             required_claims,
             token_types,
-            files: compiled.files,
+            introspection: introspection.map(|i| Arc::new(i.settings)),
+            files,
             fingerprint: finish(fingerprint),
         })
     }

@@ -260,7 +260,7 @@ async fn get_capped(
 /// Whether `e` says the connection closed or was reset before any answer arrived, as
 /// opposed to a timeout, a failed connect (no connection was reused: nothing to gain from
 /// another), TLS, redirect or HTTP-level errors.
-fn lost_before_answer(e: &reqwest::Error) -> bool {
+pub(crate) fn lost_before_answer(e: &reqwest::Error) -> bool {
     if e.is_timeout() || e.is_connect() || !e.is_request() {
         return false;
     }
@@ -301,7 +301,7 @@ pub fn max_age(headers: &HeaderMap) -> Option<Duration> {
 
 /// The error and its sources, e.g. "error sending request: … certificate …", so TLS
 /// failures say why.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -38,7 +38,7 @@ struct Entry {
     keys: Weak<KeySet>,
     provider: usize,
     claims: Arc<Map<String, Value>>,
-    alg: crate::algorithm::Algorithm,
+    alg: Option<crate::algorithm::Algorithm>,
     kid: Option<String>,
     times: TimeClaims,
     cost: usize,

@@ -1,7 +1,7 @@
 //! Step 5 of the verify path: the claims of a token whose signature verified — types of
 //! `exp`/`nbf`/`iat`, required claims, the time window with the provider's skew, the
 //! audience (the first present of `audience_claims` decides), `crit` and `typ` — each a
-//! traced stage.
+//! traced stage; and the same checks, where they apply, for an introspection answer.
 
 use crate::reason::Reason;
 use crate::snapshot::Provider;
@@ -17,10 +17,112 @@ pub(super) fn check(
     now: UnixTime,
     tracer: &mut dyn Tracer,
 ) -> Result<(), Reason> {
-    let times = stage(tracer, Check::ClaimTypes, TimeClaims::of(claims), || {
-        let expected = "exp/nbf/iat numbers, iss a string, aud a string or strings";
-        (expected.into(), String::new())
+    let types = "exp/nbf/iat numbers, iss a string, aud a string or strings";
+    check_times_and_required(claims, provider, now, types, tracer)?;
+    let audience = check_audience(claims, provider);
+    stage(tracer, Check::Audience, audience, || {
+        describe_audience(claims, provider)
     })?;
+    // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
+    let crit = match header.get("crit") {
+        None => Ok(()),
+        Some(_) => Err(Reason::CritUnsupported),
+    };
+    stage(tracer, Check::Crit, crit, || {
+        ("absent".into(), text(header.get("crit")))
+    })?;
+    stage(tracer, Check::Type, check_type(header, provider), || {
+        let expected = provider
+            .token_types
+            .as_ref()
+            .map_or_else(|| "absent, JWT or at+jwt".into(), |t| t.join(", "));
+        (expected, text(header.get("typ")))
+    })
+}
+
+/// The claims of an active RFC 7662 answer, checked as a JWT's are where they apply: the
+/// time claims' types and window with the provider's skew, `required_claims`, then — each
+/// only when the answer carries it, since RFC 7662 makes every member but `active`
+/// optional — `iss` exactly one of the provider's issuers and the audience as for a JWT;
+/// last, `token_type` must not be `refresh_token` (a refresh token is no access token).
+pub(super) fn check_introspected(
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    now: UnixTime,
+    tracer: &mut dyn Tracer,
+) -> Result<(), Reason> {
+    let types = "exp/nbf/iat numbers, aud a string or strings";
+    check_times_and_required(claims, provider, now, types, tracer)?;
+    let iss = claims.get("iss").filter(|v| !v.is_null());
+    let issuer = match iss {
+        None => Ok(()),
+        Some(Value::String(iss)) if provider.issuers.contains(iss) => Ok(()),
+        Some(Value::String(_)) if provider.issuers.is_empty() => Ok(()),
+        Some(Value::String(_)) => Err(Reason::IssuerNotTrusted),
+        Some(_) => Err(Reason::ClaimMalformed),
+    };
+    stage(tracer, Check::Issuer, issuer, || {
+        let expected = match provider.issuers.as_slice() {
+            [] => "any (this provider names no issuer)".to_owned(),
+            issuers => format!("absent or one of [{}]", issuers.join(", ")),
+        };
+        (expected, text(iss))
+    })?;
+    let present = provider
+        .audience_claims
+        .iter()
+        .any(|name| claims.get(name).is_some_and(|v| !v.is_null()));
+    let audience = if present {
+        check_audience(claims, provider)
+    } else {
+        Ok(())
+    };
+    stage(tracer, Check::Audience, audience, || {
+        let (expected, actual) = describe_audience(claims, provider);
+        (format!("absent, or {expected}"), actual)
+    })?;
+    let token_type = claims.get("token_type");
+    let refresh = match token_type {
+        None | Some(Value::Null) => false,
+        Some(Value::String(t)) => t.eq_ignore_ascii_case("refresh_token"),
+        Some(_) => true,
+    };
+    let typed = if refresh {
+        Err(Reason::TokenTypeNotAllowed)
+    } else {
+        Ok(())
+    };
+    stage(tracer, Check::Type, typed, || {
+        (
+            "token_type absent or not refresh_token".into(),
+            text(token_type),
+        )
+    })
+}
+
+/// The time claims' types, `required_claims`, then the time window: the part of step 5
+/// that JWT claims and introspection answers share (`types` says what the types stage
+/// expects).
+fn check_times_and_required(
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    now: UnixTime,
+    types: &str,
+    tracer: &mut dyn Tracer,
+) -> Result<(), Reason> {
+    let times = stage(tracer, Check::ClaimTypes, TimeClaims::of(claims), || {
+        (types.into(), String::new())
+    })?;
+    check_required(claims, provider, tracer)?;
+    times.check_traced(provider, now, tracer)
+}
+
+/// Every claim in `required_claims` is present (and not `null`).
+fn check_required(
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    tracer: &mut dyn Tracer,
+) -> Result<(), Reason> {
     let missing: Vec<&str> = provider
         .required_claims
         .iter()
@@ -42,26 +144,6 @@ pub(super) fn check(
             format!("present: [{}]", provider.required_claims.join(", ")),
             actual,
         )
-    })?;
-    times.check_traced(provider, now, tracer)?;
-    let audience = check_audience(claims, provider);
-    stage(tracer, Check::Audience, audience, || {
-        describe_audience(claims, provider)
-    })?;
-    // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
-    let crit = match header.get("crit") {
-        None => Ok(()),
-        Some(_) => Err(Reason::CritUnsupported),
-    };
-    stage(tracer, Check::Crit, crit, || {
-        ("absent".into(), text(header.get("crit")))
-    })?;
-    stage(tracer, Check::Type, check_type(header, provider), || {
-        let expected = provider
-            .token_types
-            .as_ref()
-            .map_or_else(|| "absent, JWT or at+jwt".into(), |t| t.join(", "));
-        (expected, text(header.get("typ")))
     })
 }
 

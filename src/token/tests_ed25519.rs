@@ -41,7 +41,7 @@ fn ed_token(alg: &str) -> String {
 
 fn judge(snapshot: &Snapshot, token: &str) -> Result<&'static str, Reason> {
     super::verify::verify(token, snapshot, &ProviderSet::Any, NOW)
-        .map(|v| v.alg().name())
+        .map(|v| v.alg().map_or("", |a| a.name()))
         .map_err(|r| r.reason)
 }
 

@@ -10,7 +10,7 @@ use crate::algorithm::Algorithm;
 use crate::b64;
 use crate::jwks::KeySet;
 use crate::reason::Reason;
-use crate::snapshot::{Limits, Provider, ProviderSet, Snapshot};
+use crate::snapshot::{IntrospectTokens, Limits, Provider, ProviderSet, Snapshot};
 use crate::token::{claims, header, json};
 
 pub(super) use crate::token::claims::TimeClaims;
@@ -41,7 +41,8 @@ pub struct Verified<'s> {
     pub(super) provider: &'s Provider,
     /// Shared with the token cache.
     pub(super) claims: Arc<Map<String, Value>>,
-    pub(super) alg: Algorithm,
+    /// `None` for an introspected token (no signature of ours was checked).
+    pub(super) alg: Option<Algorithm>,
     pub(super) kid: Option<String>,
 }
 
@@ -52,8 +53,25 @@ impl<'s> Verified<'s> {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
-    pub fn alg(&self) -> Algorithm {
+    pub fn alg(&self) -> Option<Algorithm> {
         self.alg
+    }
+
+    /// The claims of an active introspection answer that passed
+    /// [`claims::check_introspected`] for `provider`: the only other way to hold a proof.
+    pub fn introspected(
+        provider: &'s Provider,
+        claims: Arc<Map<String, Value>>,
+        now: UnixTime,
+        tracer: &mut dyn Tracer,
+    ) -> Result<Verified<'s>, Reason> {
+        claims::check_introspected(&claims, provider, now, tracer)?;
+        Ok(Verified {
+            provider,
+            claims,
+            alg: None,
+            kid: None,
+        })
     }
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
@@ -66,7 +84,11 @@ impl<'s> Verified<'s> {
                 "kid".to_owned(),
                 self.kid.clone().map_or(Value::Null, Value::String),
             ),
-            ("alg".to_owned(), Value::String(self.alg.name().to_owned())),
+            (
+                "alg".to_owned(),
+                self.alg
+                    .map_or(Value::Null, |alg| Value::String(alg.name().to_owned())),
+            ),
         ]);
         Observed::from_parts(&header, &self.claims)
     }
@@ -206,13 +228,21 @@ pub fn verify_traced<'s>(
         (format!("one of [{}]", trusted.join(", ")), actual)
     })
     .map_err(|reason| rejection(reason, None))?;
+    if provider
+        .introspection
+        .as_ref()
+        .is_some_and(|i| i.tokens == IntrospectTokens::All)
+    {
+        // Not ours to validate: the decision asks the provider's introspection endpoint.
+        return Err(rejection(Reason::IntrospectionUnavailable, Some(provider)));
+    }
     let (alg, kid) = match verify_for(provider, &parts, now, tracer) {
         Ok(found) => found,
         Err(reason) => return Err(rejection(reason, Some(provider))),
     };
     Ok(Verified {
         provider,
-        alg,
+        alg: Some(alg),
         kid,
         claims: Arc::new(parts.claims),
     })

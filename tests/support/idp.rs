@@ -103,16 +103,9 @@ impl Idp {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = format!("{scheme}://{addr}");
         let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (state, tls, base) = (state.clone(), tls.clone(), base.clone());
-                    std::thread::spawn(move || serve_connection(stream, tls, &state, &base));
-                }
+            let state = state.clone();
+            super::serve_connections(listener, stop.clone(), move |stream| {
+                serve_connection(stream, tls.clone(), &state, &base)
             })
         };
         Idp {

@@ -43,17 +43,10 @@ impl StaleIdp {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (counts, stop) = (counts.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    counts.lock().expect("counts").connections += 1;
-                    let counts = counts.clone();
-                    std::thread::spawn(move || serve(stream, close, &counts));
-                }
+            let counts = counts.clone();
+            super::serve_connections(listener, stop.clone(), move |stream| {
+                counts.lock().expect("counts").connections += 1;
+                serve(stream, close, &counts)
             })
         };
         StaleIdp {

@@ -1,0 +1,152 @@
+//! Compiling a provider's `introspection:` block: the endpoint URL (HTTPS unless allowed),
+//! client authentication with its secret file, which tokens go to it, and the cache and
+//! traffic bounds. The secret is read now, watched like a key file, and never echoed in an
+//! error.
+
+use super::compile::Compiler;
+use super::error::ConfigError;
+use super::file::{ClientAuthFile, IntrospectionFile};
+use crate::config;
+use crate::snapshot::{ClientAuth, Introspection, Secret};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(60);
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
+pub const DEFAULT_ENTRIES: usize = 10_000;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_CONCURRENT: usize = 64;
+/// An introspection answer is a small JSON object; anything larger is refused unread.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// A compiled `introspection:` and the files it read (the secret, the CA bundle).
+pub(super) struct CompiledIntrospection {
+    pub(super) settings: Introspection,
+    pub(super) files: Vec<PathBuf>,
+}
+
+impl Compiler<'_> {
+    pub(super) fn introspection(
+        &self,
+        field: &str,
+        i: &IntrospectionFile,
+    ) -> Result<CompiledIntrospection, ConfigError> {
+        let field = format!("{field}.introspection");
+        let endpoint = self.url(
+            &format!("{field}.endpoint"),
+            &i.endpoint,
+            i.allow_insecure_http,
+        )?;
+        let mut files = Vec::new();
+        let secret = match &i.client_secret_file {
+            None => None,
+            Some(path) => {
+                let name = format!("{field}.client_secret_file");
+                let (path, bytes) = self.read_input(&name, path)?;
+                // A trailing newline is the editor's, not the secret's.
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| self.invalid(&name, "the secret file is not UTF-8"))?;
+                let secret = text.trim_end_matches(['\r', '\n']).to_owned();
+                if secret.is_empty() {
+                    return Err(self.invalid(&name, format!("{} is empty", path.display())));
+                }
+                files.push(path);
+                Some(Secret::new(secret))
+            }
+        };
+        let mode = i.client_auth.unwrap_or(if secret.is_some() {
+            ClientAuthFile::ClientSecretBasic
+        } else {
+            ClientAuthFile::None
+        });
+        let client_id = i.client_id.clone().filter(|id| !id.is_empty());
+        let client = match (mode, client_id, secret) {
+            (ClientAuthFile::None, client_id, None) => ClientAuth::None { client_id },
+            (ClientAuthFile::None, _, Some(_)) => {
+                return Err(self.invalid(
+                    format!("{field}.client_secret_file"),
+                    "a secret is unused with client_auth: none",
+                ));
+            }
+            (ClientAuthFile::ClientSecretBasic, Some(client_id), Some(secret)) => {
+                ClientAuth::Basic { client_id, secret }
+            }
+            (ClientAuthFile::ClientSecretPost, Some(client_id), Some(secret)) => {
+                ClientAuth::Post { client_id, secret }
+            }
+            (_, None, _) => {
+                return Err(self.invalid(
+                    format!("{field}.client_id"),
+                    "client_secret_basic and client_secret_post need a client_id",
+                ));
+            }
+            (_, Some(_), None) => {
+                return Err(self.invalid(
+                    format!("{field}.client_secret_file"),
+                    "client_secret_basic and client_secret_post need a client_secret_file",
+                ));
+            }
+        };
+        let positive = |name: &str, value: Option<config::Duration>, default: Duration| match value
+        {
+            None => Ok(default),
+            Some(d) if !d.get().is_zero() => Ok(d.get()),
+            Some(d) => Err(self.invalid(
+                format!("{field}.{name}"),
+                format!("expected a positive duration such as 2s or 1m; got \"{d}\""),
+            )),
+        };
+        let count = |name: &str, value: Option<usize>, default: usize| match value {
+            None => Ok(default),
+            Some(0) => Err(self.invalid(format!("{field}.{name}"), "expected at least 1")),
+            Some(n) => Ok(n),
+        };
+        let cache = i.cache.as_ref();
+        let ca_pem = match i.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
+            None => None,
+            Some(ca) => {
+                let (path, pem) = self.ca_bundle(&format!("{field}.tls.ca_file"), ca)?;
+                files.push(path);
+                Some(pem)
+            }
+        };
+        let hint = match &i.token_type_hint {
+            Some(hint) if hint.is_empty() => None,
+            Some(hint) => Some(hint.clone()),
+            None => Some("access_token".to_owned()),
+        };
+        let settings = Introspection {
+            endpoint,
+            client,
+            token_type_hint: hint,
+            tokens: i.tokens.unwrap_or_default(),
+            max_ttl: positive(
+                "cache.max_ttl",
+                cache.and_then(|c| c.max_ttl),
+                DEFAULT_MAX_TTL,
+            )?,
+            negative_ttl: positive(
+                "cache.negative_ttl",
+                cache.and_then(|c| c.negative_ttl),
+                DEFAULT_NEGATIVE_TTL,
+            )?,
+            entries: count(
+                "cache.entries",
+                cache.and_then(|c| c.entries),
+                DEFAULT_ENTRIES,
+            )?,
+            timeout: positive("timeout", i.timeout, DEFAULT_TIMEOUT)?,
+            connect_timeout: positive(
+                "connect_timeout",
+                i.connect_timeout,
+                DEFAULT_CONNECT_TIMEOUT,
+            )?,
+            max_concurrent: count("max_concurrent", i.max_concurrent, DEFAULT_MAX_CONCURRENT)?,
+            allow_insecure_http: i.allow_insecure_http,
+            ca_pem,
+            max_bytes: MAX_RESPONSE_BYTES,
+        };
+        Ok(CompiledIntrospection { settings, files })
+    }
+}

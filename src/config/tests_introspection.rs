@@ -1,0 +1,140 @@
+//! Unit tests of the `introspection:` block: defaults, which combinations of issuer, keys
+//! and `tokens` make sense, and errors naming the field — none of them showing a secret.
+
+use super::tests::{error, jwks};
+use super::*;
+use crate::snapshot::{ClientAuth, IntrospectTokens};
+use std::path::Path;
+use std::time::Duration;
+
+/// A provider `o` with these lines after `audiences` (indented under the provider).
+fn with(lines: &str) -> String {
+    format!("providers:\n  - name: o\n    audiences: [a]\n{lines}")
+}
+
+const ENDPOINT: &str = "    introspection:\n      endpoint: https://idp.test/introspect\n";
+
+#[test]
+fn an_introspection_only_provider_needs_no_issuer_or_keys_and_gets_the_defaults() {
+    let snap = compile_str(&with(ENDPOINT), Path::new("c.yaml")).unwrap();
+    let p = &snap.providers[0];
+    assert!(p.issuers.is_empty() && p.keys.is_empty());
+    let i = p.introspection.as_ref().unwrap();
+    assert_eq!(i.client, ClientAuth::None { client_id: None });
+    assert_eq!(i.tokens, IntrospectTokens::Opaque);
+    assert_eq!(i.token_type_hint.as_deref(), Some("access_token"));
+    assert_eq!(
+        (i.max_ttl, i.negative_ttl),
+        (Duration::from_secs(60), Duration::from_secs(5))
+    );
+    assert_eq!((i.entries, i.max_concurrent), (10_000, 64));
+    assert!(snap.all_keys_loaded(), "no key set to wait for");
+}
+
+#[test]
+fn a_secret_file_is_read_trimmed_and_defaults_to_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "hunter2\n").unwrap();
+    let yaml = with(&format!(
+        "{ENDPOINT}      client_id: gw\n      client_secret_file: secret\n"
+    ));
+    let snap = compile_str(&yaml, &dir.path().join("c.yaml")).unwrap();
+    let i = snap.providers[0].introspection.as_ref().unwrap();
+    assert!(matches!(&i.client, ClientAuth::Basic { client_id, secret }
+        if client_id == "gw" && secret.expose() == "hunter2"));
+    assert!(
+        snap.providers[0].files.contains(&dir.path().join("secret")),
+        "watched"
+    );
+    // A rotated secret is a changed provider (a new client and cache).
+    let before = snap.providers[0].fingerprint;
+    std::fs::write(dir.path().join("secret"), "hunter3").unwrap();
+    let after = compile_str(&yaml, &dir.path().join("c.yaml")).unwrap();
+    assert_ne!(after.providers[0].fingerprint, before);
+    // Wrong: each error names the field, never the secret.
+    let post_without_id = with(&format!(
+        "{ENDPOINT}      client_secret_file: secret\n      client_auth: client_secret_post\n"
+    ));
+    let e = compile_str(&post_without_id, &dir.path().join("c.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("providers[0].introspection.client_id"), "{e}");
+    assert!(!e.contains("hunter"), "{e}");
+    std::fs::write(dir.path().join("secret"), "\n").unwrap();
+    let e = compile_str(&yaml, &dir.path().join("c.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("providers[0].introspection.client_secret_file") && e.contains("empty"),
+        "{e}"
+    );
+}
+
+#[test]
+fn combinations_that_cannot_work_are_errors_naming_the_field() {
+    let keys = format!("    jwks: {{ inline: '{}' }}\n", jwks());
+    let cases: Vec<(String, &str)> = vec![
+        (
+            with(""),
+            "providers[0].issuer: expected exactly one of `issuer` or `issuers` (or neither",
+        ),
+        (
+            with(&format!("    issuer: https://i.test\n{ENDPOINT}")),
+            "providers[0].jwks: expected a key source",
+        ),
+        (
+            with(&format!("{keys}{ENDPOINT}")),
+            "providers[0].jwks: unused",
+        ),
+        (
+            with(&format!("{ENDPOINT}      tokens: all\n")),
+            "providers[0].introspection.tokens: `all` selects JWTs by `iss`",
+        ),
+        (
+            with(&format!(
+                "    issuer: https://i.test\n{keys}{ENDPOINT}      tokens: all\n"
+            )),
+            "providers[0].jwks: unused",
+        ),
+        (
+            with("    introspection: { endpoint: 'http://idp.test/i' }\n"),
+            "providers[0].introspection.endpoint: \"http://idp.test/i\" is plain http",
+        ),
+        (
+            with(&format!(
+                "{ENDPOINT}      client_auth: client_secret_basic\n      client_id: x\n"
+            )),
+            "providers[0].introspection.client_secret_file: client_secret_basic and client_secret_post need",
+        ),
+        (
+            with(&format!(
+                "{ENDPOINT}      client_secret_file: /nonexistent/secret\n"
+            )),
+            "providers[0].introspection.client_secret_file: cannot read /nonexistent/secret",
+        ),
+        (
+            with(&format!("{ENDPOINT}      client_auth: private_key\n")),
+            "providers[0].introspection.client_auth",
+        ),
+        (
+            with(&format!("{ENDPOINT}      tokens: some\n")),
+            "providers[0].introspection.tokens",
+        ),
+        (
+            with(&format!("{ENDPOINT}      cache: {{ max_ttl: 0s }}\n")),
+            "providers[0].introspection.cache.max_ttl: expected a positive duration",
+        ),
+        (
+            with(&format!("{ENDPOINT}      max_concurrent: 0\n")),
+            "providers[0].introspection.max_concurrent: expected at least 1",
+        ),
+        (
+            with(&format!("{ENDPOINT}      endpoint_typo: x\n")),
+            "endpoint_typo",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let e = error(&yaml);
+        assert!(e.contains(expected), "{expected:?} not in {e:?}\n{yaml}");
+    }
+}

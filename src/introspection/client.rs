@@ -1,0 +1,283 @@
+//! One RFC 7662 request: `POST` the token as a form to the configured endpoint with the
+//! configured client authentication, read at most `max_bytes` of the answer, and turn it
+//! into an [`Answer`] — or a [`Failure`] when the endpoint did not judge the token.
+//!
+//! Only the endpoint from the trusted config is ever called (no redirect is followed: a
+//! redirected POST would carry the token somewhere the config never named).
+
+use super::Answer;
+use crate::remote::fetch::{error_chain, lost_before_answer};
+use crate::snapshot::{ClientAuth, Introspection};
+use crate::token::json;
+use base64::Engine;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// JSON nesting accepted in an answer (the decision reads top-level members only).
+const MAX_JSON_DEPTH: usize = 16;
+
+/// Why the endpoint did not judge the token. [`Failure::kind`] is a bounded metric label.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("{0}")]
+    Network(String),
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("too many introspection requests in flight")]
+    Overloaded,
+    #[error("no answer within the Check's deadline")]
+    Deadline,
+}
+
+impl Failure {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Client(_) => "client",
+            Failure::Timeout => "timeout",
+            Failure::Network(_) => "network",
+            Failure::Status(_) => "http_status",
+            Failure::TooLarge(_) => "too_large",
+            Failure::Invalid(_) => "invalid",
+            Failure::Overloaded => "overloaded",
+            Failure::Deadline => "deadline",
+        }
+    }
+}
+
+/// The HTTP client of one endpoint: rustls, its timeouts, HTTPS only unless allowed, the
+/// extra CA certificates when given, and no redirects.
+pub fn client(settings: &Introspection) -> Result<reqwest::Client, Failure> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(!settings.allow_insecure_http)
+        .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = &settings.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Failure::Client(e.to_string()))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| Failure::Client(e.to_string()))
+}
+
+/// The form body and `Authorization` value (if any) of a request for `token`.
+pub fn request_parts(settings: &Introspection, token: &str) -> (String, Option<String>) {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token);
+    if let Some(hint) = &settings.token_type_hint {
+        form.append_pair("token_type_hint", hint);
+    }
+    let authorization = match &settings.client {
+        ClientAuth::None { client_id } => {
+            if let Some(id) = client_id {
+                form.append_pair("client_id", id);
+            }
+            None
+        }
+        ClientAuth::Post { client_id, secret } => {
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_secret", secret.expose());
+            None
+        }
+        ClientAuth::Basic { client_id, secret } => {
+            // RFC 6749 §2.3.1: id and secret are form-encoded before the Basic encoding,
+            // so a ':' or '%' in either survives (servers decode them back).
+            let encode =
+                |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", encode(client_id), encode(secret.expose()));
+            let b64 = base64::engine::general_purpose::STANDARD.encode(pair);
+            Some(format!("Basic {b64}"))
+        }
+    };
+    (form.finish(), authorization)
+}
+
+/// Asks the endpoint about `token`; the answer and the size of its JSON.
+pub async fn introspect(
+    client: &reqwest::Client,
+    settings: &Introspection,
+    token: &str,
+) -> Result<(Answer, usize), Failure> {
+    let (body, authorization) = request_parts(settings, token);
+    let send = || {
+        let mut request = client
+            .post(&settings.endpoint)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body.clone());
+        if let Some(value) = &authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    let network = |e: reqwest::Error| {
+        if e.is_timeout() {
+            Failure::Timeout
+        } else {
+            Failure::Network(error_chain(&e))
+        }
+    };
+    // Introspection only reads, so a request lost with a pooled connection closed under
+    // it (before any answer) is safe to send once more.
+    let mut response = match send().await {
+        Err(e) if lost_before_answer(&e) => send().await.map_err(network)?,
+        result => result.map_err(network)?,
+    };
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let max = settings.max_bytes;
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err(Failure::TooLarge(max));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if bytes.len() + chunk.len() > max {
+            return Err(Failure::TooLarge(max));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    parse(status, &content_type, &bytes).map(|answer| (answer, bytes.len()))
+}
+
+/// RFC 7662 §2.2: a `200` JSON object whose `active` is a boolean. Anything else did not
+/// judge the token (an error status is often 401 for our own credentials).
+pub fn parse(status: u16, content_type: &str, body: &[u8]) -> Result<Answer, Failure> {
+    if status != 200 {
+        return Err(Failure::Status(status));
+    }
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/token-introspection+jwt" {
+        return Err(Failure::Invalid(
+            "a JWT introspection answer (RFC 9701), which is not supported: ask for JSON".into(),
+        ));
+    }
+    if media != "application/json" {
+        return Err(Failure::Invalid(format!(
+            "content-type {media:?}, not application/json"
+        )));
+    }
+    let claims = json::parse_object(body, MAX_JSON_DEPTH)
+        .map_err(|e| Failure::Invalid(format!("not a strict JSON object: {e}")))?;
+    match claims.get("active") {
+        Some(Value::Bool(true)) => Ok(Answer::Active(Arc::new(claims))),
+        Some(Value::Bool(false)) => Ok(Answer::Inactive),
+        _ => Err(Failure::Invalid("`active` is not a boolean".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{IntrospectTokens, Secret};
+    use std::time::Duration;
+
+    fn settings(client: ClientAuth) -> Introspection {
+        Introspection {
+            endpoint: "https://idp.test/introspect".into(),
+            client,
+            token_type_hint: Some("access_token".into()),
+            tokens: IntrospectTokens::Opaque,
+            max_ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(5),
+            entries: 10,
+            timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
+            max_concurrent: 4,
+            allow_insecure_http: false,
+            ca_pem: None,
+            max_bytes: 1024,
+        }
+    }
+
+    #[test]
+    fn client_secret_basic_form_encodes_before_base64() {
+        let (form, auth) = request_parts(
+            &settings(ClientAuth::Basic {
+                client_id: "my client".into(),
+                secret: Secret::new("p:a%ss".into()),
+            }),
+            "tok/en+1",
+        );
+        assert_eq!(form, "token=tok%2Fen%2B1&token_type_hint=access_token");
+        let b64 = auth.unwrap().strip_prefix("Basic ").unwrap().to_owned();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "my+client:p%3Aa%25ss");
+    }
+
+    #[test]
+    fn client_secret_post_and_none_put_the_client_in_the_form() {
+        let post = ClientAuth::Post {
+            client_id: "api".into(),
+            secret: Secret::new("s".into()),
+        };
+        let (form, auth) = request_parts(&settings(post), "t");
+        assert_eq!(
+            (form.as_str(), auth),
+            (
+                "token=t&token_type_hint=access_token&client_id=api&client_secret=s",
+                None
+            )
+        );
+        let mut none = settings(ClientAuth::None { client_id: None });
+        none.token_type_hint = None;
+        assert_eq!(request_parts(&none, "t"), ("token=t".into(), None));
+    }
+
+    #[test]
+    fn only_a_200_json_object_with_a_boolean_active_is_an_answer() {
+        let json = "application/json; charset=utf-8";
+        assert!(matches!(
+            parse(200, json, br#"{"active":true,"scope":"a"}"#),
+            Ok(Answer::Active(c)) if c["scope"] == "a"
+        ));
+        assert_eq!(
+            parse(200, json, br#"{"active":false}"#),
+            Ok(Answer::Inactive)
+        );
+        assert_eq!(parse(401, json, b"{}"), Err(Failure::Status(401)));
+        for bad in [
+            &br#"{"active":"true"}"#[..],
+            b"{}",
+            b"[]",
+            br#"{"active":true,"active":false}"#,
+        ] {
+            assert!(
+                matches!(parse(200, json, bad), Err(Failure::Invalid(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(matches!(
+            parse(200, "text/html", br#"{"active":true}"#),
+            Err(Failure::Invalid(m)) if m.contains("text/html")
+        ));
+        assert!(matches!(
+            parse(200, "application/token-introspection+jwt", b"x.y.z"),
+            Err(Failure::Invalid(m)) if m.contains("RFC 9701")
+        ));
+    }
+}
