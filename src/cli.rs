@@ -61,6 +61,10 @@ pub struct ExplainArgs {
     /// Evaluate at this Unix time instead of now (to reproduce a past decision).
     #[arg(long)]
     pub now: Option<i64>,
+    /// For a token the server would introspect: ask that provider's introspection endpoint
+    /// (the only place the token is sent) and judge its answer.
+    #[arg(long)]
+    pub introspect: bool,
     /// The token (or `Bearer <token>`); read from standard input when absent or `-`.
     pub token: Option<String>,
 }

@@ -10,6 +10,7 @@ use crate::app::{self, AppError, ServeOptions};
 use crate::cli::{Cli, Command, ExplainArgs, KeyArgs, LogFormat, MintArgs, ServeArgs};
 use crate::config::{self, ConfigError};
 use crate::explain;
+use crate::introspection::Introspector;
 use crate::mint::SigningKey;
 use crate::remote::{FetchReport, RemoteKeys};
 use crate::snapshot::KeySource;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// An unusable configuration (sysexits' `EX_USAGE`), so scripts and probes can tell it from a
 /// crash.
@@ -286,7 +288,8 @@ pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), Expl
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     let (snapshot, fetches) = snapshot_with_keys(&args.config)?;
-    let question = explain::Question {
+    let now = args.now.map_or(now, UnixTime);
+    let mut question = explain::Question {
         token,
         method: &args.method,
         path: &args.path,
@@ -294,19 +297,37 @@ pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), Expl
         headers,
         route_name: args.route.as_deref(),
         show_claims: args.show_claims,
+        introspected: None,
     };
-    let report = explain::explain(
-        &snapshot,
-        &question,
-        args.now.map_or(now, UnixTime),
-        &fetches,
-    );
+    let answer = match explain::introspector(&snapshot, &question, now) {
+        Some(provider) if args.introspect => Some(introspect_once(provider, token)?),
+        _ => None,
+    };
+    question.introspected = answer.as_deref();
+    let report = explain::explain(&snapshot, &question, now, &fetches);
     let text = if args.json {
         explain::render_json(&report)
     } else {
         explain::render_text(&report)
     };
     Ok((text, report.allowed))
+}
+
+/// `provider`'s introspection answer for `token` (waiting up to its own timeout).
+fn introspect_once(
+    provider: &crate::snapshot::Provider,
+    token: &str,
+) -> Result<Arc<crate::introspection::Answer>, ExplainError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ExplainError::Runtime)?;
+    let wait = provider
+        .introspection
+        .as_ref()
+        .map_or(Duration::from_secs(5), |i| i.timeout + i.connect_timeout);
+    let introspector = Introspector::new(crate::introspection::Metrics::new());
+    Ok(runtime.block_on(introspector.introspect(provider, token, wait)))
 }
 
 /// The compiled config, with remote key sets fetched once (so `explain` judges with the

@@ -9,12 +9,13 @@
 //! slash, an ID token, an org-level authorization server, clock skew, a rotated key,
 //! comma-joined scopes); the generic hint of each reason lives in `Reason::hint`.
 
-use crate::decision::{Decision, Request, decide_traced, is_cors_preflight};
+use crate::decision::{Decision, Request, decide_introspected, decide_traced, is_cors_preflight};
+use crate::introspection::Answer;
 use crate::reason::Reason;
 use crate::remote::FetchReport;
 use crate::snapshot::{Provider, ProviderSet, Snapshot};
 use crate::token::verify::UnixTime;
-use crate::trace::Trace;
+use crate::trace::{Off, Trace};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -59,16 +60,32 @@ pub struct Question<'a> {
     /// `context_extensions["route"]`, as Envoy would send it.
     pub route_name: Option<&'a str>,
     pub show_claims: bool,
+    /// What the introspection endpoint said about the token, when `explain --introspect`
+    /// asked it (see [`introspector`]).
+    pub introspected: Option<&'a Answer>,
 }
 
-/// Explains `question` against `snapshot` at `now`; `fetches` describes remote key sets.
-pub fn explain(
-    snapshot: &Snapshot,
+/// The provider whose introspection endpoint the server would ask about this token, if it
+/// would ask one: the decision's own choice, so `--introspect` sends the token nowhere
+/// else.
+pub fn introspector<'s>(
+    snapshot: &'s Snapshot,
     question: &Question<'_>,
     now: UnixTime,
-    fetches: &[FetchReport],
-) -> Report {
+) -> Option<&'s Provider> {
     let authorization = format!("Bearer {}", question.token);
+    let request = request(question, &authorization);
+    match decide_traced(snapshot, &request, now, None, &mut Off) {
+        Decision::Deny(deny) if deny.reason == Reason::IntrospectionUnavailable => {
+            let name = deny.provider?;
+            snapshot.providers.iter().find(|p| p.name == name)
+        }
+        _ => None,
+    }
+}
+
+/// The request `question` describes, carrying `authorization`.
+fn request<'q>(question: &'q Question<'_>, authorization: &'q str) -> Request<'q> {
     let header = |name: &str| {
         question
             .headers
@@ -76,7 +93,7 @@ pub fn explain(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_bytes())
     };
-    let request = Request {
+    Request {
         authorization: vec![authorization.as_bytes()],
         method: question.method,
         path: question.path,
@@ -88,9 +105,27 @@ pub fn explain(
             header("origin"),
             header("access-control-request-method"),
         ),
-    };
+    }
+}
+
+/// Explains `question` against `snapshot` at `now`; `fetches` describes remote key sets.
+pub fn explain(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    now: UnixTime,
+    fetches: &[FetchReport],
+) -> Report {
+    let authorization = format!("Bearer {}", question.token);
+    let request = request(question, &authorization);
     let mut trace = Trace::default();
-    let decision = decide_traced(snapshot, &request, now, None, &mut trace);
+    let decision = decide_introspected(
+        snapshot,
+        &request,
+        now,
+        None,
+        question.introspected,
+        &mut trace,
+    );
     let (allowed, status, reason) = match &decision {
         Decision::Allow(_) => (true, 200, None),
         Decision::Deny(deny) => (false, deny.status(), Some(deny.reason)),
@@ -148,6 +183,8 @@ struct Facts<'a> {
     provider: Option<&'a Provider>,
     now: UnixTime,
     fetches: &'a [FetchReport],
+    /// The introspection stage's (expected, actual), when it ran.
+    introspection: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Facts<'a> {
@@ -176,6 +213,11 @@ impl<'a> Facts<'a> {
             provider,
             now,
             fetches,
+            introspection: trace
+                .steps
+                .iter()
+                .rfind(|s| s.check == Check::Introspection)
+                .map(|s| (s.expected.as_str(), s.actual.as_str())),
         }
     }
 

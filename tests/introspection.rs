@@ -284,3 +284,55 @@ fn the_client_secret_never_leaves_its_file() {
     }
     assert!(explained.status.success(), "{outputs:?}");
 }
+
+/// `explain` names the provider it would ask, sends the token only with `--introspect`,
+/// and then judges the answer like the server; it never prints the token.
+#[test]
+fn explain_introspects_only_when_asked_to() {
+    let corp = Introspection::start(ClientCheck::Basic(
+        "api+gateway:s3cr3t%3Awith%25odd%2Bchars".into(),
+    ));
+    let partner = Introspection::start(ClientCheck::Basic("unused".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, config(&corp, &partner, &secret, "")).unwrap();
+    corp.set("tok-alice", active("alice", "profile"));
+    let explain = |args: &[&str]| {
+        let out = std::process::Command::new(crate::support::server::binary())
+            .args(["explain", "--config"])
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains("tok-") && !text.contains("s3cr3t"), "{text}");
+        (out.status.code(), text)
+    };
+    let (code, text) = explain(&["tok-alice"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("introspect") && text.contains("not asked"),
+        "{text}"
+    );
+    assert!(text.contains("run explain with --introspect"), "{text}");
+    assert_eq!(corp.total_calls(), 0, "nothing sent without --introspect");
+    let (code, text) = explain(&["--introspect", "tok-alice"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("✓ introspect"), "{text}");
+    let (code, text) = explain(&["--introspect", "--path", "/orders/1", "tok-alice"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("DENIED 403 insufficient_scope") && text.contains("[orders.read]"),
+        "{text}"
+    );
+    let (code, text) = explain(&["--introspect", "tok-revoked"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("DENIED 401 token_inactive") && text.contains("active: false"),
+        "{text}"
+    );
+    assert_eq!((corp.total_calls(), partner.total_calls()), (3, 0));
+}

@@ -43,8 +43,16 @@ impl Facts<'_> {
             }),
             Reason::InsufficientScope => self.scope_hint(),
             Reason::OpaqueToken => Some(
-                "an opaque (reference) token: ask the IdP for a JWT access token for this API (Auth0: pass `audience`; Okta: use a custom authorization server), or introspect it".into(),
+                "an opaque (reference) token, and no provider this route allows has `introspection:`: give one an introspection endpoint, or ask the IdP for a JWT access token for this API (Auth0: pass `audience`; Okta: use a custom authorization server; a client that left out the RFC 8707 `resource=` parameter gets an opaque token from servers such as oidc-provider)".into(),
             ),
+            Reason::IntrospectionUnavailable => self.introspection.and_then(|(expected, actual)| {
+                let endpoint = expected.strip_prefix("active: true from ")?;
+                Some(if actual == "not asked" {
+                    format!("the server would ask {endpoint} about this token; run explain with --introspect to ask it (the token goes to that endpoint only)")
+                } else {
+                    format!("{endpoint} did not judge the token ({actual}): check the endpoint, its TLS trust and the client credentials (a 401 means they are wrong)")
+                })
+            }),
             Reason::EncryptedToken => Some("an encrypted token (JWE): turn token encryption off for this API at the IdP".into()),
             _ => None,
         };
