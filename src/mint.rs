@@ -1,4 +1,5 @@
-//! Signing tokens with a local private key: the `mint-token` demo command and the tests.
+//! Signing tokens with a local private key: the `mint-token` demo command, the tests, and
+//! the `private_key_jwt` client assertions of introspection requests.
 //!
 //! Not used on the verify path. It lets a new user get a valid token for the example config
 //! without an identity provider, and lets the test suite mint every algorithm.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 mod introspection;
 mod shared;
-pub use introspection::{ClientAuth, IntrospectTokens, Introspection, Secret};
+pub use introspection::{AssertionKey, ClientAuth, IntrospectTokens, Introspection, Secret};
 pub use shared::SharedSnapshot;
 
 /// Where a provider's keys come from.

@@ -336,3 +336,51 @@ fn explain_introspects_only_when_asked_to() {
     );
     assert_eq!((corp.total_calls(), partner.total_calls()), (3, 0));
 }
+
+/// `private_key_jwt`: each request carries a fresh assertion signed with our key (the
+/// endpoint refuses a replayed `jti`, so a second call with a reused one would be a 503).
+#[test]
+fn private_key_jwt_authenticates_with_a_fresh_assertion_per_request() {
+    use base64::Engine;
+    let der = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let key = envoy_jwt_authz::mint::SigningKey::from_pkcs8_pem(
+        &pem,
+        envoy_jwt_authz::algorithm::Algorithm::Es256,
+    )
+    .unwrap();
+    let endpoint = Introspection::start(ClientCheck::PrivateKeyJwt {
+        id: "gw".into(),
+        jwk: key.public_jwk(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("key.pem"), &pem).unwrap();
+    let server = Server::start(&format!(
+        "providers:
+  - name: corp
+    audiences: [{AUDIENCE}]
+    introspection:
+      endpoint: {}
+      allow_insecure_http: true
+      client_id: gw
+      private_key: {{ file: {}, alg: ES256 }}
+",
+        endpoint.url(),
+        dir.path().join("key.pem").display()
+    ));
+    let envoy = Envoy::start(server.grpc.port(), false);
+    endpoint.set("tok-1", active("alice", ""));
+    endpoint.set("tok-2", active("bob", ""));
+    for token in ["tok-1", "tok-2"] {
+        let answer = http::get(envoy.listener, "/", Some(token));
+        assert_eq!(answer.status, 200, "{token}: {}", server.log());
+    }
+    assert_eq!(endpoint.total_calls(), 2);
+}

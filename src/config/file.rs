@@ -89,6 +89,8 @@ pub struct IntrospectionFile {
     /// Relative paths are resolved against the config file's directory.
     pub client_secret_file: Option<PathBuf>,
     pub client_auth: Option<ClientAuthFile>,
+    /// The key that signs `private_key_jwt` client assertions.
+    pub private_key: Option<PrivateKeyFile>,
     pub token_type_hint: Option<String>,
     pub tokens: Option<IntrospectTokens>,
     pub cache: Option<IntrospectionCacheFile>,
@@ -106,7 +108,21 @@ pub struct IntrospectionFile {
 pub enum ClientAuthFile {
     ClientSecretBasic,
     ClientSecretPost,
+    PrivateKeyJwt,
     None,
+}
+
+/// `private_key`: an unencrypted PKCS#8 PEM and how to sign with it (RFC 7523).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateKeyFile {
+    /// Relative paths are resolved against the config file's directory.
+    pub file: PathBuf,
+    pub alg: Algorithm,
+    /// The `kid` header, when the server's copy of our JWK Set has several keys.
+    pub kid: Option<String>,
+    /// The assertion's `aud`; default: the introspection endpoint.
+    pub audience: Option<String>,
 }
 
 /// Which of a provider's tokens are introspected.

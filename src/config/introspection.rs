@@ -1,5 +1,5 @@
 //! Compiling a provider's `introspection:` block: the endpoint URL (HTTPS unless allowed),
-//! client authentication with its secret file, which tokens go to it, and the cache and
+//! client authentication with its secret or private key file, which tokens go to it, and the cache and
 //! traffic bounds. The secret is read now, watched like a key file, and never echoed in an
 //! error.
 
@@ -7,8 +7,10 @@ use super::compile::Compiler;
 use super::error::ConfigError;
 use super::file::{ClientAuthFile, IntrospectionFile};
 use crate::config;
-use crate::snapshot::{ClientAuth, Introspection, Secret};
+use crate::mint::SigningKey;
+use crate::snapshot::{AssertionKey, ClientAuth, Introspection, Secret};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(60);
@@ -39,55 +41,7 @@ impl Compiler<'_> {
             i.allow_insecure_http,
         )?;
         let mut files = Vec::new();
-        let secret = match &i.client_secret_file {
-            None => None,
-            Some(path) => {
-                let name = format!("{field}.client_secret_file");
-                let (path, bytes) = self.read_input(&name, path)?;
-                // A trailing newline is the editor's, not the secret's.
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| self.invalid(&name, "the secret file is not UTF-8"))?;
-                let secret = text.trim_end_matches(['\r', '\n']).to_owned();
-                if secret.is_empty() {
-                    return Err(self.invalid(&name, format!("{} is empty", path.display())));
-                }
-                files.push(path);
-                Some(Secret::new(secret))
-            }
-        };
-        let mode = i.client_auth.unwrap_or(if secret.is_some() {
-            ClientAuthFile::ClientSecretBasic
-        } else {
-            ClientAuthFile::None
-        });
-        let client_id = i.client_id.clone().filter(|id| !id.is_empty());
-        let client = match (mode, client_id, secret) {
-            (ClientAuthFile::None, client_id, None) => ClientAuth::None { client_id },
-            (ClientAuthFile::None, _, Some(_)) => {
-                return Err(self.invalid(
-                    format!("{field}.client_secret_file"),
-                    "a secret is unused with client_auth: none",
-                ));
-            }
-            (ClientAuthFile::ClientSecretBasic, Some(client_id), Some(secret)) => {
-                ClientAuth::Basic { client_id, secret }
-            }
-            (ClientAuthFile::ClientSecretPost, Some(client_id), Some(secret)) => {
-                ClientAuth::Post { client_id, secret }
-            }
-            (_, None, _) => {
-                return Err(self.invalid(
-                    format!("{field}.client_id"),
-                    "client_secret_basic and client_secret_post need a client_id",
-                ));
-            }
-            (_, Some(_), None) => {
-                return Err(self.invalid(
-                    format!("{field}.client_secret_file"),
-                    "client_secret_basic and client_secret_post need a client_secret_file",
-                ));
-            }
-        };
+        let client = self.client_auth(&field, i, &endpoint, &mut files)?;
         let positive = |name: &str, value: Option<config::Duration>, default: Duration| match value
         {
             None => Ok(default),
@@ -148,5 +102,91 @@ impl Compiler<'_> {
             max_bytes: MAX_RESPONSE_BYTES,
         };
         Ok(CompiledIntrospection { settings, files })
+    }
+
+    /// How we authenticate to the endpoint; the secret or key file read goes to `files`.
+    fn client_auth(
+        &self,
+        field: &str,
+        i: &IntrospectionFile,
+        endpoint: &str,
+        files: &mut Vec<PathBuf>,
+    ) -> Result<ClientAuth, ConfigError> {
+        let secret = match &i.client_secret_file {
+            None => None,
+            Some(path) => {
+                let name = format!("{field}.client_secret_file");
+                let (path, bytes) = self.read_input(&name, path)?;
+                // A trailing newline is the editor's, not the secret's.
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| self.invalid(&name, "the secret file is not UTF-8"))?;
+                let secret = text.trim_end_matches(['\r', '\n']).to_owned();
+                if secret.is_empty() {
+                    return Err(self.invalid(&name, format!("{} is empty", path.display())));
+                }
+                files.push(path);
+                Some(Secret::new(secret))
+            }
+        };
+        let mode = i.client_auth.unwrap_or(match (&secret, &i.private_key) {
+            (Some(_), _) => ClientAuthFile::ClientSecretBasic,
+            (None, Some(_)) => ClientAuthFile::PrivateKeyJwt,
+            (None, None) => ClientAuthFile::None,
+        });
+        let client_id = i.client_id.clone().filter(|id| !id.is_empty());
+        let unused = |what: &str, name: &str| {
+            Err(self.invalid(
+                format!("{field}.{name}"),
+                format!("unused with client_auth: {what}"),
+            ))
+        };
+        if mode != ClientAuthFile::PrivateKeyJwt && i.private_key.is_some() {
+            return unused("other than private_key_jwt", "private_key");
+        }
+        match (mode, client_id, secret) {
+            (ClientAuthFile::None, client_id, None) => Ok(ClientAuth::None { client_id }),
+            (ClientAuthFile::None, _, Some(_)) => unused("none", "client_secret_file"),
+            (ClientAuthFile::PrivateKeyJwt, _, Some(_)) => {
+                unused("private_key_jwt", "client_secret_file")
+            }
+            (ClientAuthFile::PrivateKeyJwt, Some(client_id), None) => {
+                let Some(key) = &i.private_key else {
+                    return Err(self.invalid(
+                        format!("{field}.private_key"),
+                        "private_key_jwt needs a private_key: { file, alg }",
+                    ));
+                };
+                let name = format!("{field}.private_key.file");
+                let (path, pem) = self.read_input(&name, &key.file)?;
+                let pem = String::from_utf8(pem)
+                    .map_err(|_| self.invalid(&name, "the key file is not UTF-8 PEM"))?;
+                let signing = SigningKey::from_pkcs8_pem(&pem, key.alg)
+                    .map_err(|e| self.invalid(&name, e.to_string()))?;
+                let signing = match &key.kid {
+                    Some(kid) => signing.with_kid(kid.clone()),
+                    None => signing,
+                };
+                files.push(path);
+                Ok(ClientAuth::PrivateKeyJwt {
+                    client_id,
+                    key: AssertionKey(Arc::new(signing)),
+                    audience: key.audience.clone().unwrap_or_else(|| endpoint.to_owned()),
+                })
+            }
+            (ClientAuthFile::ClientSecretBasic, Some(client_id), Some(secret)) => {
+                Ok(ClientAuth::Basic { client_id, secret })
+            }
+            (ClientAuthFile::ClientSecretPost, Some(client_id), Some(secret)) => {
+                Ok(ClientAuth::Post { client_id, secret })
+            }
+            (_, None, _) => Err(self.invalid(
+                format!("{field}.client_id"),
+                "client_secret_basic, client_secret_post and private_key_jwt need a client_id",
+            )),
+            (_, Some(_), None) => Err(self.invalid(
+                format!("{field}.client_secret_file"),
+                "client_secret_basic and client_secret_post need a client_secret_file",
+            )),
+        }
     }
 }

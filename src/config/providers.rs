@@ -138,10 +138,14 @@ impl Compiler<'_> {
         if let Some(i) = &introspection {
             // The secret's bytes, so a rotated secret is a changed provider (and a new
             // introspection client and cache). Only this hash ever leaves the file.
-            if let ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } =
-                &i.settings.client
-            {
-                fingerprint.update(secret.expose().as_bytes());
+            match &i.settings.client {
+                ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => {
+                    fingerprint.update(secret.expose().as_bytes());
+                }
+                ClientAuth::PrivateKeyJwt { key, .. } => {
+                    fingerprint.update(key.0.public_jwk().to_string().as_bytes());
+                }
+                ClientAuth::None { .. } => {}
             }
             files.extend(i.files.iter().cloned());
         }

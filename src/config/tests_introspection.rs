@@ -138,3 +138,70 @@ fn combinations_that_cannot_work_are_errors_naming_the_field() {
         assert!(e.contains(expected), "{expected:?} not in {e:?}\n{yaml}");
     }
 }
+
+#[test]
+fn private_key_jwt_reads_a_pkcs8_key_and_defaults_the_audience_to_the_endpoint() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let der = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let pem = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    std::fs::write(
+        dir.path().join("key.pem"),
+        format!("-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    let compile = |lines: &str| {
+        compile_str(
+            &with(&format!("{ENDPOINT}{lines}")),
+            &dir.path().join("c.yaml"),
+        )
+    };
+    let snap =
+        compile("      client_id: gw\n      private_key: { file: key.pem, alg: ES256, kid: k }\n")
+            .unwrap();
+    let i = snap.providers[0].introspection.as_ref().unwrap();
+    let ClientAuth::PrivateKeyJwt {
+        client_id,
+        key,
+        audience,
+    } = &i.client
+    else {
+        panic!("{:?}", i.client)
+    };
+    assert_eq!(
+        (client_id.as_str(), audience.as_str()),
+        ("gw", "https://idp.test/introspect")
+    );
+    assert_eq!(key.0.kid(), Some("k"));
+    let shown = format!("{:?}", i.client);
+    assert!(
+        !shown.contains(&pem[..20]) && shown.contains("redacted"),
+        "{shown}"
+    );
+    let errors = [
+        (
+            "      client_id: gw\n      private_key: { file: key.pem, alg: RS256 }\n",
+            "providers[0].introspection.private_key.file: the key does not fit",
+        ),
+        (
+            "      client_id: gw\n      client_auth: private_key_jwt\n",
+            "providers[0].introspection.private_key: private_key_jwt needs",
+        ),
+        (
+            "      private_key: { file: key.pem, alg: ES256 }\n",
+            "providers[0].introspection.client_id",
+        ),
+        (
+            "      client_id: gw\n      client_auth: none\n      private_key: { file: key.pem, alg: ES256 }\n",
+            "providers[0].introspection.private_key: unused",
+        ),
+    ];
+    for (lines, expected) in errors {
+        let e = compile(lines).unwrap_err().to_string();
+        assert!(e.contains(expected), "{expected:?} not in {e:?}");
+    }
+}

@@ -7,8 +7,9 @@
 
 use super::Answer;
 use crate::remote::fetch::{error_chain, lost_before_answer};
-use crate::snapshot::{ClientAuth, Introspection};
+use crate::snapshot::{AssertionKey, ClientAuth, Introspection};
 use crate::token::json;
+use crate::token::verify::UnixTime;
 use base64::Engine;
 use serde_json::Value;
 use std::sync::Arc;
@@ -69,8 +70,14 @@ pub fn client(settings: &Introspection) -> Result<reqwest::Client, Failure> {
     builder.build().map_err(|e| Failure::Client(e.to_string()))
 }
 
+/// How long a `private_key_jwt` assertion is valid: one request's worth.
+const ASSERTION_LIFETIME_SECS: i64 = 60;
+
 /// The form body and `Authorization` value (if any) of a request for `token`.
-pub fn request_parts(settings: &Introspection, token: &str) -> (String, Option<String>) {
+pub fn request_parts(
+    settings: &Introspection,
+    token: &str,
+) -> Result<(String, Option<String>), Failure> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token);
     if let Some(hint) = &settings.token_type_hint {
@@ -88,6 +95,19 @@ pub fn request_parts(settings: &Introspection, token: &str) -> (String, Option<S
             form.append_pair("client_secret", secret.expose());
             None
         }
+        ClientAuth::PrivateKeyJwt {
+            client_id,
+            key,
+            audience,
+        } => {
+            form.append_pair("client_id", client_id);
+            form.append_pair(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            );
+            form.append_pair("client_assertion", &assertion(client_id, key, audience)?);
+            None
+        }
         ClientAuth::Basic { client_id, secret } => {
             // RFC 6749 §2.3.1: id and secret are form-encoded before the Basic encoding,
             // so a ':' or '%' in either survives (servers decode them back).
@@ -98,7 +118,27 @@ pub fn request_parts(settings: &Introspection, token: &str) -> (String, Option<S
             Some(format!("Basic {b64}"))
         }
     };
-    (form.finish(), authorization)
+    Ok((form.finish(), authorization))
+}
+
+/// An RFC 7523 §3 client assertion: issued by and about our client, for `audience`, with a
+/// fresh random `jti` (servers refuse a replayed one) and a one-minute lifetime.
+fn assertion(client_id: &str, key: &AssertionKey, audience: &str) -> Result<String, Failure> {
+    let mut jti = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut jti)
+        .map_err(|_| Failure::Client("no randomness for a jti".into()))?;
+    let now = UnixTime::now().0;
+    let claims = serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "jti": crate::b64::encode(&jti),
+        "iat": now,
+        "exp": now + ASSERTION_LIFETIME_SECS,
+    });
+    key.0
+        .mint(&claims)
+        .map_err(|e| Failure::Client(format!("cannot sign the client assertion: {e}")))
 }
 
 /// Asks the endpoint about `token`; the answer and the size of its JSON.
@@ -107,7 +147,7 @@ pub async fn introspect(
     settings: &Introspection,
     token: &str,
 ) -> Result<(Answer, usize), Failure> {
-    let (body, authorization) = request_parts(settings, token);
+    let (body, authorization) = request_parts(settings, token)?;
     let send = || {
         let mut request = client
             .post(&settings.endpoint)
@@ -219,7 +259,8 @@ mod tests {
                 secret: Secret::new("p:a%ss".into()),
             }),
             "tok/en+1",
-        );
+        )
+        .unwrap();
         assert_eq!(form, "token=tok%2Fen%2B1&token_type_hint=access_token");
         let b64 = auth.unwrap().strip_prefix("Basic ").unwrap().to_owned();
         let decoded = base64::engine::general_purpose::STANDARD
@@ -234,7 +275,7 @@ mod tests {
             client_id: "api".into(),
             secret: Secret::new("s".into()),
         };
-        let (form, auth) = request_parts(&settings(post), "t");
+        let (form, auth) = request_parts(&settings(post), "t").unwrap();
         assert_eq!(
             (form.as_str(), auth),
             (
@@ -244,7 +285,51 @@ mod tests {
         );
         let mut none = settings(ClientAuth::None { client_id: None });
         none.token_type_hint = None;
-        assert_eq!(request_parts(&none, "t"), ("token=t".into(), None));
+        assert_eq!(request_parts(&none, "t"), Ok(("token=t".into(), None)));
+    }
+
+    #[test]
+    fn private_key_jwt_sends_a_fresh_signed_assertion_about_our_client() {
+        use crate::mint::test_keys;
+        let key = test_keys::ec(crate::algorithm::Algorithm::Es256, "gw-1");
+        let auth = ClientAuth::PrivateKeyJwt {
+            client_id: "gw".into(),
+            key: AssertionKey(Arc::new(key.clone())),
+            audience: "https://idp.test".into(),
+        };
+        let assertion_of = |form: &str| {
+            form_urlencoded::parse(form.as_bytes())
+                .find(|(k, _)| k == "client_assertion")
+                .map(|(_, v)| v.into_owned())
+                .unwrap()
+        };
+        let (first, authorization) = request_parts(&settings(auth.clone()), "t").unwrap();
+        assert_eq!(authorization, None);
+        assert!(first.contains(
+            "client_id=gw&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+        ));
+        let (second, _) = request_parts(&settings(auth), "t").unwrap();
+        // Verified with our own verifier, trusting only the client's public key.
+        let yaml = format!(
+            "providers:\n  - name: c\n    issuer: gw\n    audiences: [https://idp.test]\n    jwks: {{ inline: '{}' }}\n    required_claims: [exp, jti]\n",
+            serde_json::json!({"keys": [key.public_jwk()]})
+        );
+        let snap = crate::config::compile_str(&yaml, std::path::Path::new("c.yaml")).unwrap();
+        let mut jtis = Vec::new();
+        for form in [first, second] {
+            let jwt = assertion_of(&form);
+            let verified = crate::token::verify::verify(
+                &jwt,
+                &snap,
+                &crate::snapshot::ProviderSet::Any,
+                UnixTime::now(),
+            )
+            .expect("a valid assertion");
+            assert_eq!(verified.claims()["sub"], "gw");
+            assert_eq!(verified.kid(), Some("gw-1"));
+            jtis.push(verified.claims()["jti"].clone());
+        }
+        assert_ne!(jtis[0], jtis[1], "a fresh jti each time");
     }
 
     #[test]

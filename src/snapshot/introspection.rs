@@ -3,6 +3,8 @@
 //! The client secret is held in a [`Secret`], whose `Debug` never shows it.
 
 pub use crate::config::file::IntrospectTokens;
+use crate::mint::SigningKey;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How to introspect one provider's tokens.
@@ -39,7 +41,38 @@ pub enum ClientAuth {
     Basic { client_id: String, secret: Secret },
     /// `client_id` and `client_secret` as form fields.
     Post { client_id: String, secret: Secret },
+    /// A fresh JWT signed with our key for each request (RFC 7523 §2.2).
+    PrivateKeyJwt {
+        client_id: String,
+        key: AssertionKey,
+        /// The assertion's `aud`.
+        audience: String,
+    },
 }
+
+/// The private key of `private_key_jwt`: used to sign, never shown (its `Debug` names
+/// only the algorithm and `kid`); equal when the public keys are.
+#[derive(Clone)]
+pub struct AssertionKey(pub Arc<SigningKey>);
+
+impl std::fmt::Debug for AssertionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AssertionKey({} {:?}, redacted)",
+            self.0.alg(),
+            self.0.kid()
+        )
+    }
+}
+
+impl PartialEq for AssertionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.public_jwk() == other.0.public_jwk()
+    }
+}
+
+impl Eq for AssertionKey {}
 
 /// A secret read from a file: compared and sent, never shown.
 #[derive(Clone, PartialEq, Eq)]

@@ -18,6 +18,9 @@ pub enum ClientCheck {
     Basic(String),
     /// `client_id` and `client_secret` form fields.
     Post { id: String, secret: String },
+    /// An RFC 7523 assertion from `id`, signed by the key of this public JWK, for this
+    /// endpoint's URL, with a `jti` never seen before.
+    PrivateKeyJwt { id: String, jwk: serde_json::Value },
 }
 
 #[derive(Default)]
@@ -25,6 +28,8 @@ struct State {
     /// token → the JSON answer for it.
     tokens: HashMap<String, serde_json::Value>,
     calls: HashMap<String, u64>,
+    /// Every assertion `jti` accepted (a replay is refused).
+    jtis: std::collections::HashSet<String>,
     /// Form fields of the last request, token removed.
     last_form: Vec<(String, String)>,
     delay: Duration,
@@ -109,6 +114,28 @@ impl Drop for Introspection {
     }
 }
 
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The `jti` of a valid assertion from `id` for `audience` signed by `jwk`'s key, checked
+/// with the server's own verifier (a provider trusting only that key).
+fn assertion_jti(jwt: &str, id: &str, jwk: &serde_json::Value, audience: &str) -> Option<String> {
+    let yaml = format!(
+        "providers:\n  - name: client\n    issuer: {id}\n    audiences: [{audience}]\n    jwks: {{ inline: '{}' }}\n    required_claims: [exp, iat, jti, sub]\n",
+        serde_json::json!({"keys": [jwk]})
+    );
+    let snapshot =
+        envoy_jwt_authz::config::compile_str(&yaml, std::path::Path::new("c.yaml")).ok()?;
+    let verified = envoy_jwt_authz::token::verify::verify(
+        jwt,
+        &snapshot,
+        &envoy_jwt_authz::snapshot::ProviderSet::Any,
+        envoy_jwt_authz::token::verify::UnixTime::now(),
+    )
+    .ok()?;
+    (verified.claims()["sub"] == id)
+        .then(|| verified.claims()["jti"].as_str().map(str::to_owned))?
+}
+
 fn serve(stream: TcpStream, state: &Mutex<State>, client: &ClientCheck) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -156,6 +183,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>, client: &ClientCheck) {
         ClientCheck::Post { id, secret } => {
             field("client_id").as_ref() == Some(id)
                 && field("client_secret").as_ref() == Some(secret)
+        }
+        ClientCheck::PrivateKeyJwt { id, jwk } => {
+            let addr = stream.local_addr().unwrap();
+            let jti = field("client_assertion")
+                .filter(|_| field("client_assertion_type").as_deref() == Some(JWT_BEARER))
+                .and_then(|jwt| assertion_jti(&jwt, id, jwk, &format!("http://{addr}/introspect")));
+            jti.is_some_and(|jti| state.lock().unwrap().jtis.insert(jti))
         }
     };
     let (code, answer) = match status {
