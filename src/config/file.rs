@@ -6,7 +6,7 @@
 use super::duration::Duration;
 use crate::algorithm::Algorithm;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -47,6 +47,8 @@ pub struct ProviderFile {
     pub clock_skew: Option<Duration>,
     pub required_claims: Option<Vec<String>>,
     pub token_types: Option<Vec<String>>,
+    /// Absent: the proxy environment variables decide.
+    pub proxy: Option<ProxyFile>,
 }
 
 /// Exactly one source must be given.
@@ -75,6 +77,53 @@ pub struct JwksFile {
 pub struct TlsFile {
     /// PEM bundle of extra trusted CA certificates (a private CA).
     pub ca_file: Option<PathBuf>,
+}
+
+/// `proxy:` of a provider: `none` (always direct), or the server its requests go through.
+#[derive(Debug)]
+pub enum ProxyFile {
+    None,
+    Server(ProxyServerFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyServerFile {
+    /// `http://HOST:PORT`, without userinfo (credentials go in `credentials_file`).
+    pub url: String,
+    /// One line `user:password` (basic auth); relative to the config's directory.
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// By hand, like [`ProvidersFile`], so a wrong word is named and a mapping keeps its field
+/// paths (`providers[0].proxy.url`).
+impl<'de> Deserialize<'de> for ProxyFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProxyVisitor;
+        impl<'de> Visitor<'de> for ProxyVisitor {
+            type Value = ProxyFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`none` or a mapping with `url` (and optionally `credentials_file`)")
+            }
+            fn visit_str<E: de::Error>(self, word: &str) -> Result<ProxyFile, E> {
+                // The word is not quoted back: a URL written here may carry a password.
+                match word {
+                    "none" => Ok(ProxyFile::None),
+                    _ if word.contains("://") => Err(E::custom(
+                        "expected `none` or a mapping: write `proxy: { url: ... }`",
+                    )),
+                    _ => Err(E::custom(
+                        "expected `none` or a mapping with `url` (and optionally `credentials_file`)",
+                    )),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ProxyFile, A::Error> {
+                ProxyServerFile::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ProxyFile::Server)
+            }
+        }
+        deserializer.deserialize_any(ProxyVisitor)
+    }
 }
 
 /// `inline:` takes either a YAML/JSON mapping or a string holding JSON.

@@ -1,5 +1,5 @@
 //! Compiling one provider: its name, issuers, audiences, algorithms, clock skew, required
-//! claims and token types (its key source is `keys`).
+//! claims and token types (its key source is `keys`, its outbound proxy `proxy`).
 
 use super::compile::{Compiler, finish};
 use super::error::ConfigError;
@@ -101,9 +101,11 @@ impl Compiler<'_> {
             Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
         };
         let compiled = self.keys(field, p, &issuers, algorithms, limits)?;
+        let proxy = self.proxy(field, p.proxy.as_ref(), &compiled.source)?;
         let mut fingerprint = Context::new(&SHA256);
         fingerprint.update(format!("{p:?}").as_bytes());
         fingerprint.update(&compiled.bytes);
+        super::proxy::fingerprint(&proxy.proxy, &mut fingerprint);
         Ok(Provider {
             name: p.name.clone(),
             issuers,
@@ -115,7 +117,8 @@ impl Compiler<'_> {
             clock_skew,
             required_claims,
             token_types,
-            files: compiled.files,
+            proxy: proxy.proxy,
+            files: compiled.files.into_iter().chain(proxy.file).collect(),
             fingerprint: finish(fingerprint),
         })
     }
