@@ -60,7 +60,8 @@ impl Idp {
         Idp::start(jwks, None)
     }
 
-    /// An HTTPS IdP whose certificate (for 127.0.0.1) is signed by a fresh private CA.
+    /// An HTTPS IdP whose certificate (for 127.0.0.1, localhost and the name only the
+    /// loopback proxy resolves, `connect_proxy::PROXIED_HOST`) is signed by a fresh private CA.
     pub fn https(jwks: &serde_json::Value) -> Idp {
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
@@ -70,11 +71,14 @@ impl Idp {
             .push(rcgen::DnType::CommonName, "envoy-jwt-authz test CA");
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA cert");
         let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-        let leaf =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("leaf params")
-                .signed_by(&leaf_key, &ca)
-                .expect("leaf cert");
+        let leaf = rcgen::CertificateParams::new(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+            super::connect_proxy::PROXIED_HOST.to_owned(),
+        ])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf cert");
         let config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(
@@ -139,6 +143,11 @@ impl Idp {
 
     pub fn jwks_url(&self) -> String {
         format!("{}/jwks", self.base())
+    }
+
+    /// The JWKS URL under `host` instead of 127.0.0.1 (same scheme and port).
+    pub fn jwks_url_as(&self, host: &str) -> String {
+        self.jwks_url().replace(&self.addr.ip().to_string(), host)
     }
 
     pub fn set_jwks(&self, jwks: &serde_json::Value) {
