@@ -115,8 +115,28 @@ fn only_the_proxy_reaches_the_idp_and_a_provider_proxy_takes_the_fetch_there() {
         "{}",
         r.jwks_status()
     );
+    let metrics = http::request(r.server.admin, "GET", "/metrics", &[])
+        .unwrap()
+        .body;
+    let line = r#"jwks_fetch_total{provider="idp",result="proxy"} 1"#;
+    assert!(metrics.contains(line), "{metrics}");
     assert_eq!(r.status_of(&token(&ec_key())), 200, "the last good keys");
     assert!(r.ready());
+}
+
+#[test]
+fn a_tls_failure_with_the_idp_inside_the_tunnel_is_not_the_proxys() {
+    let (idp, dir) = https_idp();
+    let proxy = ConnectProxy::open();
+    let ca_line = format!(
+        "      tls: {{ ca_file: {} }}\n",
+        dir.path().join("ca.pem").display()
+    );
+    let untrusting = proxied(&idp, dir.path(), &proxy_line(&proxy, None)).replace(&ca_line, "");
+    let server = Server::start(&untrusting);
+    let error = failure(&server, "network").to_lowercase();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(proxy.connects(), [authority(&idp)], "the tunnel was made");
 }
 
 #[test]
