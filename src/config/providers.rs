@@ -5,7 +5,7 @@ use super::compile::{Compiler, finish};
 use super::error::ConfigError;
 use super::file::ProviderFile;
 use crate::algorithm::AlgorithmSet;
-use crate::snapshot::{Limits, Provider};
+use crate::snapshot::{KeySource, Limits, Provider};
 use crate::token::verify::normalize_type;
 use aws_lc_rs::digest::{Context, SHA256};
 use std::collections::BTreeSet;
@@ -101,7 +101,13 @@ impl Compiler<'_> {
             Some(list) => Some(list.iter().map(|t| normalize_type(t)).collect()),
         };
         let compiled = self.keys(field, p, &issuers, algorithms, limits)?;
-        let proxy = self.proxy(field, p.proxy.as_ref(), &compiled.source)?;
+        if p.proxy.is_some() && matches!(compiled.source, KeySource::Static) {
+            return Err(self.invalid(
+                format!("{field}.proxy"),
+                "applies only to providers that fetch their keys (`jwks.uri` or `jwks.discovery`)",
+            ));
+        }
+        let proxy = self.proxy(field, p.proxy.as_ref())?;
         let mut fingerprint = Context::new(&SHA256);
         fingerprint.update(format!("{p:?}").as_bytes());
         fingerprint.update(&compiled.bytes);

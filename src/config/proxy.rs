@@ -7,7 +7,7 @@
 use super::compile::Compiler;
 use super::error::ConfigError;
 use super::file::{ProxyFile, ProxyServerFile};
-use crate::snapshot::{Credentials, KeySource, Proxy, ProxyServer};
+use crate::snapshot::{Credentials, Proxy, ProxyServer};
 use aws_lc_rs::digest::Context;
 use std::path::PathBuf;
 
@@ -18,20 +18,13 @@ pub(super) struct CompiledProxy {
 }
 
 impl Compiler<'_> {
-    /// The provider's proxy. Only a provider that makes requests may name one.
+    /// The provider's proxy (`field` is the provider's path).
     pub(super) fn proxy(
         &self,
         field: &str,
         proxy: Option<&ProxyFile>,
-        keys: &KeySource,
     ) -> Result<CompiledProxy, ConfigError> {
         let field = format!("{field}.proxy");
-        if proxy.is_some() && matches!(keys, KeySource::Static) {
-            return Err(self.invalid(
-                field,
-                "applies only to providers that fetch their keys (`jwks.uri` or `jwks.discovery`)",
-            ));
-        }
         match proxy {
             None => Ok(CompiledProxy {
                 proxy: Proxy::Env,
@@ -206,47 +199,52 @@ mod tests {
         assert_ne!(fingerprint(b"u:one"), fingerprint(b"u:two"));
     }
 
+    /// `proxy` (YAML lines of the provider) is refused with `expected`, quoting no secret.
+    fn refused(proxy: &str, expected: &str) {
+        let e = error(&remote(proxy));
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
     #[test]
     fn proxy_errors_name_the_field_and_never_quote_a_secret() {
-        let cases = [
-            (
-                "    proxy: { url: 'https://proxy.test:3128' }\n",
-                "providers[0].proxy.url: expected an http://HOST:PORT proxy URL (https targets",
-            ),
-            (
-                "    proxy: { url: 'http://proxy.test:3128/squid' }\n",
-                "providers[0].proxy.url: expected an http://HOST:PORT proxy URL without a path",
-            ),
-            (
-                "    proxy: { url: 'proxy.test' }\n",
-                "providers[0].proxy.url: expected an http://HOST:PORT proxy URL; not a URL",
-            ),
-            (
-                "    proxy: { url: 'http://corp:hunter2@proxy.test:3128' }\n",
-                "providers[0].proxy.url: must not carry user:password (the proxy is http://proxy.test:3128)",
-            ),
-            (
-                "    proxy: 'http://corp:hunter2@proxy.test:3128'\n",
-                "providers[0].proxy: expected `none` or a mapping: write `proxy: { url: ... }`",
-            ),
-            (
-                "    proxy: direct\n",
-                "providers[0].proxy: expected `none` or a mapping with `url`",
-            ),
-            (
-                "    proxy: { uri: 'http://proxy.test:3128' }\n",
-                "providers[0].proxy",
-            ),
-            (
-                "    proxy: { url: 'http://proxy.test:3128', credentials_file: /nonexistent/creds }\n",
-                "providers[0].proxy.credentials_file: cannot read /nonexistent/creds",
-            ),
-        ];
-        for (proxy, expected) in cases {
-            let e = error(&remote(proxy));
-            assert!(e.contains(expected), "expected {expected:?} in {e:?}");
-            assert!(!e.contains("hunter2"), "{e}");
-        }
+        let url = "providers[0].proxy.url: expected an http://HOST:PORT proxy URL";
+        refused(
+            "    proxy: { url: 'https://proxy.test:3128' }\n",
+            &format!("{url} (https targets"),
+        );
+        refused(
+            "    proxy: { url: 'http://proxy.test:3128/squid' }\n",
+            &format!("{url} without a path"),
+        );
+        refused(
+            "    proxy: { url: 'proxy.test' }\n",
+            &format!("{url}; not a URL"),
+        );
+        refused(
+            "    proxy: { url: 'http://corp:hunter2@proxy.test:3128' }\n",
+            "providers[0].proxy.url: must not carry user:password (the proxy is http://proxy.test:3128)",
+        );
+        refused(
+            "    proxy: 'http://corp:hunter2@proxy.test:3128'\n",
+            "providers[0].proxy: expected `none` or a mapping: write `proxy: { url: ... }`",
+        );
+        refused(
+            "    proxy: direct\n",
+            "providers[0].proxy: expected `none` or a mapping with `url`",
+        );
+        refused(
+            "    proxy: [a]\n",
+            "providers[0].proxy: invalid type: sequence, expected `none` or a mapping",
+        );
+        refused(
+            "    proxy: { uri: 'http://proxy.test:3128' }\n",
+            "providers[0].proxy",
+        );
+        refused(
+            "    proxy: { url: 'http://proxy.test:3128', credentials_file: /nonexistent/creds }\n",
+            "providers[0].proxy.credentials_file: cannot read /nonexistent/creds",
+        );
         let e = error(&super::super::tests::provider("    proxy: none\n"));
         assert!(
             e.contains("providers[0].proxy: applies only to providers that fetch"),

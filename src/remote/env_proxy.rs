@@ -177,53 +177,36 @@ mod tests {
 
     #[test]
     fn each_scheme_has_its_variable_uppercase_first_and_all_proxy_fills_in() {
-        let e = env(&[
+        let upper_first = [
             ("HTTPS_PROXY", "http://upper:1"),
             ("https_proxy", "http://lower:2"),
-        ])
-        .unwrap();
-        assert_eq!(
-            via(&e, "https://idp.test/jwks").as_deref(),
-            Some("http://upper:1")
-        );
-        assert_eq!(
-            via(&e, "http://idp.test/jwks"),
-            None,
-            "HTTPS_PROXY is for https only"
-        );
-        let e = env(&[
+        ];
+        let lower = [
             ("https_proxy", "lower:2"),
             ("http_proxy", "http://plain:3/"),
-        ])
-        .unwrap();
-        assert_eq!(
-            via(&e, "https://idp.test/").as_deref(),
-            Some("http://lower:2")
-        );
-        assert_eq!(
-            via(&e, "http://idp.test/").as_deref(),
-            Some("http://plain:3")
-        );
-        let e = env(&[
+        ];
+        let all = [
             ("ALL_PROXY", "http://all:4"),
             ("HTTP_PROXY", "http://plain:3"),
-        ])
-        .unwrap();
-        assert_eq!(
-            via(&e, "https://idp.test/").as_deref(),
-            Some("http://all:4")
-        );
-        assert_eq!(
-            via(&e, "http://idp.test/").as_deref(),
-            Some("http://plain:3")
-        );
-        let e = env(&[("HTTPS_PROXY", " "), ("https_proxy", "http://lower:2")]).unwrap();
-        assert_eq!(
-            via(&e, "https://idp.test/").as_deref(),
-            Some("http://lower:2"),
-            "empty is unset"
-        );
-        assert_eq!(env(&[]).unwrap(), EnvProxies::default());
+        ];
+        let empty_is_unset = [("HTTPS_PROXY", " "), ("https_proxy", "http://lower:2")];
+        // (variables, https proxy, http proxy)
+        let cases: [(&[(&str, &str)], _, _); 5] = [
+            (&upper_first, Some("http://upper:1"), None),
+            (&lower, Some("http://lower:2"), Some("http://plain:3")),
+            (&all, Some("http://all:4"), Some("http://plain:3")),
+            (&empty_is_unset, Some("http://lower:2"), None),
+            (&[], None, None),
+        ];
+        for (vars, https, http) in cases {
+            let e = env(vars).unwrap();
+            assert_eq!(
+                via(&e, "https://idp.test/jwks").as_deref(),
+                https,
+                "{vars:?}"
+            );
+            assert_eq!(via(&e, "http://idp.test/jwks").as_deref(), http, "{vars:?}");
+        }
     }
 
     #[test]

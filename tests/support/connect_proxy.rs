@@ -5,11 +5,10 @@
 //! `Proxy-Authorization: Basic …` (407 otherwise), and records every request line it got.
 //! std threads, one per connection, like the IdP stand-in.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use super::accept::{Acceptor, read_head};
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// The IdP's name behind the proxy; the test CA's certificate for the IdP covers it.
 pub const PROXIED_HOST: &str = "idp.corp.test";
@@ -25,8 +24,8 @@ struct State {
 pub struct ConnectProxy {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropping it stops the proxy: connections are refused from then on.
+    _acceptor: Acceptor,
 }
 
 impl ConnectProxy {
@@ -41,28 +40,17 @@ impl ConnectProxy {
     }
 
     fn start(required: Option<String>) -> ConnectProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (state, required) = (state.clone(), required.clone());
-                    std::thread::spawn(move || serve(stream, required.as_deref(), &state));
-                }
+        let acceptor = {
+            let state = state.clone();
+            Acceptor::start("proxy", move |stream| {
+                serve(stream, required.as_deref(), &state)
             })
         };
         ConnectProxy {
-            addr,
+            addr: acceptor.addr,
             state,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -90,27 +78,11 @@ impl ConnectProxy {
     }
 }
 
-impl Drop for ConnectProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wake the accept loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 fn serve(mut client: TcpStream, required: Option<&str>, state: &Mutex<State>) {
     let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match client.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
+    let Some(head) = read_head(&mut client) else {
+        return;
+    };
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default().to_owned();
     let mut parts = request_line.split(' ');

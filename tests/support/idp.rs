@@ -2,13 +2,12 @@
 //! discovery documents, counts requests per path, and can misbehave on demand (down, 500,
 //! garbage, 10 MiB, empty key set, slow). HTTPS uses a private CA generated at test time.
 
+use super::accept::{Acceptor, read_head};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// How `/jwks` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +49,8 @@ pub struct Idp {
     /// PEM of the private CA that signed the HTTPS certificate (HTTPS only).
     pub ca_pem: Option<String>,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Last: dropping it stops the server.
+    _acceptor: Acceptor,
 }
 
 impl Idp {
@@ -92,8 +91,6 @@ impl Idp {
     }
 
     fn start(jwks: &serde_json::Value, tls: Option<Arc<rustls::ServerConfig>>) -> Idp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind IdP");
-        let addr = listener.local_addr().expect("IdP address");
         let state = Arc::new(Mutex::new(State {
             jwks: jwks.to_string(),
             answer: Answer::Jwks,
@@ -103,28 +100,22 @@ impl Idp {
             delay: std::time::Duration::ZERO,
             hits: HashMap::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base = format!("{scheme}://{addr}");
-        let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (state, tls, base) = (state.clone(), tls.clone(), base.clone());
-                    std::thread::spawn(move || serve_connection(stream, tls, &state, &base));
-                }
+        let acceptor = {
+            let state = state.clone();
+            Acceptor::start("IdP", move |stream| {
+                // The listener's own address: what the discovery documents name.
+                let Ok(addr) = stream.local_addr() else {
+                    return;
+                };
+                serve_connection(stream, tls.clone(), &state, &format!("{scheme}://{addr}"));
             })
         };
         Idp {
-            addr,
+            addr: acceptor.addr,
             ca_pem: None,
             state,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -184,16 +175,6 @@ impl Idp {
     }
 }
 
-impl Drop for Idp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wake the accept loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 fn serve_connection(
     stream: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -213,15 +194,9 @@ fn serve_connection(
 }
 
 fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let head = String::from_utf8_lossy(&head);
+    let Some(head) = read_head(stream) else {
+        return;
+    };
     let path = head.split(' ').nth(1).unwrap_or("").to_owned();
     let (answer, jwks, max_age, discovery, issuer, delay) = {
         let mut s = state.lock().expect("IdP state");

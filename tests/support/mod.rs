@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod accept;
 pub mod connect_proxy;
 pub mod envoy;
 pub mod http;
