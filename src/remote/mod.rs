@@ -17,7 +17,7 @@
 //! with `POST /jwks/refresh`; [`stats`] counts fetches for `/status` and `/metrics`; this
 //! file holds the shared state and the one fetch-and-publish step all of them run.
 
-mod env_proxy;
+pub mod env_proxy;
 pub mod fetch;
 pub mod outbound;
 mod refetch;
