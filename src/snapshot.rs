@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod introspection;
+mod proxy;
 mod shared;
 pub use introspection::{AssertionKey, ClientAuth, IntrospectTokens, Introspection, Secret};
+pub use proxy::{Credentials, Proxy, ProxyServer};
 pub use shared::SharedSnapshot;
 
 /// Where a provider's keys come from.
@@ -84,11 +86,14 @@ pub struct Provider {
     pub token_types: Option<Vec<String>>,
     /// RFC 7662 introspection, when configured.
     pub introspection: Option<Arc<Introspection>>,
+    /// How its outbound requests reach the IdP (`proxy:`).
+    pub proxy: Proxy,
     /// Files this provider was compiled from besides the config (`jwks.file`,
-    /// `tls.ca_file`), watched for changes.
+    /// `tls.ca_file`, `proxy.credentials_file`), watched for changes.
     pub files: Vec<PathBuf>,
-    /// SHA-256 over this provider's config entry and key set bytes: equal fingerprints mean
-    /// an unchanged provider (used to report what a reload changed).
+    /// SHA-256 over this provider's config entry, key set bytes and proxy credentials: equal
+    /// fingerprints mean an unchanged provider (a changed one gets a new refresher, and a
+    /// reload reports it).
     pub fingerprint: [u8; 32],
 }
 

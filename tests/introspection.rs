@@ -1,8 +1,11 @@
 //! Opaque tokens through a real Envoy and a real RFC 7662 endpoint on loopback: allow with
 //! identity headers, scope 403, inactive 401, endpoint down or failing 503, the cache (one
 //! call for a reused token and for 100 concurrent Checks of a new one, re-asked after
-//! `max_ttl`, dropped by a config change), a token never sent to a provider the route does
-//! not allow, and the client secret never shown.
+//! `max_ttl`, dropped by a config change), and a token never sent to a provider the route
+//! does not allow. How we reach and authenticate to the endpoint, and `explain`, are in
+//! `clients`.
+
+mod clients;
 
 use crate::support::envoy::Envoy;
 use crate::support::http;
@@ -14,12 +17,12 @@ use serde_json::json;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-const SECRET: &str = "s3cr3t:with%odd+chars";
+pub(super) const SECRET: &str = "s3cr3t:with%odd+chars";
 
 /// Two introspecting providers: `corp` (Basic auth, the first in config order) and
 /// `partner` (client_secret_post), with routes `/partner` (only `partner`) and `/orders`
 /// (scope `orders.read`); `extra` is appended to `corp`'s introspection block.
-fn config(
+pub(super) fn config(
     corp: &Introspection,
     partner: &Introspection,
     secret: &std::path::Path,
@@ -56,15 +59,15 @@ routes:
     )
 }
 
-struct Setup {
-    corp: Introspection,
+pub(super) struct Setup {
+    pub(super) corp: Introspection,
     partner: Introspection,
-    server: Server,
+    pub(super) server: Server,
     envoy: Envoy,
     _secrets: tempfile::TempDir,
 }
 
-fn start(extra: &str) -> Setup {
+pub(super) fn start(extra: &str) -> Setup {
     // Basic: the id and secret form-encoded first (RFC 6749 §2.3.1).
     let corp = Introspection::start(ClientCheck::Basic(
         "api+gateway:s3cr3t%3Awith%25odd%2Bchars".into(),
@@ -87,16 +90,16 @@ fn start(extra: &str) -> Setup {
     }
 }
 
-fn active(sub: &str, scope: &str) -> serde_json::Value {
+pub(super) fn active(sub: &str, scope: &str) -> serde_json::Value {
     json!({"active": true, "sub": sub, "scope": scope, "exp": UnixTime::now().0 + 600, "aud": AUDIENCE})
 }
 
 impl Setup {
-    fn get(&self, path: &str, token: &str) -> http::Response {
+    pub(super) fn get(&self, path: &str, token: &str) -> http::Response {
         http::get(self.envoy.listener, path, Some(token))
     }
 
-    fn metrics(&self) -> String {
+    pub(super) fn metrics(&self) -> String {
         http::request(self.server.admin, "GET", "/metrics", &[])
             .unwrap()
             .body
@@ -250,137 +253,4 @@ fn a_config_change_drops_the_providers_cache() {
     });
     assert_eq!(s.get("/", "tok-a").status, 200);
     assert_eq!(s.corp.calls("tok-a"), 2, "a changed provider asks again");
-}
-
-#[test]
-fn the_client_secret_never_leaves_its_file() {
-    let s = start("");
-    s.corp.set("tok-a", active("alice", ""));
-    assert_eq!(s.get("/", "tok-a").status, 200);
-    s.corp.set_status(Some(401));
-    assert_eq!(s.get("/", "tok-other").status, 503);
-    let status = s.server.status().to_string();
-    let explained = std::process::Command::new(crate::support::server::binary())
-        .arg("check-config")
-        .arg(s.server.config_path())
-        .output()
-        .unwrap();
-    let outputs = [
-        s.server.log(),
-        status,
-        s.metrics(),
-        String::from_utf8_lossy(&explained.stdout).into_owned(),
-        String::from_utf8_lossy(&explained.stderr).into_owned(),
-    ];
-    for (i, text) in outputs.iter().enumerate() {
-        assert!(
-            !text.contains("s3cr3t"),
-            "output {i} shows the secret:\n{text}"
-        );
-        assert!(
-            !text.contains("tok-a") && !text.contains("tok-other"),
-            "output {i} shows a token"
-        );
-    }
-    assert!(explained.status.success(), "{outputs:?}");
-}
-
-/// `explain` names the provider it would ask, sends the token only with `--introspect`,
-/// and then judges the answer like the server; it never prints the token.
-#[test]
-fn explain_introspects_only_when_asked_to() {
-    let corp = Introspection::start(ClientCheck::Basic(
-        "api+gateway:s3cr3t%3Awith%25odd%2Bchars".into(),
-    ));
-    let partner = Introspection::start(ClientCheck::Basic("unused".into()));
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let path = dir.path().join("c.yaml");
-    std::fs::write(&path, config(&corp, &partner, &secret, "")).unwrap();
-    corp.set("tok-alice", active("alice", "profile"));
-    let explain = |args: &[&str]| {
-        let out = std::process::Command::new(crate::support::server::binary())
-            .args(["explain", "--config"])
-            .arg(&path)
-            .args(args)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(!text.contains("tok-") && !text.contains("s3cr3t"), "{text}");
-        (out.status.code(), text)
-    };
-    let (code, text) = explain(&["tok-alice"]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(
-        text.contains("introspect") && text.contains("not asked"),
-        "{text}"
-    );
-    assert!(text.contains("run explain with --introspect"), "{text}");
-    assert_eq!(corp.total_calls(), 0, "nothing sent without --introspect");
-    let (code, text) = explain(&["--introspect", "tok-alice"]);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("✓ introspect"), "{text}");
-    let (code, text) = explain(&["--introspect", "--path", "/orders/1", "tok-alice"]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(
-        text.contains("DENIED 403 insufficient_scope") && text.contains("[orders.read]"),
-        "{text}"
-    );
-    let (code, text) = explain(&["--introspect", "tok-revoked"]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(
-        text.contains("DENIED 401 token_inactive") && text.contains("active: false"),
-        "{text}"
-    );
-    assert_eq!((corp.total_calls(), partner.total_calls()), (3, 0));
-}
-
-/// `private_key_jwt`: each request carries a fresh assertion signed with our key (the
-/// endpoint refuses a replayed `jti`, so a second call with a reused one would be a 503).
-#[test]
-fn private_key_jwt_authenticates_with_a_fresh_assertion_per_request() {
-    use base64::Engine;
-    let der = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
-        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-        &aws_lc_rs::rand::SystemRandom::new(),
-    )
-    .unwrap();
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
-    );
-    let key = envoy_jwt_authz::mint::SigningKey::from_pkcs8_pem(
-        &pem,
-        envoy_jwt_authz::algorithm::Algorithm::Es256,
-    )
-    .unwrap();
-    let endpoint = Introspection::start(ClientCheck::PrivateKeyJwt {
-        id: "gw".into(),
-        jwk: key.public_jwk(),
-    });
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("key.pem"), &pem).unwrap();
-    let server = Server::start(&format!(
-        "providers:
-  - name: corp
-    audiences: [{AUDIENCE}]
-    introspection:
-      endpoint: {}
-      allow_insecure_http: true
-      client_id: gw
-      private_key: {{ file: {}, alg: ES256 }}
-",
-        endpoint.url(),
-        dir.path().join("key.pem").display()
-    ));
-    let envoy = Envoy::start(server.grpc.port(), false);
-    endpoint.set("tok-1", active("alice", ""));
-    endpoint.set("tok-2", active("bob", ""));
-    for token in ["tok-1", "tok-2"] {
-        let answer = http::get(envoy.listener, "/", Some(token));
-        assert_eq!(answer.status, 200, "{token}: {}", server.log());
-    }
-    assert_eq!(endpoint.total_calls(), 2);
 }

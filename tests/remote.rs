@@ -1,8 +1,10 @@
 //! Keys from the network, against a real HTTP(S) IdP stand-in on loopback: rotation with
 //! one refetch, a flood of unknown kids, IdP down at startup, every failure keeping the
 //! last good keys, discovery, a private CA, and a rotation under load through Envoy.
-//! Refetches that outlive a Check and retries on stale connections are in `refetch`.
+//! Refetches that outlive a Check and retries on stale connections are in `refetch`; keys
+//! through a corporate proxy in `proxy`.
 
+mod proxy;
 mod refetch;
 
 use crate::support::envoy::Envoy;

@@ -4,6 +4,8 @@
 //! every IdP: anyone who can reach them learns the config or spends our IdP rate limit.
 
 use super::AdminState;
+use crate::remote::outbound;
+use crate::snapshot::KeySource;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -104,6 +106,11 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
             let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
             if let Some(jwks) = remote.remove(&p.name) {
                 entry["jwks"] = jwks;
+            }
+            if let KeySource::Remote(source) = &p.key_source {
+                let (proxy, chosen_by) = outbound::describe(&p.proxy, source);
+                entry["proxy"] = json!(proxy);
+                entry["proxy_source"] = json!(chosen_by);
             }
             entry
         })

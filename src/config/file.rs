@@ -6,8 +6,9 @@
 use super::duration::Duration;
 use crate::algorithm::Algorithm;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +51,8 @@ pub struct ProviderFile {
     pub clock_skew: Option<Duration>,
     pub required_claims: Option<Vec<String>>,
     pub token_types: Option<Vec<String>>,
+    /// Absent: the proxy environment variables decide.
+    pub proxy: Option<ProxyFile>,
 }
 
 /// Exactly one source must be given.
@@ -144,6 +147,38 @@ pub struct IntrospectionCacheFile {
     pub entries: Option<usize>,
 }
 
+/// `proxy:` of a provider: `none` (always direct), or the server its requests go through.
+#[derive(Debug)]
+pub enum ProxyFile {
+    None,
+    Server(ProxyServerFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyServerFile {
+    /// `http://HOST:PORT`, without userinfo (credentials go in `credentials_file`).
+    pub url: String,
+    /// One line `user:password` (basic auth); relative to the config's directory.
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// The word is not quoted back in the error: a URL written here may carry a password.
+impl<'de> Deserialize<'de> for ProxyFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = Shape::Map("a mapping with `url` (and optionally `credentials_file`)");
+        let server = keyword_or(deserializer, "none", shape, |word| {
+            if word.contains("://") {
+                "expected `none` or a mapping: write `proxy: { url: ... }`".to_owned()
+            } else {
+                "expected `none` or a mapping with `url` (and optionally `credentials_file`)"
+                    .to_owned()
+            }
+        })?;
+        Ok(server.map_or(ProxyFile::None, ProxyFile::Server))
+    }
+}
+
 /// `inline:` takes either a YAML/JSON mapping or a string holding JSON.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -191,31 +226,63 @@ pub enum ProvidersFile {
     List(Vec<String>),
 }
 
-/// By hand rather than `untagged`, whose error ("did not match any variant") names neither
-/// the keyword nor the list.
 impl<'de> Deserialize<'de> for ProvidersFile {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ProvidersVisitor;
-        impl<'de> Visitor<'de> for ProvidersVisitor {
-            type Value = ProvidersFile;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("`any` or a list of provider names")
-            }
-            fn visit_str<E: de::Error>(self, word: &str) -> Result<ProvidersFile, E> {
-                match word {
-                    "any" => Ok(ProvidersFile::Any),
-                    _ => Err(E::custom(format!(
-                        "expected `any` or a list of provider names; got {word:?}"
-                    ))),
-                }
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ProvidersFile, A::Error> {
-                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(ProvidersFile::List)
+        let list = keyword_or(
+            deserializer,
+            "any",
+            Shape::Seq("a list of provider names"),
+            |word| format!("expected `any` or a list of provider names; got {word:?}"),
+        )?;
+        Ok(list.map_or(ProvidersFile::Any, ProvidersFile::List))
+    }
+}
+
+/// The shape a [`keyword_or`] field takes when it is not the keyword, and its name in errors.
+#[derive(Clone, Copy)]
+enum Shape {
+    Seq(&'static str),
+    Map(&'static str),
+}
+
+/// A field that is one keyword (`None`) or a `T` of `shape` (`Some`): read by hand rather
+/// than `untagged`, whose error ("did not match any variant") names neither, and so that a
+/// mapping keeps its field paths (`providers[0].proxy.url`). Another word is refused with
+/// `wrong(word)`.
+fn keyword_or<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+    keyword: &'static str,
+    shape: Shape,
+    wrong: fn(&str) -> String,
+) -> Result<Option<T>, D::Error> {
+    struct KeywordOr<T>(&'static str, Shape, fn(&str) -> String, PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for KeywordOr<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            let (Shape::Seq(other) | Shape::Map(other)) = self.1;
+            write!(f, "`{}` or {other}", self.0)
+        }
+        fn visit_str<E: de::Error>(self, word: &str) -> Result<Option<T>, E> {
+            if word == self.0 {
+                Ok(None)
+            } else {
+                Err(E::custom((self.2)(word)))
             }
         }
-        deserializer.deserialize_any(ProvidersVisitor)
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<T>, A::Error> {
+            if !matches!(self.1, Shape::Seq(_)) {
+                return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+            }
+            T::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Some)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+            if !matches!(self.1, Shape::Map(_)) {
+                return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+            }
+            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
     }
+    deserializer.deserialize_any(KeywordOr(keyword, shape, wrong, PhantomData))
 }
 
 /// `cors_preflight`: whether a CORS preflight (`OPTIONS` with `Origin` and

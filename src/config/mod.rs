@@ -1,5 +1,5 @@
 //! Configuration: the YAML mirror (`file`), its compilation into a [`Snapshot`](crate::snapshot::Snapshot)
-//! (`compile`, by concern: `limits`, `providers`, `keys`, `routes`) and the errors that name
+//! (`compile`, by concern: `limits`, `providers`, `keys`, `proxy`, `routes`) and the errors that name
 //! file and field (`error`).
 
 pub mod compile;
@@ -10,6 +10,7 @@ mod introspection;
 mod keys;
 mod limits;
 mod providers;
+mod proxy;
 mod routes;
 pub mod watch;
 

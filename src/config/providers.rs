@@ -1,11 +1,11 @@
 //! Compiling one provider: its name, issuers, audiences, algorithms, clock skew, required
-//! claims and token types (its key source is `keys`).
+//! claims and token types (its key source is `keys`, its outbound proxy `proxy`).
 
 use super::compile::{Compiler, finish};
 use super::error::ConfigError;
 use super::file::ProviderFile;
 use crate::algorithm::AlgorithmSet;
-use crate::snapshot::{ClientAuth, IntrospectTokens, Limits, Provider};
+use crate::snapshot::{ClientAuth, IntrospectTokens, KeySource, Limits, Provider};
 use crate::token::verify::normalize_type;
 use aws_lc_rs::digest::{Context, SHA256};
 use std::collections::BTreeSet;
@@ -131,6 +131,16 @@ impl Compiler<'_> {
             _ => {}
         }
         let compiled = self.keys(field, p, &issuers, algorithms, limits)?;
+        if p.proxy.is_some()
+            && matches!(compiled.source, KeySource::Static)
+            && introspection.is_none()
+        {
+            return Err(self.invalid(
+                format!("{field}.proxy"),
+                "applies only to providers that call their IdP (`jwks.uri`, `jwks.discovery` or `introspection`)",
+            ));
+        }
+        let proxy = self.proxy(field, p.proxy.as_ref())?;
         let mut fingerprint = Context::new(&SHA256);
         fingerprint.update(format!("{p:?}").as_bytes());
         fingerprint.update(&compiled.bytes);
@@ -149,6 +159,8 @@ impl Compiler<'_> {
             }
             files.extend(i.files.iter().cloned());
         }
+        super::proxy::fingerprint(&proxy.proxy, &mut fingerprint);
+        files.extend(proxy.file);
         Ok(Provider {
             name: p.name.clone(),
             issuers,
@@ -161,6 +173,7 @@ impl Compiler<'_> {
             required_claims,
             token_types,
             introspection: introspection.map(|i| Arc::new(i.settings)),
+            proxy: proxy.proxy,
             files,
             fingerprint: finish(fingerprint),
         })

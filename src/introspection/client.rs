@@ -7,7 +7,8 @@
 
 use super::Answer;
 use crate::remote::fetch::{error_chain, lost_before_answer};
-use crate::snapshot::{AssertionKey, ClientAuth, Introspection};
+use crate::remote::outbound::{Outbound, Route, client_builder};
+use crate::snapshot::{AssertionKey, ClientAuth, Introspection, Proxy};
 use crate::token::json;
 use crate::token::verify::UnixTime;
 use base64::Engine;
@@ -53,21 +54,22 @@ impl Failure {
     }
 }
 
-/// The HTTP client of one endpoint: rustls, its timeouts, HTTPS only unless allowed, the
-/// extra CA certificates when given, and no redirects.
-pub fn client(settings: &Introspection) -> Result<reqwest::Client, Failure> {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.timeout)
+/// The HTTP client of one endpoint: the provider's proxy rule, rustls with the extra CA
+/// certificates when given, its timeouts, HTTPS only unless allowed, and no redirects.
+pub fn client(settings: &Introspection, proxy: &Proxy) -> Result<reqwest::Client, Failure> {
+    let route = Route::new(proxy).map_err(Failure::Client)?;
+    let outbound = Outbound {
+        route: &route,
+        ca_pem: settings.ca_pem.as_deref(),
+        allow_insecure_http: settings.allow_insecure_http,
+        timeout: settings.timeout,
+        connect_timeout: settings.connect_timeout,
+    };
+    client_builder(&outbound)
+        .map_err(Failure::Client)?
         .redirect(reqwest::redirect::Policy::none())
-        .https_only(!settings.allow_insecure_http)
-        .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
-    if let Some(pem) = &settings.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| Failure::Client(e.to_string()))?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder.build().map_err(|e| Failure::Client(e.to_string()))
+        .build()
+        .map_err(|e| Failure::Client(e.to_string()))
 }
 
 /// How long a `private_key_jwt` assertion is valid: one request's worth.

@@ -70,7 +70,7 @@ impl Introspector {
         let endpoint = Arc::new(Endpoint {
             fingerprint: provider.fingerprint,
             settings: settings.clone(),
-            client: client::client(settings),
+            client: client::client(settings, &provider.proxy),
             cache: AnswerCache::new(settings.entries),
             limit: Arc::new(Semaphore::new(settings.max_concurrent)),
             in_flight: Mutex::default(),

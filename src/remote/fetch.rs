@@ -1,12 +1,14 @@
 //! Fetching a JWK Set over HTTP(S): discovery (RFC 8414, then OpenID Connect), size caps,
-//! timeouts, redirect limits, HTTPS only unless allowed, and an optional private CA.
+//! timeouts, redirect limits, HTTPS only unless allowed, an optional private CA and the
+//! provider's proxy (see `outbound`).
 //!
 //! Only URLs from the trusted config (or from the discovery document of a configured
 //! issuer) are ever fetched; nothing a token names is.
 
+use super::outbound::{self, Outbound, Route};
 use crate::algorithm::AlgorithmSet;
 use crate::jwks::{self, KeySet};
-use crate::snapshot::{JwksLocation, RemoteSource};
+use crate::snapshot::{JwksLocation, Proxy, ProxyServer, RemoteSource};
 use reqwest::header::{CACHE_CONTROL, HeaderMap};
 use std::time::Duration;
 
@@ -42,6 +44,13 @@ pub enum FetchError {
     NoUsableKey { url: String, message: String },
     #[error("discovery for {issuer}: {message}")]
     Discovery { issuer: String, message: String },
+    /// The proxy refused, was unreachable or wants other credentials (`proxy` has none).
+    #[error("{url}: through proxy {proxy}: {message}")]
+    Proxy {
+        url: String,
+        proxy: String,
+        message: String,
+    },
 }
 
 impl FetchError {
@@ -55,42 +64,50 @@ impl FetchError {
             FetchError::Invalid { .. } => "invalid",
             FetchError::NoUsableKey { .. } => "no_usable_key",
             FetchError::Discovery { .. } => "discovery",
+            FetchError::Proxy { .. } => "proxy",
         }
     }
 }
 
 /// The HTTP clients of one source: `pooled` for every request, `fresh` (no idle
-/// connections kept) for the one retry after a pooled connection was lost.
+/// connections kept) for the one retry after a pooled connection was lost, and the proxy
+/// rule both follow (to name the proxy when it is what failed).
 #[derive(Debug, Clone)]
 pub struct Client {
     pooled: reqwest::Client,
     fresh: reqwest::Client,
+    route: Route,
 }
 
-/// The HTTP clients for one source: rustls, timeouts, redirect limit, HTTPS only unless
-/// `allow_insecure_http`, and the extra CA certificates when given.
-pub fn client(source: &RemoteSource) -> Result<Client, FetchError> {
+/// The HTTP clients for one source and its provider's `proxy`: the outbound settings
+/// (`outbound::client_builder`) plus the redirect limit.
+pub fn client(source: &RemoteSource, proxy: &Proxy) -> Result<Client, FetchError> {
+    let route = Route::new(proxy).map_err(FetchError::Client)?;
+    client_for(&Outbound {
+        route: &route,
+        ca_pem: source.ca_pem.as_deref(),
+        allow_insecure_http: source.allow_insecure_http,
+        timeout: source.timeout,
+        connect_timeout: source.connect_timeout,
+    })
+}
+
+/// The GET clients for these outbound settings (also what discovers an introspection
+/// endpoint).
+pub fn client_for(outbound: &Outbound) -> Result<Client, FetchError> {
     let build = |max_idle: usize| {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(source.connect_timeout)
-            .timeout(source.timeout)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-            .https_only(!source.allow_insecure_http)
-            .pool_max_idle_per_host(max_idle)
-            .user_agent(concat!("envoy-jwt-authz/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &source.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| FetchError::Client(e.to_string()))?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        builder
-            .build()
-            .map_err(|e| FetchError::Client(e.to_string()))
+        outbound::client_builder(outbound)
+        .map_err(FetchError::Client)?
+        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .pool_max_idle_per_host(max_idle)
+        .build()
+        .map_err(|e| FetchError::Client(e.to_string()))
     };
     Ok(Client {
         pooled: build(usize::MAX)?,
         // With no idle connection kept, every request opens a new one.
         fresh: build(0)?,
+        route: outbound.route.clone(),
     })
 }
 
@@ -145,16 +162,27 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
     urls
 }
 
-/// The `jwks_uri` of the first metadata document found; its `issuer` must equal the
-/// configured issuer exactly (RFC 8414 §3.3, OpenID Connect Discovery §4.3).
+/// The `jwks_uri` of the issuer's metadata (see [`discover_member`]).
 async fn discover(
     client: &Client,
     source: &RemoteSource,
     issuer: &str,
 ) -> Result<String, FetchError> {
+    discover_member(client, source.max_bytes, issuer, "jwks_uri").await
+}
+
+/// `member` (a URL: `jwks_uri`, `introspection_endpoint`) of the first metadata document
+/// found; its `issuer` must equal the configured issuer exactly (RFC 8414 §3.3, OpenID
+/// Connect Discovery §4.3).
+pub async fn discover_member(
+    client: &Client,
+    max_bytes: usize,
+    issuer: &str,
+    member: &str,
+) -> Result<String, FetchError> {
     let mut tried = Vec::new();
     for url in discovery_urls(issuer) {
-        let body = match get_capped(client, &url, source.max_bytes).await {
+        let body = match get_capped(client, &url, max_bytes).await {
             Ok((body, _)) => body,
             Err(FetchError::Status { status: 404, .. }) => {
                 tried.push(format!("{url}: 404"));
@@ -178,12 +206,12 @@ async fn discover(
             });
         }
         return doc
-            .get("jwks_uri")
+            .get(member)
             .and_then(|v| v.as_str())
             .map(str::to_owned)
             .ok_or_else(|| FetchError::Discovery {
                 issuer: issuer.to_owned(),
-                message: format!("{url} has no jwks_uri"),
+                message: format!("{url} has no {member}"),
             });
     }
     Err(FetchError::Discovery {
@@ -206,15 +234,24 @@ async fn get_capped(
     url: &str,
     max: usize,
 ) -> Result<(Vec<u8>, HeaderMap), FetchError> {
+    // A failure of the proxy this request goes through is named as the proxy's.
+    let proxy_error = |(proxy, message): (&ProxyServer, String)| FetchError::Proxy {
+        url: url.to_owned(),
+        proxy: proxy.url.clone(),
+        message,
+    };
     let network = |e: reqwest::Error| {
+        let message = error_chain(&e);
         if e.is_timeout() {
             FetchError::Timeout {
                 url: url.to_owned(),
             }
+        } else if let Some(blame) = client.route.blame_error(url, &e, &message) {
+            proxy_error(blame)
         } else {
             FetchError::Network {
                 url: url.to_owned(),
-                message: error_chain(&e),
+                message,
             }
         }
     };
@@ -228,6 +265,9 @@ async fn get_capped(
         result => result.map_err(network)?,
     };
     let status = response.status();
+    if let Some(blame) = client.route.blame_status(url, status) {
+        return Err(proxy_error(blame));
+    }
     if !status.is_success() {
         return Err(FetchError::Status {
             url: url.to_owned(),

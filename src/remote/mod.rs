@@ -11,12 +11,15 @@
 //!   wait for it) and at most one per `min_refetch_interval`, so random kids cannot make us
 //!   hammer the IdP; the fetch outlives a Check that stops waiting (see [`refetch`]).
 //!
-//! Layout: [`supervisor`] keeps one refresh task per remote provider in step with the
-//! config; [`refetch`] is the on-demand fetch and the `min_refetch_interval` budget it shares
+//! Layout: [`fetch`] gets one key set through the client [`outbound`] configures (its proxy
+//! rule; `env_proxy` reads the environment's); [`supervisor`] keeps one refresh task per
+//! remote provider in step with the config; [`refetch`] is the on-demand fetch and the `min_refetch_interval` budget it shares
 //! with `POST /jwks/refresh`; [`stats`] counts fetches for `/status` and `/metrics`; this
 //! file holds the shared state and the one fetch-and-publish step all of them run.
 
+pub mod env_proxy;
 pub mod fetch;
+pub mod outbound;
 mod refetch;
 mod stats;
 mod supervisor;

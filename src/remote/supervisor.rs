@@ -57,7 +57,7 @@ impl ProviderKeys {
             fingerprint: provider.fingerprint,
             source: source.clone(),
             algorithms: provider.algorithms,
-            client: fetch::client(source).map_err(|e| e.to_string()),
+            client: fetch::client(source, &provider.proxy).map_err(|e| e.to_string()),
             fetch_lock: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
             last_on_demand: Mutex::new(None),

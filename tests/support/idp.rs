@@ -2,13 +2,12 @@
 //! discovery documents, counts requests per path, and can misbehave on demand (down, 500,
 //! garbage, 10 MiB, empty key set, slow). HTTPS uses a private CA generated at test time.
 
+use super::accept::{Acceptor, read_head};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// How `/jwks` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +49,8 @@ pub struct Idp {
     /// PEM of the private CA that signed the HTTPS certificate (HTTPS only).
     pub ca_pem: Option<String>,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Last: dropping it stops the server.
+    _acceptor: Acceptor,
 }
 
 impl Idp {
@@ -60,7 +59,8 @@ impl Idp {
         Idp::start(jwks, None)
     }
 
-    /// An HTTPS IdP whose certificate (for 127.0.0.1) is signed by a fresh private CA.
+    /// An HTTPS IdP whose certificate (for 127.0.0.1, localhost and the name only the
+    /// loopback proxy resolves, `connect_proxy::PROXIED_HOST`) is signed by a fresh private CA.
     pub fn https(jwks: &serde_json::Value) -> Idp {
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
@@ -70,11 +70,14 @@ impl Idp {
             .push(rcgen::DnType::CommonName, "envoy-jwt-authz test CA");
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA cert");
         let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-        let leaf =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("leaf params")
-                .signed_by(&leaf_key, &ca)
-                .expect("leaf cert");
+        let leaf = rcgen::CertificateParams::new(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+            super::connect_proxy::PROXIED_HOST.to_owned(),
+        ])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf cert");
         let config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(
@@ -88,8 +91,6 @@ impl Idp {
     }
 
     fn start(jwks: &serde_json::Value, tls: Option<Arc<rustls::ServerConfig>>) -> Idp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind IdP");
-        let addr = listener.local_addr().expect("IdP address");
         let state = Arc::new(Mutex::new(State {
             jwks: jwks.to_string(),
             answer: Answer::Jwks,
@@ -99,21 +100,22 @@ impl Idp {
             delay: std::time::Duration::ZERO,
             hits: HashMap::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base = format!("{scheme}://{addr}");
-        let thread = {
+        let acceptor = {
             let state = state.clone();
-            super::serve_connections(listener, stop.clone(), move |stream| {
-                serve_connection(stream, tls.clone(), &state, &base)
+            Acceptor::start("IdP", move |stream| {
+                // The listener's own address: what the discovery documents name.
+                let Ok(addr) = stream.local_addr() else {
+                    return;
+                };
+                serve_connection(stream, tls.clone(), &state, &format!("{scheme}://{addr}"));
             })
         };
         Idp {
-            addr,
+            addr: acceptor.addr,
             ca_pem: None,
             state,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -132,6 +134,11 @@ impl Idp {
 
     pub fn jwks_url(&self) -> String {
         format!("{}/jwks", self.base())
+    }
+
+    /// The JWKS URL under `host` instead of 127.0.0.1 (same scheme and port).
+    pub fn jwks_url_as(&self, host: &str) -> String {
+        self.jwks_url().replace(&self.addr.ip().to_string(), host)
     }
 
     pub fn set_jwks(&self, jwks: &serde_json::Value) {
@@ -168,16 +175,6 @@ impl Idp {
     }
 }
 
-impl Drop for Idp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wake the accept loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 fn serve_connection(
     stream: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -197,15 +194,9 @@ fn serve_connection(
 }
 
 fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let head = String::from_utf8_lossy(&head);
+    let Some(head) = read_head(stream) else {
+        return;
+    };
     let path = head.split(' ').nth(1).unwrap_or("").to_owned();
     let (answer, jwks, max_age, discovery, issuer, delay) = {
         let mut s = state.lock().expect("IdP state");

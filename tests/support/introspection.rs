@@ -3,12 +3,11 @@
 //! answering from a table of known tokens (`active: false` for any other). It counts calls
 //! per token and can be slowed down or taken down. Plain HTTP, one request per connection.
 
+use super::accept::Acceptor;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How the endpoint authenticates us.
@@ -40,27 +39,23 @@ struct State {
 pub struct Introspection {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropping it stops the endpoint.
+    _acceptor: Acceptor,
 }
 
 impl Introspection {
     pub fn start(client: ClientCheck) -> Introspection {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind introspection");
-        let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
+        let acceptor = {
             let state = state.clone();
-            super::serve_connections(listener, stop.clone(), move |stream| {
+            Acceptor::start("introspection", move |stream| {
                 serve(stream, &state, &client)
             })
         };
         Introspection {
-            addr,
+            addr: acceptor.addr,
             state,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -101,16 +96,6 @@ impl Introspection {
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap())
-    }
-}
-
-impl Drop for Introspection {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod accept;
+pub mod connect_proxy;
 pub mod envoy;
 pub mod http;
 pub mod idp;
@@ -100,24 +102,4 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Opt
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Accepts connections on `listener` until `stop` is set (then one more connection wakes
-/// the loop), serving each on its own thread with `serve`.
-pub fn serve_connections(
-    listener: std::net::TcpListener,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    serve: impl Fn(std::net::TcpStream) + Send + Sync + 'static,
-) -> std::thread::JoinHandle<()> {
-    let serve = std::sync::Arc::new(serve);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                break;
-            }
-            let Ok(stream) = stream else { continue };
-            let serve = serve.clone();
-            std::thread::spawn(move || serve(stream));
-        }
-    })
 }

@@ -27,13 +27,7 @@ pub fn binary() -> &'static str {
 impl Server {
     /// Writes `config` to a temp dir and serves it on 127.0.0.1:0 (every port).
     pub fn start(config: &str) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        // The config gets a directory of its own: the server watches it, and the log and
-        // address file written beside it must not look like config changes.
-        std::fs::create_dir(dir.path().join("config")).expect("config dir");
-        let path = dir.path().join("config/config.yaml");
-        std::fs::write(&path, config).expect("write config");
-        Server::start_at(&path, dir)
+        Server::start_with_env(config, &[])
     }
 
     /// Serves the config file at `path`; `dir` holds the address file and logs.
@@ -41,8 +35,23 @@ impl Server {
         Server::start_with(path, dir, &[])
     }
 
+    /// As `start`, with these environment variables set for the server.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The config gets a directory of its own: the server watches it, and the log and
+        // address file written beside it must not look like config changes.
+        std::fs::create_dir(dir.path().join("config")).expect("config dir");
+        let path = dir.path().join("config/config.yaml");
+        std::fs::write(&path, config).expect("write config");
+        Server::spawn(&path, dir, &[], env)
+    }
+
     /// As `start_at`, with extra `serve` arguments.
     pub fn start_with(path: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::spawn(path, dir, extra, &[])
+    }
+
+    fn spawn(path: &Path, dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let address_file = dir.path().join("addresses.json");
         let stderr_path = dir.path().join("server.log");
         let child = Command::new(binary())
@@ -61,6 +70,17 @@ impl Server {
             ])
             .arg(&address_file)
             .args(extra)
+            // The proxy variables of whoever runs the tests never reach the server: every
+            // IdP here is on loopback, and a proxy test sets its own.
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr_path).expect("log file"))
             .spawn()

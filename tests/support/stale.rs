@@ -3,11 +3,10 @@
 //! connection it is closed without an answer — what a client sees when a server (Node's,
 //! closing at 6 s while advertising 5 s) drops an idle connection just as it is reused.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use super::accept::{Acceptor, read_head};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// How a reused connection is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,31 +28,27 @@ struct Counts {
 pub struct StaleIdp {
     pub addr: SocketAddr,
     counts: Arc<Mutex<Counts>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropping it stops the server.
+    _acceptor: Acceptor,
 }
 
 impl StaleIdp {
     pub fn start(jwks: &serde_json::Value, close: Close) -> StaleIdp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stale IdP");
-        let addr = listener.local_addr().expect("address");
         let counts = Arc::new(Mutex::new(Counts {
             jwks: jwks.to_string(),
             ..Counts::default()
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
+        let acceptor = {
             let counts = counts.clone();
-            super::serve_connections(listener, stop.clone(), move |stream| {
+            Acceptor::start("stale IdP", move |stream| {
                 counts.lock().expect("counts").connections += 1;
-                serve(stream, close, &counts)
+                serve(stream, close, &counts);
             })
         };
         StaleIdp {
-            addr,
+            addr: acceptor.addr,
             counts,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
@@ -72,19 +67,9 @@ impl StaleIdp {
     }
 }
 
-impl Drop for StaleIdp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wake the accept loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 fn serve(mut stream: TcpStream, close: Close, counts: &Mutex<Counts>) {
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    if !read_head(&mut stream) {
+    if read_head(&mut stream).is_none() {
         return;
     }
     let jwks = {
@@ -102,7 +87,7 @@ fn serve(mut stream: TcpStream, close: Close, counts: &Mutex<Counts>) {
     }
     // The next request on this connection is never answered.
     let arrived = match close {
-        Close::Fin => read_head(&mut stream),
+        Close::Fin => read_head(&mut stream).is_some(),
         // Waits for the request without consuming it: closing a socket with unread data
         // makes the kernel send a reset.
         Close::Reset => stream.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0),
@@ -110,17 +95,4 @@ fn serve(mut stream: TcpStream, close: Close, counts: &Mutex<Counts>) {
     if arrived {
         counts.lock().expect("counts").requests += 1;
     }
-}
-
-/// Reads one request head (these are GETs: no body); false on EOF or error.
-fn read_head(stream: &mut TcpStream) -> bool {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return false,
-        }
-    }
-    true
 }
