@@ -39,6 +39,17 @@ pub fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> std::io::Result<Response> {
+    request_with_body(addr, method, path, headers, "")
+}
+
+/// [`request`] with a body (and its `Content-Length`, unless `body` is empty).
+pub fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut text = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
@@ -51,7 +62,11 @@ pub fn request(
     for (name, value) in headers {
         text.push_str(&format!("{name}: {value}\r\n"));
     }
+    if !body.is_empty() {
+        text.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     text.push_str("\r\n");
+    text.push_str(body);
     stream.write_all(text.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
@@ -68,6 +83,30 @@ pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
     let auth = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
     request(addr, "GET", path, &headers).expect("HTTP request")
+}
+
+/// POSTs `form` (`application/x-www-form-urlencoded`) to `url` (`http://host:port/path`),
+/// authenticating with HTTP Basic as RFC 6749 §2.3.1 says: id and secret form-encoded first.
+pub fn post_form(url: &str, basic: (&str, &str), form: &[(&str, &str)]) -> Response {
+    use base64::Engine;
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr: SocketAddr = authority.parse().expect("host:port of an IP address");
+    let encode = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(basic.0), encode(basic.1));
+    let authorization = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    );
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let headers = [
+        ("Host", authority),
+        ("Authorization", authorization.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    request_with_body(addr, "POST", path, &headers, &body).expect("HTTP POST")
 }
 
 fn parse(raw: &[u8]) -> Option<Response> {

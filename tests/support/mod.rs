@@ -11,6 +11,7 @@ pub mod idp;
 pub mod introspection;
 pub mod load;
 pub mod logs;
+pub mod oidc_provider;
 pub mod proxy;
 pub mod server;
 pub mod stale;

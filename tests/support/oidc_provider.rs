@@ -1,0 +1,158 @@
+//! panva's `oidc-provider` (npm, pinned in `tests/interop/oidc-provider/`) as a child
+//! process on a free loopback port: its issuer and endpoints (from its own discovery
+//! document), access tokens by `client_credentials`, and RFC 7009 revocation.
+//!
+//! `.ci/setup-node-interop` installs it (`npm ci`); a missing install fails the test with
+//! that hint, nothing is skipped. The clients are the ones `server.js` registers.
+
+use super::{http, wait_for};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The resource server: the client we introspect as (`client_secret_basic`).
+pub const GATEWAY_ID: &str = "api-gateway";
+pub const GATEWAY_SECRET: &str = "gw:s3cr3t%with+odd chars";
+/// The API's caller, allowed `orders.read orders.write` by `client_credentials`.
+pub const APP_ID: &str = "orders-app";
+const APP_SECRET: &str = "app-secret";
+
+/// A running oidc-provider; killed by PID on drop.
+pub struct OidcProvider {
+    child: Child,
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub introspection_endpoint: String,
+    pub revocation_endpoint: String,
+    dir: tempfile::TempDir,
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/oidc-provider")
+}
+
+impl OidcProvider {
+    /// Starts `node server.js 0` and waits for the issuer line and the discovery document.
+    pub fn start() -> OidcProvider {
+        let dir = fixture();
+        assert!(
+            dir.join("node_modules/oidc-provider/package.json").exists(),
+            "oidc-provider is not installed: run `.ci/setup-node-interop` (npm ci in {})",
+            dir.display()
+        );
+        let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+        let logs = tempfile::tempdir().expect("temp dir");
+        let stdout = logs.path().join("stdout.log");
+        let child = Command::new(&node)
+            .arg("server.js")
+            .arg("0")
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(logs.path().join("stderr.log")).expect("log"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {node:?} ({e}): run `.ci/setup-node-interop` or set NODE")
+            });
+        // Owned by the guard from here on, so a failed wait below still ends the process.
+        let mut op = OidcProvider {
+            child,
+            issuer: String::new(),
+            token_endpoint: String::new(),
+            introspection_endpoint: String::new(),
+            revocation_endpoint: String::new(),
+            dir: logs,
+        };
+        op.issuer = wait_for(
+            "oidc-provider's issuer line",
+            Duration::from_secs(30),
+            || {
+                if let Ok(Some(status)) = op.child.try_wait() {
+                    panic!("oidc-provider exited early ({status}):\n{}", op.log());
+                }
+                // Its notices go to stdout too: the line to read is the JSON one.
+                let text = std::fs::read_to_string(&stdout).ok()?;
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find_map(|v| v["issuer"].as_str().map(str::to_owned))
+            },
+        );
+        // It builds the endpoint URLs from the request's Host: send the issuer's.
+        let host = op.issuer.trim_start_matches("http://").to_owned();
+        let discovery = http::request(
+            op.addr(),
+            "GET",
+            "/.well-known/openid-configuration",
+            &[("Host", &host)],
+        )
+        .expect("discovery");
+        assert_eq!(discovery.status, 200, "{discovery:?}");
+        let doc: serde_json::Value = serde_json::from_str(&discovery.body).expect("JSON");
+        assert_eq!(doc["issuer"], op.issuer.as_str());
+        let endpoint = |name: &str| {
+            doc[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {doc}"))
+                .to_owned()
+        };
+        op.token_endpoint = endpoint("token_endpoint");
+        op.introspection_endpoint = endpoint("introspection_endpoint");
+        op.revocation_endpoint = endpoint("revocation_endpoint");
+        op
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        let authority = self.issuer.strip_prefix("http://").expect("http issuer");
+        authority.parse().expect("127.0.0.1:port")
+    }
+
+    /// An access token for [`APP_ID`] with `scope`, for the RFC 8707 `resource` if given.
+    pub fn client_credentials(&self, scope: &str, resource: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials"), ("scope", scope)];
+        form.extend(resource.map(|r| ("resource", r)));
+        let answer = http::post_form(&self.token_endpoint, (APP_ID, APP_SECRET), &form);
+        assert_eq!(answer.status, 200, "token endpoint: {answer:?}");
+        let json: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON");
+        assert_eq!(json["token_type"], "Bearer", "{json}");
+        json["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// What the introspection endpoint answers about `token` when we ask it directly.
+    pub fn introspect(&self, token: &str) -> serde_json::Value {
+        let form = [("token", token), ("token_type_hint", "access_token")];
+        let answer = http::post_form(
+            &self.introspection_endpoint,
+            (GATEWAY_ID, GATEWAY_SECRET),
+            &form,
+        );
+        assert_eq!(answer.status, 200, "introspection endpoint: {answer:?}");
+        serde_json::from_str(&answer.body).expect("JSON")
+    }
+
+    /// Revokes `token` (RFC 7009) as the client it was issued to.
+    pub fn revoke(&self, token: &str) {
+        let form = [("token", token), ("token_type_hint", "access_token")];
+        let answer = http::post_form(&self.revocation_endpoint, (APP_ID, APP_SECRET), &form);
+        assert_eq!(answer.status, 200, "revocation endpoint: {answer:?}");
+    }
+
+    /// What oidc-provider wrote to stderr (and stdout) so far.
+    pub fn log(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name));
+        format!(
+            "{}{}",
+            read("stdout.log").unwrap_or_default(),
+            read("stderr.log").unwrap_or_default()
+        )
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
