@@ -17,7 +17,9 @@ use std::time::Duration;
 mod introspection;
 mod proxy;
 mod shared;
-pub use introspection::{AssertionKey, ClientAuth, IntrospectTokens, Introspection, Secret};
+pub use introspection::{
+    AssertionKey, ClientAuth, Endpoint, IntrospectTokens, Introspection, Secret,
+};
 pub use proxy::{Credentials, Proxy, ProxyServer};
 pub use shared::SharedSnapshot;
 

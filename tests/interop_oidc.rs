@@ -25,8 +25,9 @@ fn config(op: &OidcProvider, secret: &std::path::Path) -> String {
     issuer: {issuer}
     audiences: [api://orders]
     jwks: {{ discovery: true, allow_insecure_http: true }}
+    # The endpoint is found in oidc-provider's discovery document, as a user would.
     introspection:
-      endpoint: {endpoint}
+      discovery: true
       client_id: {GATEWAY_ID}
       client_secret_file: {secret}
       client_auth: client_secret_basic
@@ -41,7 +42,6 @@ routes:
     scopes: [orders.read]
 ",
         issuer = op.issuer,
-        endpoint = op.introspection_endpoint,
         secret = secret.display(),
     )
 }

@@ -87,7 +87,9 @@ pub struct TlsFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionFile {
-    pub endpoint: String,
+    pub endpoint: Option<String>,
+    /// Find `introspection_endpoint` in the issuer's metadata (RFC 8414 / OpenID).
+    pub discovery: Option<bool>,
     pub client_id: Option<String>,
     /// Relative paths are resolved against the config file's directory.
     pub client_secret_file: Option<PathBuf>,

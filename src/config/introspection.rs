@@ -8,7 +8,7 @@ use super::error::ConfigError;
 use super::file::{ClientAuthFile, IntrospectionFile};
 use crate::config;
 use crate::mint::SigningKey;
-use crate::snapshot::{AssertionKey, ClientAuth, Introspection, Secret};
+use crate::snapshot::{AssertionKey, ClientAuth, Endpoint, Introspection, Secret};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,15 +33,31 @@ impl Compiler<'_> {
         &self,
         field: &str,
         i: &IntrospectionFile,
+        issuers: &[String],
     ) -> Result<CompiledIntrospection, ConfigError> {
         let field = format!("{field}.introspection");
-        let endpoint = self.url(
-            &format!("{field}.endpoint"),
-            &i.endpoint,
-            i.allow_insecure_http,
-        )?;
+        let endpoint = match (&i.endpoint, i.discovery.unwrap_or(false), issuers) {
+            (Some(url), false, _) => {
+                Endpoint::Url(self.url(&format!("{field}.endpoint"), url, i.allow_insecure_http)?)
+            }
+            (None, true, issuers) => Endpoint::Discovery {
+                issuer: self.discovery_issuer(&field, issuers, i.allow_insecure_http)?,
+            },
+            _ => {
+                return Err(self.invalid(
+                    field,
+                    "expected exactly one of `endpoint` or `discovery: true`",
+                ));
+            }
+        };
+        // RFC 7523 §3: the assertion's audience identifies the authorization server —
+        // the endpoint we post to, or (discovered) the issuer.
+        let audience = match &endpoint {
+            Endpoint::Url(url) => url,
+            Endpoint::Discovery { issuer } => issuer,
+        };
         let mut files = Vec::new();
-        let client = self.client_auth(&field, i, &endpoint, &mut files)?;
+        let client = self.client_auth(&field, i, audience, &mut files)?;
         let positive = |name: &str, value: Option<config::Duration>, default: Duration| match value
         {
             None => Ok(default),
@@ -109,7 +125,7 @@ impl Compiler<'_> {
         &self,
         field: &str,
         i: &IntrospectionFile,
-        endpoint: &str,
+        audience: &str,
         files: &mut Vec<PathBuf>,
     ) -> Result<ClientAuth, ConfigError> {
         let secret = match &i.client_secret_file {
@@ -170,7 +186,7 @@ impl Compiler<'_> {
                 Ok(ClientAuth::PrivateKeyJwt {
                     client_id,
                     key: AssertionKey(Arc::new(signing)),
-                    audience: key.audience.clone().unwrap_or_else(|| endpoint.to_owned()),
+                    audience: key.audience.clone().unwrap_or_else(|| audience.to_owned()),
                 })
             }
             (ClientAuthFile::ClientSecretBasic, Some(client_id), Some(secret)) => {

@@ -57,19 +57,8 @@ impl Compiler<'_> {
             (None, None, Some(uri), false) => {
                 JwksLocation::Uri(self.url(&format!("{field}.uri"), uri, j.allow_insecure_http)?)
             }
-            (None, None, None, true) => match issuers {
-                [issuer] => {
-                    self.url(&format!("{field}.discovery"), issuer, j.allow_insecure_http)?;
-                    JwksLocation::Discovery {
-                        issuer: issuer.clone(),
-                    }
-                }
-                _ => {
-                    return Err(self.invalid(
-                        format!("{field}.discovery"),
-                        "discovery needs exactly one issuer",
-                    ));
-                }
+            (None, None, None, true) => JwksLocation::Discovery {
+                issuer: self.discovery_issuer(&field, issuers, j.allow_insecure_http)?,
             },
             _ => {
                 return Err(self.invalid(
@@ -217,6 +206,20 @@ impl Compiler<'_> {
             ));
         }
         Ok((path, pem))
+    }
+
+    /// The issuer whose metadata `{field}.discovery` reads: the only one, fetchable.
+    pub(super) fn discovery_issuer(
+        &self,
+        field: &str,
+        issuers: &[String],
+        allow_http: bool,
+    ) -> Result<String, ConfigError> {
+        let field = format!("{field}.discovery");
+        match issuers {
+            [issuer] => self.url(&field, issuer, allow_http),
+            _ => Err(self.invalid(field, "discovery needs exactly one issuer")),
+        }
     }
 
     /// A URL for fetching: absolute, `https` (or `http` with `allow_insecure_http`).

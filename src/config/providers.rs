@@ -104,7 +104,7 @@ impl Compiler<'_> {
         };
         let introspection = match &p.introspection {
             None => None,
-            Some(i) => Some(self.introspection(field, i)?),
+            Some(i) => Some(self.introspection(field, i, &issuers)?),
         };
         let introspects_jwts = introspection
             .as_ref()

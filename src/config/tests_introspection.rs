@@ -20,6 +20,7 @@ fn an_introspection_only_provider_needs_no_issuer_or_keys_and_gets_the_defaults(
     let p = &snap.providers[0];
     assert!(p.issuers.is_empty() && p.keys.is_empty());
     let i = p.introspection.as_ref().unwrap();
+    assert_eq!(i.endpoint.to_string(), "https://idp.test/introspect");
     assert_eq!(i.client, ClientAuth::None { client_id: None });
     assert_eq!(i.tokens, IntrospectTokens::Opaque);
     assert_eq!(i.token_type_hint.as_deref(), Some("access_token"));
@@ -132,6 +133,24 @@ fn combinations_that_cannot_work_are_errors_naming_the_field() {
             with(&format!("{ENDPOINT}      endpoint_typo: x\n")),
             "endpoint_typo",
         ),
+        (
+            with("    introspection: { allow_insecure_http: true }\n"),
+            "providers[0].introspection: expected exactly one of `endpoint` or `discovery: true`",
+        ),
+        (
+            with(&format!("{ENDPOINT}      discovery: true\n")),
+            "providers[0].introspection: expected exactly one of `endpoint` or `discovery: true`",
+        ),
+        (
+            with("    introspection: { discovery: true }\n"),
+            "providers[0].introspection.discovery: discovery needs exactly one issuer",
+        ),
+        (
+            with(
+                "    issuers: [https://a.test, https://b.test]\n    introspection: { discovery: true, tokens: all }\n",
+            ),
+            "providers[0].introspection.discovery: discovery needs exactly one issuer",
+        ),
     ];
     for (yaml, expected) in cases {
         let e = error(&yaml);
@@ -204,4 +223,22 @@ fn private_key_jwt_reads_a_pkcs8_key_and_defaults_the_audience_to_the_endpoint()
         let e = compile(lines).unwrap_err().to_string();
         assert!(e.contains(expected), "{expected:?} not in {e:?}");
     }
+}
+
+#[test]
+fn discovery_finds_the_endpoint_in_the_issuers_metadata_and_signs_for_the_issuer() {
+    let yaml =
+        with("    issuer: https://idp.test\n    introspection: { discovery: true, tokens: all }\n");
+    let snap = compile_str(&yaml, Path::new("c.yaml")).unwrap();
+    let i = snap.providers[0].introspection.as_ref().unwrap();
+    assert_eq!(
+        i.endpoint,
+        crate::snapshot::Endpoint::Discovery {
+            issuer: "https://idp.test".into()
+        }
+    );
+    assert_eq!(
+        i.endpoint.to_string(),
+        "the introspection_endpoint of https://idp.test"
+    );
 }

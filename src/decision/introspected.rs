@@ -56,7 +56,7 @@ pub(super) fn judge<'s>(
     let endpoint = provider
         .introspection
         .as_ref()
-        .map_or("", |i| i.endpoint.as_str());
+        .map_or_else(String::new, |i| i.endpoint.to_string());
     let claims = match answer {
         Some(Answer::Active(claims)) => Ok(claims.clone()),
         Some(Answer::Inactive) => Err(Reason::TokenInactive),

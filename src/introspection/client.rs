@@ -6,7 +6,7 @@
 //! redirected POST would carry the token somewhere the config never named).
 
 use super::Answer;
-use crate::remote::fetch::{error_chain, lost_before_answer};
+use crate::remote::fetch::{self, error_chain, lost_before_answer};
 use crate::remote::outbound::{Outbound, Route, client_builder};
 use crate::snapshot::{AssertionKey, ClientAuth, Introspection, Proxy};
 use crate::token::json;
@@ -33,6 +33,8 @@ pub enum Failure {
     TooLarge(usize),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Discovery(String),
     #[error("too many introspection requests in flight")]
     Overloaded,
     #[error("no answer within the Check's deadline")]
@@ -48,6 +50,7 @@ impl Failure {
             Failure::Status(_) => "http_status",
             Failure::TooLarge(_) => "too_large",
             Failure::Invalid(_) => "invalid",
+            Failure::Discovery(_) => "discovery",
             Failure::Overloaded => "overloaded",
             Failure::Deadline => "deadline",
         }
@@ -143,16 +146,52 @@ fn assertion(client_id: &str, key: &AssertionKey, audience: &str) -> Result<Stri
         .map_err(|e| Failure::Client(format!("cannot sign the client assertion: {e}")))
 }
 
-/// Asks the endpoint about `token`; the answer and the size of its JSON.
+/// The `introspection_endpoint` in `issuer`'s metadata (RFC 8414, then OpenID Connect
+/// discovery; the document's `issuer` must be this one), fetched through the provider's
+/// proxy with the endpoint's TLS trust.
+pub async fn discover(
+    settings: &Introspection,
+    proxy: &Proxy,
+    issuer: &str,
+) -> Result<String, Failure> {
+    let route = Route::new(proxy).map_err(Failure::Client)?;
+    let client = fetch::client_for(&Outbound {
+        route: &route,
+        ca_pem: settings.ca_pem.as_deref(),
+        allow_insecure_http: settings.allow_insecure_http,
+        timeout: settings.timeout,
+        connect_timeout: settings.connect_timeout,
+    })
+    .map_err(|e| Failure::Client(e.to_string()))?;
+    let url = fetch::discover_member(
+        &client,
+        settings.max_bytes,
+        issuer,
+        "introspection_endpoint",
+    )
+    .await
+    .map_err(|e| Failure::Discovery(e.to_string()))?;
+    match reqwest::Url::parse(&url).map(|u| u.scheme().to_owned()) {
+        Ok(scheme) if scheme == "https" || (scheme == "http" && settings.allow_insecure_http) => {
+            Ok(url)
+        }
+        _ => Err(Failure::Discovery(format!(
+            "{issuer} names introspection_endpoint {url:?}, which is not an https URL"
+        ))),
+    }
+}
+
+/// Asks the endpoint at `url` about `token`; the answer and the size of its JSON.
 pub async fn introspect(
     client: &reqwest::Client,
     settings: &Introspection,
+    url: &str,
     token: &str,
 ) -> Result<(Answer, usize), Failure> {
     let (body, authorization) = request_parts(settings, token)?;
     let send = || {
         let mut request = client
-            .post(&settings.endpoint)
+            .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
             .body(body.clone());
@@ -237,7 +276,7 @@ mod tests {
 
     fn settings(client: ClientAuth) -> Introspection {
         Introspection {
-            endpoint: "https://idp.test/introspect".into(),
+            endpoint: crate::snapshot::Endpoint::Url("https://idp.test/introspect".into()),
             client,
             token_type_hint: Some("access_token".into()),
             tokens: IntrospectTokens::Opaque,

@@ -16,7 +16,7 @@ pub use client::Failure;
 pub use metrics::Metrics;
 
 use crate::lock::lock;
-use crate::snapshot::{Introspection, Provider};
+use crate::snapshot::{Endpoint as EndpointLocation, Introspection, Provider, Proxy};
 use cache::{AnswerCache, Key};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -39,7 +39,11 @@ pub enum Answer {
 struct Endpoint {
     fingerprint: [u8; 32],
     settings: Arc<Introspection>,
+    proxy: Proxy,
     client: Result<reqwest::Client, Failure>,
+    /// The URL found by discovery, once found (a failure is not kept: the next request
+    /// tries again).
+    discovered: tokio::sync::OnceCell<String>,
     cache: AnswerCache,
     limit: Arc<Semaphore>,
     /// Requests in flight, by token key; each holds one permit of `limit`.
@@ -70,7 +74,9 @@ impl Introspector {
         let endpoint = Arc::new(Endpoint {
             fingerprint: provider.fingerprint,
             settings: settings.clone(),
+            proxy: provider.proxy.clone(),
             client: client::client(settings, &provider.proxy),
+            discovered: tokio::sync::OnceCell::new(),
             cache: AnswerCache::new(settings.entries),
             limit: Arc::new(Semaphore::new(settings.max_concurrent)),
             in_flight: Mutex::default(),
@@ -152,6 +158,20 @@ fn deadline() -> Arc<Answer> {
     Arc::new(Answer::Unavailable(Failure::Deadline))
 }
 
+impl Endpoint {
+    /// Where to post: the configured URL, or the one discovery finds.
+    async fn url(&self) -> Result<&str, Failure> {
+        match &self.settings.endpoint {
+            EndpointLocation::Url(url) => Ok(url),
+            EndpointLocation::Discovery { issuer } => self
+                .discovered
+                .get_or_try_init(|| client::discover(&self.settings, &self.proxy, issuer))
+                .await
+                .map(String::as_str),
+        }
+    }
+}
+
 /// One request, run on its own task.
 struct Request {
     endpoint: Arc<Endpoint>,
@@ -165,7 +185,10 @@ impl Request {
         let settings = &self.endpoint.settings;
         let started = Instant::now();
         let result = match &self.endpoint.client {
-            Ok(client) => client::introspect(client, settings, token).await,
+            Ok(client) => match self.endpoint.url().await {
+                Ok(url) => client::introspect(client, settings, url, token).await,
+                Err(failure) => Err(failure),
+            },
             Err(failure) => Err(failure.clone()),
         };
         self.metrics

@@ -97,11 +97,11 @@ pub fn client(source: &RemoteSource, proxy: &Proxy) -> Result<Client, FetchError
 pub fn client_for(outbound: &Outbound) -> Result<Client, FetchError> {
     let build = |max_idle: usize| {
         outbound::client_builder(outbound)
-        .map_err(FetchError::Client)?
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-        .pool_max_idle_per_host(max_idle)
-        .build()
-        .map_err(|e| FetchError::Client(e.to_string()))
+            .map_err(FetchError::Client)?
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .pool_max_idle_per_host(max_idle)
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))
     };
     Ok(Client {
         pooled: build(usize::MAX)?,

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// How to introspect one provider's tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Introspection {
-    pub endpoint: String,
+    pub endpoint: Endpoint,
     pub client: ClientAuth,
     /// Sent as `token_type_hint` (RFC 7662 §2.1); `None`: not sent.
     pub token_type_hint: Option<String>,
@@ -30,6 +30,27 @@ pub struct Introspection {
     pub ca_pem: Option<Vec<u8>>,
     /// The largest response body read.
     pub max_bytes: usize,
+}
+
+/// Where the endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Url(String),
+    /// The `introspection_endpoint` of this issuer's metadata, found at the first use.
+    Discovery {
+        issuer: String,
+    },
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Url(url) => f.write_str(url),
+            Endpoint::Discovery { issuer } => {
+                write!(f, "the introspection_endpoint of {issuer}")
+            }
+        }
+    }
 }
 
 /// Client authentication at the endpoint (RFC 7662 §2.1, RFC 6749 §2.3.1).
