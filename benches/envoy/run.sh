@@ -7,6 +7,10 @@
 #   BASELINE_BIN=path benches/envoy/run.sh ...  this build vs an older one (e.g. last main),
 #       both over gRPC, ext_authz_external_es256 interleaved round by round against two servers
 #       (sessions baseline-bin-*, this-bin-*); the older one gets only the flags every build has
+#   OPAQUE=1 benches/envoy/run.sh ...  a reused JWT vs a reused opaque token answered from the
+#       introspection cache (a loopback RFC 7662 endpoint, benches/envoy/introspection_endpoint.py,
+#       asked once), ext_authz_external_es256 interleaved round by round (sessions jwt-token-*,
+#       opaque-token-*)
 #   HTTP_MODE=1 benches/envoy/run.sh ...  gRPC vs HTTP mode: ext_authz_external_es256 against
 #       our gRPC listener and against our HTTP front end (benches/envoy/ext_authz_http.yaml),
 #       interleaved round by round, one summary each (sessions grpc-mode-*, http-mode-*)
@@ -38,12 +42,28 @@ fi
 
 default_upstream='upstream: { claim_headers: { sub: x-jwt-sub } }'
 upstream_line="${AUTHZ_UPSTREAM-$default_upstream}"
+opaque_provider=""
+if [ "${OPAQUE:-0}" = 1 ]; then
+  rm -f "$PERF_WORK/introspection.port"
+  python3 "$ROOT/benches/envoy/introspection_endpoint.py" "$PERF_WORK/introspection.port" &
+  INTROSPECTION=$!
+  trap 'kill "$INTROSPECTION" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do [ -s "$PERF_WORK/introspection.port" ] && break; sleep 0.1; done
+  opaque_provider="  - name: opaque
+    audiences: [https://api.example.com/]
+    introspection:
+      endpoint: http://127.0.0.1:$(cat "$PERF_WORK/introspection.port")/introspect
+      allow_insecure_http: true
+      cache: { max_ttl: 1h }"
+  echo "2YotnFZFEjr1zCsicMWpAA" >"$PERF_WORK/token_opaque.txt"
+fi
 cat >"$PERF_WORK/authz-config.yaml" <<YAML
 providers:
   - name: lab
     issuer: https://issuer.example.com
     audiences: [https://api.example.com/]
     jwks: { file: $TMP_DIR/jwks.json }
+$opaque_provider
 $upstream_line
 YAML
 
@@ -55,7 +75,7 @@ RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$AUTHZ_BIN" serve \
   --http-listen "127.0.0.1:$AUTHZ_HTTP_PORT" --http-envoy-path-prefix /authz \
   ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"} >"$PERF_WORK/authz.log" 2>&1 &
 AUTHZ=$!
-trap 'kill "$AUTHZ" 2>/dev/null || true' EXIT
+trap 'kill "$AUTHZ" ${INTROSPECTION:-} 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/authz.log"; exit 1; }
 if [ -n "${BASELINE_BIN:-}" ]; then
@@ -92,6 +112,17 @@ if [ -n "${BASELINE_BIN:-}" ]; then
     echo "== $which build"
     "$PY" "$PERF/summarize.py" "$RESULTS" "$which-bin-$session/" ext_authz_external_es256
   done
+elif [ "${OPAQUE:-0}" = 1 ]; then
+  session="$(date -u +%Y%m%dT%H%M%SZ)"
+  for r in $(seq "$ROUNDS"); do
+    RUN_ID="jwt-token-$session/r$r" "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
+    RUN_ID="opaque-token-$session/r$r" TOKEN_FILE="$PERF_WORK/token_opaque.txt" \
+      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
+  done
+  for which in jwt opaque; do
+    echo "== $which token"
+    "$PY" "$PERF/summarize.py" "$RESULTS" "$which-token-$session/" ext_authz_external_es256
+  done
 elif [ "${HTTP_MODE:-0}" = 1 ]; then
   # The harness has no HTTP-mode scenario and reads templates from its own directory: run
   # it from an overlay (symlinks to every file, ext_authz_grpc.yaml replaced by ours), so
@@ -116,5 +147,5 @@ else
   "$PERF/compare.sh" "$ROUNDS" "$SECONDS_EACH" "$CONNS"
 fi
 echo "envoy-jwt-authz metrics after the run:"
-curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/metrics" | grep -E '^(token_cache|authz_decisions_total)' || true
+curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/metrics" | grep -E '^(token_cache|authz_decisions_total|introspection_(requests|cache))' || true
 echo "envoy-jwt-authz RSS: $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$AUTHZ/status")"

@@ -62,18 +62,20 @@ impl Metrics {
         );
     }
 
-    pub fn count(
+    /// The counter of `provider` and `result` in `family` (shared: incrementing the
+    /// returned handle counts in the family).
+    pub fn counter(
         &self,
-        provider: &str,
         family: &Family<ProviderResult, Counter>,
+        provider: &str,
         result: &'static str,
-    ) {
+    ) -> Counter {
         family
             .get_or_create(&ProviderResult {
                 provider: provider.to_owned(),
                 result,
             })
-            .inc();
+            .clone()
     }
 }
 

@@ -18,6 +18,7 @@ pub use metrics::Metrics;
 use crate::lock::lock;
 use crate::snapshot::{Endpoint as EndpointLocation, Introspection, Provider, Proxy};
 use cache::{AnswerCache, Key};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,10 @@ pub enum Answer {
 /// The state of one provider's endpoint, for one config of it.
 struct Endpoint {
     fingerprint: [u8; 32],
+    /// This provider's cache counters, looked up once (not per Check).
+    hits: Counter,
+    misses: Counter,
+    joins: Counter,
     settings: Arc<Introspection>,
     proxy: Proxy,
     client: Result<reqwest::Client, Failure>,
@@ -71,8 +76,15 @@ impl Introspector {
         {
             return e.clone();
         }
+        let counter = |result| {
+            self.metrics
+                .counter(&self.metrics.cache, &provider.name, result)
+        };
         let endpoint = Arc::new(Endpoint {
             fingerprint: provider.fingerprint,
+            hits: counter("hit"),
+            misses: counter("miss"),
+            joins: counter("joined"),
             settings: settings.clone(),
             proxy: provider.proxy.clone(),
             client: client::client(settings, &provider.proxy),
@@ -105,21 +117,22 @@ impl Introspector {
         let key = endpoint.cache.key(token);
         let name = provider.name.as_str();
         if let Some(hit) = endpoint.cache.get(&key, Instant::now()) {
-            self.metrics.count(name, &self.metrics.cache, "hit");
+            endpoint.hits.inc();
             return hit;
         }
         let mut receiver = {
             let mut in_flight = lock(&endpoint.in_flight);
             match in_flight.get(&key) {
                 Some(receiver) => {
-                    self.metrics.count(name, &self.metrics.cache, "joined");
+                    endpoint.joins.inc();
                     receiver.clone()
                 }
                 None => {
-                    self.metrics.count(name, &self.metrics.cache, "miss");
+                    endpoint.misses.inc();
                     let Ok(permit) = endpoint.limit.clone().try_acquire_owned() else {
                         self.metrics
-                            .count(name, &self.metrics.requests, "overloaded");
+                            .counter(&self.metrics.requests, name, "overloaded")
+                            .inc();
                         return Arc::new(Answer::Unavailable(Failure::Overloaded));
                     };
                     let (sender, receiver) = watch::channel(None);
@@ -214,7 +227,8 @@ impl Request {
             Answer::Unavailable(failure) => failure.kind(),
         };
         self.metrics
-            .count(&self.provider, &self.metrics.requests, result);
+            .counter(&self.metrics.requests, &self.provider, result)
+            .inc();
         let answer = Arc::new(answer);
         // A failure is never cached: the next Check asks again.
         self.endpoint

@@ -139,6 +139,11 @@ impl TokenCache {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return hit;
         }
+        // Only a compact JWS (two dots) is ever stored: anything else (an opaque token on
+        // its way to introspection) is not counted as a miss. Checked here, off the hit path.
+        if token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return verify(token, snapshot, allowed, now);
+        }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = verify(token, snapshot, allowed, now);
         if let Ok(verified) = &result {
@@ -304,6 +309,11 @@ mod tests {
                 .claims()["sub"],
             "bob"
         );
+        assert_eq!(cache.counts(), (1, 2));
+        // What cannot be a JWS is judged as before but counts as neither.
+        for opaque in ["2YotnFZFEjr1zCsicMWpAA", "a.b", "a.b.c.d.e"] {
+            assert!(cache.verify(opaque, &snap, &ProviderSet::Any, NOW).is_err());
+        }
         assert_eq!(cache.counts(), (1, 2));
     }
 
