@@ -254,3 +254,52 @@ fn a_config_change_drops_the_providers_cache() {
     assert_eq!(s.get("/", "tok-a").status, 200);
     assert_eq!(s.corp.calls("tok-a"), 2, "a changed provider asks again");
 }
+
+/// `tokens: all` (Okta's org authorization server): a JWT whose `iss` names the provider is
+/// judged by its endpoint — no key of ours could validate it, and none is configured.
+#[test]
+fn a_tokens_all_providers_jwts_are_judged_by_its_endpoint() {
+    use crate::support::{ec_key, ec_key_2, mint};
+    let endpoint = Introspection::start(ClientCheck::Post {
+        id: "gw".into(),
+        secret: SECRET.into(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), SECRET).unwrap();
+    let server = Server::start(&format!(
+        "providers:
+  - name: org
+    issuer: https://org.test
+    audiences: [{AUDIENCE}]
+    introspection:
+      endpoint: {}
+      allow_insecure_http: true
+      client_id: gw
+      client_secret_file: {}
+      client_auth: client_secret_post
+      tokens: all
+upstream: {{ claim_headers: {{ sub: x-jwt-sub }} }}
+",
+        endpoint.url(),
+        dir.path().join("secret").display()
+    ));
+    let envoy = Envoy::start(server.grpc.port(), false);
+    let claims =
+        |sub: &str| json!({"iss": "https://org.test", "sub": sub, "exp": UnixTime::now().0 + 600});
+    let known = mint(&ec_key(), &claims("alice"));
+    endpoint.set(&known, active("alice", ""));
+    let allowed = http::get(envoy.listener, "/", Some(&known));
+    assert_eq!(allowed.status, 200, "{}", server.log());
+    assert_eq!(allowed.header("x-upstream-saw-sub"), Some("alice"));
+    // Another key, unknown to the endpoint: its answer, not a signature, refuses it.
+    let unknown = mint(&ec_key_2(), &claims("mallory"));
+    let refused = http::get(envoy.listener, "/", Some(&unknown));
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused
+            .header("www-authenticate")
+            .unwrap()
+            .contains("token inactive")
+    );
+    assert_eq!((endpoint.calls(&known), endpoint.calls(&unknown)), (1, 1));
+}

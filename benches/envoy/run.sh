@@ -80,10 +80,15 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/d
 curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/authz.log"; exit 1; }
 if [ -n "${BASELINE_BIN:-}" ]; then
   BASELINE_GRPC_PORT="${BASELINE_GRPC_PORT:-9196}" BASELINE_ADMIN_PORT="${BASELINE_ADMIN_PORT:-9197}"
+  # A build with a debug listener must not take its default port (our admin port here).
+  baseline_debug=()
+  if "$BASELINE_BIN" serve --help | grep -q -- --debug-listen; then
+    baseline_debug=(--debug-listen "127.0.0.1:${BASELINE_DEBUG_PORT:-9198}")
+  fi
   RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$BASELINE_BIN" serve \
     --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$BASELINE_GRPC_PORT" \
     --admin-listen "127.0.0.1:$BASELINE_ADMIN_PORT" --worker-threads "${WORKERS:-1}" \
-    >"$PERF_WORK/baseline.log" 2>&1 &
+    "${baseline_debug[@]}" >"$PERF_WORK/baseline.log" 2>&1 &
   BASELINE=$!
   trap 'kill "$AUTHZ" "$BASELINE" 2>/dev/null || true' EXIT
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
@@ -100,29 +105,28 @@ if [ "${DISTINCT:-0}" = 1 ]; then
 else
   export SCENARIOS="${SCENARIOS:-baseline jwt_authn_rs256 jwt_authn_es256 ext_authz_grpc ext_authz_external_rs256 ext_authz_external_es256}"
 fi
+# interleave A B: ROUNDS rounds of ext_authz_external_es256, each running `run_A` then
+# `run_B` (functions taking a RUN_ID), then one summary per side (sessions A-*, B-*).
+interleave() {
+  local session r side
+  session="$(date -u +%Y%m%dT%H%M%SZ)"
+  for r in $(seq "$ROUNDS"); do
+    for side in "$1" "$2"; do "run_$side" "$side-$session/r$r"; done
+  done
+  for side in "$1" "$2"; do
+    echo "== $side"
+    "$PY" "$PERF/summarize.py" "$RESULTS" "$side-$session/" ext_authz_external_es256
+  done
+}
+scenario() { "${2:-$PERF/run.sh}" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"; }
 if [ -n "${BASELINE_BIN:-}" ]; then
-  session="$(date -u +%Y%m%dT%H%M%SZ)"
-  for r in $(seq "$ROUNDS"); do
-    RUN_ID="baseline-bin-$session/r$r" EXTERNAL_AUTHZ_PORT="$BASELINE_GRPC_PORT" AUTHZ_PID="$BASELINE" \
-      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
-    RUN_ID="this-bin-$session/r$r" EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ" \
-      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
-  done
-  for which in baseline this; do
-    echo "== $which build"
-    "$PY" "$PERF/summarize.py" "$RESULTS" "$which-bin-$session/" ext_authz_external_es256
-  done
+  run_baseline-bin() { RUN_ID="$1" EXTERNAL_AUTHZ_PORT="$BASELINE_GRPC_PORT" AUTHZ_PID="$BASELINE" scenario; }
+  run_this-bin() { RUN_ID="$1" EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ" scenario; }
+  interleave baseline-bin this-bin
 elif [ "${OPAQUE:-0}" = 1 ]; then
-  session="$(date -u +%Y%m%dT%H%M%SZ)"
-  for r in $(seq "$ROUNDS"); do
-    RUN_ID="jwt-token-$session/r$r" "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
-    RUN_ID="opaque-token-$session/r$r" TOKEN_FILE="$PERF_WORK/token_opaque.txt" \
-      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
-  done
-  for which in jwt opaque; do
-    echo "== $which token"
-    "$PY" "$PERF/summarize.py" "$RESULTS" "$which-token-$session/" ext_authz_external_es256
-  done
+  run_jwt-token() { RUN_ID="$1" scenario; }
+  run_opaque-token() { RUN_ID="$1" TOKEN_FILE="$PERF_WORK/token_opaque.txt" scenario; }
+  interleave jwt-token opaque-token
 elif [ "${HTTP_MODE:-0}" = 1 ]; then
   # The harness has no HTTP-mode scenario and reads templates from its own directory: run
   # it from an overlay (symlinks to every file, ext_authz_grpc.yaml replaced by ours), so
@@ -132,17 +136,9 @@ elif [ "${HTTP_MODE:-0}" = 1 ]; then
   for f in "$PERF"/*; do [ "$(basename "$f")" = envoy ] || ln -s "$f" "$overlay/"; done
   for f in "$PERF"/envoy/*; do ln -s "$f" "$overlay/envoy/"; done
   ln -sf "$ROOT/benches/envoy/ext_authz_http.yaml" "$overlay/envoy/ext_authz_grpc.yaml"
-  session="$(date -u +%Y%m%dT%H%M%SZ)"
-  for r in $(seq "$ROUNDS"); do
-    RUN_ID="grpc-mode-$session/r$r" EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" \
-      "$PERF/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
-    RUN_ID="http-mode-$session/r$r" EXTERNAL_AUTHZ_PORT="$AUTHZ_HTTP_PORT" \
-      "$overlay/run.sh" ext_authz_external_es256 "$SECONDS_EACH" "$CONNS"
-  done
-  for mode in grpc http; do
-    echo "== $mode mode"
-    "$PY" "$PERF/summarize.py" "$RESULTS" "$mode-mode-$session/" ext_authz_external_es256
-  done
+  run_grpc-mode() { RUN_ID="$1" EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" scenario; }
+  run_http-mode() { RUN_ID="$1" EXTERNAL_AUTHZ_PORT="$AUTHZ_HTTP_PORT" scenario "" "$overlay/run.sh"; }
+  interleave grpc-mode http-mode
 else
   "$PERF/compare.sh" "$ROUNDS" "$SECONDS_EACH" "$CONNS"
 fi

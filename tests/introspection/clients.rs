@@ -3,11 +3,12 @@
 //! never shown, and `explain --introspect`.
 
 use super::{SECRET, active, config, start};
-use crate::support::AUDIENCE;
 use crate::support::envoy::Envoy;
 use crate::support::http;
 use crate::support::introspection::{ClientCheck, Introspection};
 use crate::support::server::Server;
+use crate::support::{AUDIENCE, wait_for};
+use std::time::Duration;
 
 #[test]
 fn the_client_secret_never_leaves_its_file() {
@@ -184,4 +185,29 @@ fn introspection_goes_through_the_providers_proxy() {
     assert_eq!(answer.status, 200, "{}", proxied.log());
     assert_eq!(proxy.requests(), [format!("POST {url}")]);
     assert_eq!(endpoint.calls("tok-a"), 1);
+}
+
+/// The secret file is watched: a rotated secret reaches the endpoint without a restart
+/// (the provider changes, so its client and cache are new), and neither value is logged.
+#[test]
+fn a_rotated_secret_file_is_picked_up_without_a_restart() {
+    let corp = Introspection::start(ClientCheck::Basic("api+gateway:new-secret".into()));
+    let partner = Introspection::start(ClientCheck::Basic("unused".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "old-secret").unwrap();
+    let server = Server::start(&config(&corp, &partner, &secret, ""));
+    let envoy = Envoy::start(server.grpc.port(), false);
+    corp.set("tok-a", active("alice", ""));
+    let status = || http::get(envoy.listener, "/", Some("tok-a")).status;
+    assert_eq!(status(), 503, "the endpoint refuses the old secret");
+    std::fs::write(&secret, "new-secret\n").unwrap();
+    wait_for("the rotated secret", Duration::from_secs(20), || {
+        (status() == 200).then_some(())
+    });
+    let log = server.log();
+    assert!(
+        !log.contains("new-secret") && !log.contains("old-secret"),
+        "{log}"
+    );
 }
