@@ -181,7 +181,60 @@ fn summary(path: &Path, snapshot: &Snapshot) -> String {
             p.clock_skew.as_secs(),
         ));
     }
+    let requirements = snapshot
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                r.name.clone().unwrap_or_else(|| format!("routes[{i}]")),
+                &r.requirement,
+            )
+        })
+        .chain(std::iter::once((
+            "default".to_owned(),
+            &snapshot.default_requirement,
+        )));
+    for (label, r) in requirements {
+        out.push_str(&route_summary(snapshot, &label, r));
+    }
+    for (scope, implied) in snapshot.scope_implies.iter() {
+        let implied: Vec<&str> = implied.collect();
+        out.push_str(&format!("scope {scope} implies [{}]\n", implied.join(", ")));
+    }
     out
+}
+
+/// One line per route: who may call it and what the token must carry.
+fn route_summary(snapshot: &Snapshot, label: &str, r: &crate::snapshot::Requirement) -> String {
+    let providers = match &r.providers {
+        crate::snapshot::ProviderSet::Any => "any".to_owned(),
+        crate::snapshot::ProviderSet::Only(list) => {
+            let names: Vec<&str> = list
+                .iter()
+                .map(|i| snapshot.providers[*i].name.as_str())
+                .collect();
+            format!("[{}]", names.join(", "))
+        }
+    };
+    let mut line = format!("route {label}: providers {providers}");
+    if r.allow_anonymous {
+        line.push_str(" anonymous");
+    }
+    if !r.scopes.is_empty() {
+        line.push_str(&format!(" scopes [{}]", r.scopes.join(" ")));
+    }
+    if let Some(audiences) = &r.audiences {
+        let list: Vec<&str> = audiences.iter().map(String::as_str).collect();
+        line.push_str(&format!(" audiences [{}]", list.join(", ")));
+    }
+    if !r.step_up.acr_values.is_empty() {
+        line.push_str(&format!(" acr_values [{}]", r.step_up.acr_values.join(" ")));
+    }
+    if let Some(age) = r.step_up.max_age {
+        line.push_str(&format!(" max_age {}s", age.as_secs()));
+    }
+    line + "\n"
 }
 
 /// Why a demo command failed.

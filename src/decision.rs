@@ -7,7 +7,7 @@ use crate::route::{self, Target};
 use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
 use crate::token::extract::bearer_token;
-use crate::token::verify::{Observed, Rejection, UnixTime, verify_traced};
+use crate::token::verify::{Accept, Observed, Rejection, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
 
 /// The parts of an HTTP request the decision reads.
@@ -285,17 +285,21 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         Ok(None) => return Decision::Allow(anonymous(snapshot, selected, request)),
         Err(reason) => return Denial::new(reason).route(route).render(snapshot),
     };
+    let accept = Accept::from(requirement);
     let verified = match cache {
-        Some(cache) => cache.verify(token, snapshot, &requirement.providers, now),
-        None => verify_traced(token, snapshot, &requirement.providers, now, tracer),
+        Some(cache) => cache.verify(token, snapshot, accept, now),
+        None => verify_traced(token, snapshot, accept, now, tracer),
     };
     let verified = verified.or_else(|rejection| {
         match introspector_for(&rejection, snapshot, &requirement.providers) {
             Some((provider, opaque)) => {
-                judge(provider, opaque, introspected, now, tracer).map_err(|reason| Rejection {
-                    reason,
-                    provider: Some(provider),
-                    observed: rejection.observed,
+                let audiences = accept.audiences_of(provider);
+                judge(provider, audiences, opaque, introspected, now, tracer).map_err(|reason| {
+                    Rejection {
+                        reason,
+                        provider: Some(provider),
+                        observed: rejection.observed,
+                    }
                 })
             }
             None => Err(rejection),
@@ -312,15 +316,42 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         }
     };
     let provider = Some(verified.provider().name.as_str());
+    if let Err(reason) = step_up::check(&verified, &requirement.step_up, now, tracer) {
+        return Denial::new(reason)
+            .route(route)
+            .provider(provider)
+            .step_up(&requirement.step_up)
+            .observed(Some(verified.observed()))
+            .render(snapshot);
+    }
     let granted = scopes(verified.claims());
-    let scoped = if requirement.scopes.iter().all(|s| granted.contains(s)) {
+    let implies = &snapshot.scope_implies;
+    let scoped = if requirement
+        .scopes
+        .iter()
+        .all(|s| implies.granted_by(&granted, s).is_some())
+    {
         Ok(())
     } else {
         Err(Reason::InsufficientScope)
     };
     if let Err(reason) = stage(tracer, Check::Scopes, scoped, || {
         let required = format!("[{}]", requirement.scopes.join(" "));
-        (required, format!("[{}]", granted.join(" ")))
+        // Which held scope satisfied each requirement, when it was not the scope itself.
+        let via: Vec<String> = requirement
+            .scopes
+            .iter()
+            .filter_map(|s| match implies.granted_by(&granted, s) {
+                Some(g) if g != s => Some(format!("{s} via {g}")),
+                _ => None,
+            })
+            .collect();
+        let held = format!("[{}]", granted.join(" "));
+        let actual = match via.as_slice() {
+            [] => held,
+            via => format!("{held}; {}", via.join(", ")),
+        };
+        (required, actual)
     }) {
         return Denial::new(reason)
             .route(route)
@@ -361,6 +392,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
 mod answer;
 mod claims;
 mod introspected;
+mod step_up;
 
 use answer::{Denial, allow, anonymous};
 use claims::claim_has;
@@ -373,5 +405,7 @@ mod tests;
 mod tests_hardening;
 #[cfg(test)]
 mod tests_introspection;
+#[cfg(test)]
+mod tests_resource;
 #[cfg(test)]
 mod tests_trace;

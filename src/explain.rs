@@ -132,10 +132,7 @@ pub fn explain(
     };
     let steps = Check::ALL
         .iter()
-        // Introspection is a stage of opaque tokens only: not listed for a JWT.
-        .filter(|check| {
-            **check != Check::Introspection || trace.steps.iter().any(|s| s.check == **check)
-        })
+        .filter(|check| !check.optional() || trace.steps.iter().any(|s| s.check == **check))
         .map(
             |check| match trace.steps.iter().rfind(|s| s.check == *check) {
                 Some(step) => Step {

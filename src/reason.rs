@@ -77,6 +77,10 @@ pub enum Reason {
     /// The provider's remote key set has not been fetched yet (the IdP was unreachable
     /// since startup): the token cannot be judged, so the answer is 503, not 401.
     KeysUnavailable,
+    /// RFC 9470: the route requires `acr_values` and the token's `acr` is none of them.
+    InsufficientAcr,
+    /// RFC 9470: the route has a `max_age` and the token's `auth_time` is older (or absent).
+    AuthenticationTooOld,
     /// The token lacks a scope the route requires.
     InsufficientScope,
     /// A claim the route requires does not have the required value.
@@ -93,6 +97,8 @@ pub enum ErrorCode {
     InvalidRequest,
     InvalidToken,
     InsufficientScope,
+    /// RFC 9470 §3: the authentication behind the token is too weak or too old (a 401).
+    InsufficientUserAuthentication,
     /// Not RFC 6750: the OAuth `temporarily_unavailable` code, for a 503.
     TemporarilyUnavailable,
     /// Not RFC 6750: the OAuth `server_error` code, for a 500 (a deployment mistake).
@@ -105,6 +111,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::ServerError => "server_error",
         }
@@ -113,7 +120,7 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 34] = [
+    pub const ALL: [Reason; 36] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -144,6 +151,8 @@ impl Reason {
         Reason::TokenInactive,
         Reason::KeysUnavailable,
         Reason::IntrospectionUnavailable,
+        Reason::InsufficientAcr,
+        Reason::AuthenticationTooOld,
         Reason::InsufficientScope,
         Reason::ClaimMismatch,
         Reason::RouteNotConfigured,
@@ -158,7 +167,9 @@ impl Reason {
     /// The HTTP status Envoy returns to the client.
     pub fn http_status(self) -> u16 {
         match self.error_code() {
-            None | Some(ErrorCode::InvalidToken) => 401,
+            None
+            | Some(ErrorCode::InvalidToken)
+            | Some(ErrorCode::InsufficientUserAuthentication) => 401,
             Some(ErrorCode::InvalidRequest) => 400,
             Some(ErrorCode::InsufficientScope) => 403,
             Some(ErrorCode::TemporarilyUnavailable) => 503,
@@ -170,11 +181,13 @@ impl Reason {
     /// the HTTP status from `denied_response`; the code is what its logs and stats show).
     pub fn grpc_code(self) -> i32 {
         match self.error_code() {
-            None | Some(ErrorCode::InvalidToken) => 16, // UNAUTHENTICATED
-            Some(ErrorCode::InvalidRequest) => 3,       // INVALID_ARGUMENT
-            Some(ErrorCode::InsufficientScope) => 7,    // PERMISSION_DENIED
+            None
+            | Some(ErrorCode::InvalidToken)
+            | Some(ErrorCode::InsufficientUserAuthentication) => 16, // UNAUTHENTICATED
+            Some(ErrorCode::InvalidRequest) => 3, // INVALID_ARGUMENT
+            Some(ErrorCode::InsufficientScope) => 7, // PERMISSION_DENIED
             Some(ErrorCode::TemporarilyUnavailable) => 14, // UNAVAILABLE
-            Some(ErrorCode::ServerError) => 13,         // INTERNAL
+            Some(ErrorCode::ServerError) => 13,   // INTERNAL
         }
     }
 
@@ -189,6 +202,9 @@ impl Reason {
             | Reason::PathNotCanonical
             | Reason::HostNotCanonical => Some(ErrorCode::InvalidRequest),
             Reason::InsufficientScope | Reason::ClaimMismatch => Some(ErrorCode::InsufficientScope),
+            Reason::InsufficientAcr | Reason::AuthenticationTooOld => {
+                Some(ErrorCode::InsufficientUserAuthentication)
+            }
             Reason::RouteNotConfigured | Reason::Internal => Some(ErrorCode::ServerError),
             Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
                 Some(ErrorCode::TemporarilyUnavailable)
@@ -278,6 +294,12 @@ impl Reason {
             Reason::TokenTypeNotAllowed => {
                 r#"`typ` is not `JWT`/`at+jwt` (or not in `token_types`): e.g. a DPoP proof or an ID token with a specific `typ`."#
             }
+            Reason::InsufficientAcr => {
+                r#"The route needs a stronger sign-in (`acr_values`, sent back in the challenge): the client must re-authenticate asking the IdP for one of them (`acr_values=` in the authorization request, RFC 9470 §4)."#
+            }
+            Reason::AuthenticationTooOld => {
+                r#"The sign-in behind the token (`auth_time`) is older than the route's `max_age`, or the token has no `auth_time`: the client must re-authenticate with `max_age=` (RFC 9470 §4); ask the IdP to include `auth_time`."#
+            }
             Reason::InsufficientScope => {
                 r#"The token lacks a scope the route requires (listed in the challenge's `scope`): request it from the IdP. Scopes are space-separated; `"a,b"` is one scope."#
             }
@@ -351,6 +373,13 @@ impl Reason {
             ),
             Reason::PathNotCanonical => ("path_not_canonical", "request path not canonical"),
             Reason::HostNotCanonical => ("host_not_canonical", "request host not canonical"),
+            Reason::InsufficientAcr => {
+                ("insufficient_acr", "a stronger authentication is required")
+            }
+            Reason::AuthenticationTooOld => (
+                "authentication_too_old",
+                "a more recent authentication is required",
+            ),
             Reason::InsufficientScope => ("insufficient_scope", "insufficient scope"),
             Reason::ClaimMismatch => ("claim_mismatch", "required claim value missing"),
             Reason::RouteNotConfigured => {

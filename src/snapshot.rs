@@ -16,11 +16,13 @@ use std::time::Duration;
 
 mod introspection;
 mod proxy;
+pub mod scopes;
 mod shared;
 pub use introspection::{
     AssertionKey, ClientAuth, Endpoint, IntrospectTokens, Introspection, Secret,
 };
 pub use proxy::{Credentials, Proxy, ProxyServer};
+pub use scopes::ScopeImplications;
 pub use shared::SharedSnapshot;
 
 /// Where a provider's keys come from.
@@ -131,6 +133,25 @@ pub struct Requirement {
     pub cors_preflight: bool,
     /// Identity headers and `Authorization` stripping for this requirement.
     pub upstream: Upstream,
+    /// Replaces the provider's audiences for this requirement.
+    pub audiences: Option<BTreeSet<String>>,
+    /// RFC 9470 step-up: what the token's authentication must have been.
+    pub step_up: StepUp,
+}
+
+/// RFC 9470 step-up requirements of a route; empty: none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepUp {
+    /// The token's `acr` must be one of these (empty: not checked).
+    pub acr_values: Vec<String>,
+    /// The token's `auth_time` must be at most this old (with the provider's skew).
+    pub max_age: Option<Duration>,
+}
+
+impl StepUp {
+    pub fn is_empty(&self) -> bool {
+        self.acr_values.is_empty() && self.max_age.is_none()
+    }
 }
 
 /// How a route's path is matched (against the canonical path, see `route`).
@@ -242,6 +263,8 @@ pub struct Snapshot {
     pub limits: Limits,
     /// How long readiness waits for remote key sets; `None`: until they arrive.
     pub startup_grace: Option<Duration>,
+    /// `scope_implies`: the scopes each scope grants beyond itself.
+    pub scope_implies: ScopeImplications,
     /// The config file this snapshot was compiled from.
     pub source: PathBuf,
     /// SHA-256 over every input (config text and key set files): a reload whose digest is

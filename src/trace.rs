@@ -33,12 +33,15 @@ pub enum Check {
     Audience,
     Crit,
     Type,
+    /// RFC 9470 step-up, only on routes that ask for it (shown only when it ran).
+    Acr,
+    AuthTime,
     Scopes,
     ClaimValues,
 }
 
 impl Check {
-    pub const ALL: [Check; 19] = [
+    pub const ALL: [Check; 21] = [
         Check::Route,
         Check::Credentials,
         Check::Format,
@@ -56,9 +59,17 @@ impl Check {
         Check::Audience,
         Check::Crit,
         Check::Type,
+        Check::Acr,
+        Check::AuthTime,
         Check::Scopes,
         Check::ClaimValues,
     ];
+
+    /// Stages only some requests run (introspection, step-up): `explain` lists them only
+    /// when they ran, so a plain JWT's report is not padded with them.
+    pub fn optional(self) -> bool {
+        matches!(self, Check::Introspection | Check::Acr | Check::AuthTime)
+    }
 
     /// The short name `explain` prints.
     pub fn label(self) -> &'static str {
@@ -80,6 +91,8 @@ impl Check {
             Check::Audience => "audience",
             Check::Crit => "crit",
             Check::Type => "typ",
+            Check::Acr => "acr",
+            Check::AuthTime => "auth_time",
             Check::Scopes => "scopes",
             Check::ClaimValues => "claims",
         }

@@ -18,6 +18,7 @@ mod introspection;
 mod properties;
 mod reload;
 mod remote;
+mod resource_server;
 mod route_properties;
 mod routes;
 mod soak;

@@ -102,6 +102,7 @@ impl Compiler<'_> {
             )?,
         };
         let metadata = self.metadata(&file.dynamic_metadata)?;
+        let scope_implies = self.scope_implies(file.scope_implies.as_ref())?;
         let global = self.upstream("upstream", Some(&file.upstream), &Upstream::default())?;
         let default = file.default.unwrap_or_default();
         if default.name.is_some() || default.matches.is_some() {
@@ -141,6 +142,7 @@ impl Compiler<'_> {
             metadata,
             limits,
             startup_grace: file.startup_grace.map(Duration::get),
+            scope_implies,
             source: self.path.to_owned(),
             digest: finish(self.digest.replace(Context::new(&SHA256))),
         })

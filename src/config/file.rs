@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub matching: MatchingFile,
     /// How long `/readyz` may wait for remote key sets before reporting ready anyway.
     pub startup_grace: Option<Duration>,
+    /// scope → the scopes it implies (`*`: every scope), applied to routes' `scopes`.
+    pub scope_implies: Option<BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +208,12 @@ pub struct RouteFile {
     pub cors_preflight: CorsPreflight,
     /// Overrides the top-level `upstream` for this route, field by field.
     pub upstream: Option<UpstreamFile>,
+    /// Replaces the provider's `audiences` for this route.
+    pub audiences: Option<Vec<String>>,
+    /// Step-up (RFC 9470): the token's `acr` must be one of these.
+    pub acr_values: Option<Vec<String>>,
+    /// Step-up (RFC 9470): the token's `auth_time` must be at most this old.
+    pub max_age: Option<Duration>,
 }
 
 /// Exactly one of `path`, `path_prefix`, `path_glob` (or none: any path).

@@ -12,6 +12,7 @@ mod limits;
 mod providers;
 mod proxy;
 mod routes;
+mod scopes;
 pub mod watch;
 
 pub use compile::{compile_str, load};
@@ -24,3 +25,5 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_introspection;
+#[cfg(test)]
+mod tests_resource;

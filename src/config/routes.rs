@@ -5,9 +5,10 @@
 use super::compile::{Compiler, is_header_name};
 use super::error::ConfigError;
 use super::file::{CorsPreflight, MatchFile, MatchingFile, ProvidersFile, RouteFile, UpstreamFile};
+use super::scopes::is_scope_token;
 use crate::route::{Glob, normalize_host, path_matches};
 use crate::snapshot::{
-    ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, Upstream,
+    ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, StepUp, Upstream,
 };
 
 impl Compiler<'_> {
@@ -78,18 +79,48 @@ impl Compiler<'_> {
         };
         let scopes = r.scopes.clone().unwrap_or_default();
         for (j, scope) in scopes.iter().enumerate() {
-            // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
-            if scope.is_empty()
-                || !scope
-                    .bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-            {
+            if !is_scope_token(scope) {
                 return Err(self.invalid(
                     format!("{field}.scopes[{j}]"),
                     "a scope is one non-empty word (no spaces, quotes or backslashes)",
                 ));
             }
         }
+        let audiences = match &r.audiences {
+            None => None,
+            Some(list) if list.is_empty() || list.iter().any(String::is_empty) => {
+                return Err(self.invalid(
+                    format!("{field}.audiences"),
+                    "expected at least one non-empty audience (or omit it: the providers' own)",
+                ));
+            }
+            Some(list) => Some(list.iter().cloned().collect()),
+        };
+        let acr_values = r.acr_values.clone().unwrap_or_default();
+        for (j, acr) in acr_values.iter().enumerate() {
+            // They are sent back space-separated in the challenge's quoted `acr_values`.
+            if !is_scope_token(acr) {
+                return Err(self.invalid(
+                    format!("{field}.acr_values[{j}]"),
+                    "an acr value is one non-empty word (no spaces, quotes or backslashes)",
+                ));
+            }
+        }
+        if r.acr_values.as_ref().is_some_and(Vec::is_empty) {
+            return Err(self.invalid(
+                format!("{field}.acr_values"),
+                "expected at least one value, or omit it",
+            ));
+        }
+        let max_age = match r.max_age {
+            Some(age) if age.get().as_secs() == 0 || age.get().subsec_nanos() != 0 => {
+                return Err(self.invalid(
+                    format!("{field}.max_age"),
+                    format!("expected whole seconds, at least 1s (the challenge sends seconds); got \"{age}\""),
+                ));
+            }
+            other => other.map(|d| d.get()),
+        };
         let claims: Vec<(String, String)> =
             r.claims.clone().unwrap_or_default().into_iter().collect();
         Ok(Requirement {
@@ -99,6 +130,11 @@ impl Compiler<'_> {
             allow_anonymous: r.allow_anonymous,
             cors_preflight: r.cors_preflight == CorsPreflight::Allow,
             upstream: self.upstream(&format!("{field}.upstream"), r.upstream.as_ref(), global)?,
+            audiences,
+            step_up: StepUp {
+                acr_values,
+                max_age,
+            },
         })
     }
 

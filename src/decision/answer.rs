@@ -6,7 +6,7 @@ use super::claims::{claim, header_value};
 use super::{Allow, Decision, Deny, Identity, Request};
 use crate::reason::Reason;
 use crate::route::Selected;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, StepUp};
 use crate::token::verify::{Observed, Verified};
 use serde_json::{Value, json};
 
@@ -102,6 +102,8 @@ pub(super) struct Denial<'a> {
     provider: Option<&'a str>,
     /// The required scope list of an `insufficient_scope` answer.
     scope: Option<String>,
+    /// RFC 9470 attributes of an `insufficient_user_authentication` answer.
+    step_up: Vec<String>,
     observed: Option<Observed>,
 }
 
@@ -121,6 +123,12 @@ impl<'a> Denial<'a> {
     pub(super) fn scope(self, scope: String) -> Denial<'a> {
         Denial {
             scope: Some(scope),
+            ..self
+        }
+    }
+    pub(super) fn step_up(self, step_up: &StepUp) -> Denial<'a> {
+        Denial {
+            step_up: super::step_up::challenge_params(step_up),
             ..self
         }
     }
@@ -145,6 +153,7 @@ impl<'a> Denial<'a> {
             // Scope tokens were checked at compile time to fit the quoted-string.
             params.push(format!("scope=\"{scope}\""));
         }
+        params.extend(self.step_up.iter().cloned());
         if let Some(url) = &challenge.resource_metadata {
             params.push(format!("resource_metadata=\"{url}\""));
         }

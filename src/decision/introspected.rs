@@ -7,6 +7,7 @@ use crate::reason::Reason;
 use crate::snapshot::{Provider, ProviderSet, Snapshot};
 use crate::token::verify::{Rejection, UnixTime, Verified};
 use crate::trace::{Check, Tracer, stage};
+use std::collections::BTreeSet;
 
 /// The provider to introspect a token `verify` refused, and whether it is opaque:
 /// - a token that is not a compact JWS (nothing could be decoded; not merely too large)
@@ -38,6 +39,7 @@ pub(super) fn introspector_for<'s>(
 /// go through the same claim checks a JWT's claims do.
 pub(super) fn judge<'s>(
     provider: &'s Provider,
+    audiences: &BTreeSet<String>,
     opaque: bool,
     answer: Option<&Answer>,
     now: UnixTime,
@@ -74,5 +76,5 @@ pub(super) fn judge<'s>(
     if tracer.enabled() {
         tracer.decoded(&serde_json::Map::new(), &claims);
     }
-    Verified::introspected(provider, claims, now, tracer)
+    Verified::introspected(provider, claims, audiences, now, tracer)
 }

@@ -10,11 +10,12 @@
 //! `exp` are never cached. Bounded by entries and bytes; sharded so concurrent Checks
 //! rarely meet on a lock.
 
-use super::verify::{Rejection, TimeClaims, UnixTime, Verified, verify};
+use super::claims::check_audience;
+use super::verify::{Accept, Rejection, TimeClaims, UnixTime, Verified, verify};
 use crate::jwks::KeySet;
 use crate::lock::lock;
 use crate::reason::Reason;
-use crate::snapshot::{ProviderSet, Snapshot};
+use crate::snapshot::Snapshot;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -41,6 +42,8 @@ struct Entry {
     alg: Option<crate::algorithm::Algorithm>,
     kid: Option<String>,
     times: TimeClaims,
+    /// Verified against a route's own audiences rather than the provider's.
+    route_audiences: bool,
     cost: usize,
 }
 
@@ -123,31 +126,32 @@ impl TokenCache {
 
     /// [`verify`], answered from the cache when the same token was verified before under the
     /// same config and keys.
-    pub fn verify<'s>(
+    pub fn verify<'s, 'a>(
         &self,
         token: &str,
         snapshot: &'s Snapshot,
-        allowed: &ProviderSet,
+        accept: impl Into<Accept<'a>>,
         now: UnixTime,
     ) -> Result<Verified<'s>, Rejection<'s>> {
+        let accept = accept.into();
         // The token's last characters (its signature's) tell verified tokens apart as well
         // as the whole token does, at a fraction of the hashing; a hit still compares every
         // byte, and only verified tokens are ever stored.
         let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
         let hash = self.hasher.hash_one(tail);
-        if let Some(hit) = self.lookup(hash, token, snapshot, allowed, now) {
+        if let Some(hit) = self.lookup(hash, token, snapshot, accept, now) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return hit;
         }
         // Only a compact JWS (two dots) is ever stored: anything else (an opaque token on
         // its way to introspection) is not counted as a miss. Checked here, off the hit path.
         if token.bytes().filter(|b| *b == b'.').count() != 2 {
-            return verify(token, snapshot, allowed, now);
+            return verify(token, snapshot, accept, now);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let result = verify(token, snapshot, allowed, now);
+        let result = verify(token, snapshot, accept, now);
         if let Ok(verified) = &result {
-            self.insert(hash, token, snapshot, verified);
+            self.insert(hash, token, snapshot, verified, accept.audiences.is_some());
         }
         result
     }
@@ -157,7 +161,7 @@ impl TokenCache {
         hash: u64,
         token: &str,
         snapshot: &'s Snapshot,
-        allowed: &ProviderSet,
+        accept: Accept<'_>,
         now: UnixTime,
     ) -> Option<Result<Verified<'s>, Rejection<'s>>> {
         let mut shard = lock(self.shard(hash));
@@ -178,8 +182,15 @@ impl TokenCache {
             shard.bytes = shard.bytes.saturating_sub(cost);
             return None;
         }
-        if !allowed.allows(entry.provider) {
+        if !accept.providers.allows(entry.provider) {
             return None; // this route trusts other providers: the full path says why
+        }
+        // Verified against one route's audiences, a token is not thereby good for another
+        // route's (or the provider's own): re-checked whenever either side had its own set.
+        if (entry.route_audiences || accept.audiences.is_some())
+            && check_audience(&entry.claims, provider, accept.audiences_of(provider)).is_err()
+        {
+            return None; // the full path says why
         }
         // Time claims are judged against `now` on every use.
         Some(match entry.times.check(provider, now) {
@@ -212,7 +223,14 @@ impl TokenCache {
         }
     }
 
-    fn insert(&self, hash: u64, token: &str, snapshot: &Snapshot, verified: &Verified<'_>) {
+    fn insert(
+        &self,
+        hash: u64,
+        token: &str,
+        snapshot: &Snapshot,
+        verified: &Verified<'_>,
+        route_audiences: bool,
+    ) {
         let Ok(times) = TimeClaims::of(&verified.claims) else {
             return;
         };
@@ -259,6 +277,7 @@ impl TokenCache {
                 alg: verified.alg,
                 kid: verified.kid.clone(),
                 times,
+                route_audiences,
                 cost,
             },
         );
@@ -271,6 +290,7 @@ mod tests {
     use crate::algorithm::Algorithm;
     use crate::config::compile_str;
     use crate::mint::test_keys;
+    use crate::snapshot::ProviderSet;
     use serde_json::json;
     use std::path::Path;
 

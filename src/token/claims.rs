@@ -8,20 +8,22 @@ use crate::snapshot::Provider;
 use crate::token::verify::UnixTime;
 use crate::trace::{Check, Off, Tracer, relative, stage, text};
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 
 /// Step 5: time claims, required claims, audience, `crit`, `typ`.
 pub(super) fn check(
     header: &Map<String, Value>,
     claims: &Map<String, Value>,
     provider: &Provider,
+    audiences: &BTreeSet<String>,
     now: UnixTime,
     tracer: &mut dyn Tracer,
 ) -> Result<(), Reason> {
     let types = "exp/nbf/iat numbers, iss a string, aud a string or strings";
     check_times_and_required(claims, provider, now, types, tracer)?;
-    let audience = check_audience(claims, provider);
+    let audience = check_audience(claims, provider, audiences);
     stage(tracer, Check::Audience, audience, || {
-        describe_audience(claims, provider)
+        describe_audience(claims, provider, audiences)
     })?;
     // No JWS extension is implemented, so every critical one is unknown (RFC 7515 §4.1.11).
     let crit = match header.get("crit") {
@@ -48,6 +50,7 @@ pub(super) fn check(
 pub(super) fn check_introspected(
     claims: &Map<String, Value>,
     provider: &Provider,
+    audiences: &BTreeSet<String>,
     now: UnixTime,
     tracer: &mut dyn Tracer,
 ) -> Result<(), Reason> {
@@ -73,12 +76,12 @@ pub(super) fn check_introspected(
         .iter()
         .any(|name| claims.get(name).is_some_and(|v| !v.is_null()));
     let audience = if present {
-        check_audience(claims, provider)
+        check_audience(claims, provider, audiences)
     } else {
         Ok(())
     };
     stage(tracer, Check::Audience, audience, || {
-        let (expected, actual) = describe_audience(claims, provider);
+        let (expected, actual) = describe_audience(claims, provider, audiences);
         (format!("absent, or {expected}"), actual)
     })?;
     let token_type = claims.get("token_type");
@@ -149,8 +152,12 @@ fn check_required(
 
 /// Expected and actual of the audience stage: the deciding claim (the first present of
 /// `audience_claims`) is the one shown.
-fn describe_audience(claims: &Map<String, Value>, provider: &Provider) -> (String, String) {
-    let configured: Vec<&str> = provider.audiences.iter().map(String::as_str).collect();
+fn describe_audience(
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    audiences: &BTreeSet<String>,
+) -> (String, String) {
+    let configured: Vec<&str> = audiences.iter().map(String::as_str).collect();
     let deciding = provider
         .audience_claims
         .iter()
@@ -252,7 +259,11 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Re
 /// configured set. Later claims are never consulted once one is present: with
 /// `[aud, client_id]`, a token for another API (`aud`) issued to an accepted client
 /// (`client_id`) must not pass.
-fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
+pub(super) fn check_audience(
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    audiences: &BTreeSet<String>,
+) -> Result<(), Reason> {
     let Some(deciding) = provider
         .audience_claims
         .iter()
@@ -261,7 +272,7 @@ fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<()
         return Err(Reason::AudienceMissing);
     };
     match deciding {
-        Value::String(aud) if provider.audiences.contains(aud) => return Ok(()),
+        Value::String(aud) if audiences.contains(aud) => return Ok(()),
         Value::String(_) => {}
         Value::Array(items) => {
             // Every element must be a string (RFC 7519 §4.1.3), also after a match:
@@ -269,7 +280,7 @@ fn check_audience(claims: &Map<String, Value>, provider: &Provider) -> Result<()
             let mut allowed = false;
             for item in items {
                 let aud = item.as_str().ok_or(Reason::ClaimMalformed)?;
-                allowed |= provider.audiences.contains(aud);
+                allowed |= audiences.contains(aud);
             }
             if allowed {
                 return Ok(());

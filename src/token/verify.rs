@@ -10,8 +10,9 @@ use crate::algorithm::Algorithm;
 use crate::b64;
 use crate::jwks::KeySet;
 use crate::reason::Reason;
-use crate::snapshot::{IntrospectTokens, Limits, Provider, ProviderSet, Snapshot};
+use crate::snapshot::{IntrospectTokens, Limits, Provider, ProviderSet, Requirement, Snapshot};
 use crate::token::{claims, header, json};
+use std::collections::BTreeSet;
 
 pub(super) use crate::token::claims::TimeClaims;
 pub use crate::token::claims::normalize_type;
@@ -62,10 +63,11 @@ impl<'s> Verified<'s> {
     pub fn introspected(
         provider: &'s Provider,
         claims: Arc<Map<String, Value>>,
+        audiences: &BTreeSet<String>,
         now: UnixTime,
         tracer: &mut dyn Tracer,
     ) -> Result<Verified<'s>, Reason> {
-        claims::check_introspected(&claims, provider, now, tracer)?;
+        claims::check_introspected(&claims, provider, audiences, now, tracer)?;
         Ok(Verified {
             provider,
             claims,
@@ -152,24 +154,60 @@ impl Observed {
     }
 }
 
-/// Verifies `token` against the providers `allowed` admits, at time `now`.
-pub fn verify<'s>(
+/// What a route accepts: which providers, and which audiences instead of the selected
+/// provider's own (`None`: the provider's). A bare [`ProviderSet`] is one with no
+/// audiences of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Accept<'a> {
+    pub providers: &'a ProviderSet,
+    pub audiences: Option<&'a BTreeSet<String>>,
+}
+
+impl<'a> From<&'a ProviderSet> for Accept<'a> {
+    fn from(providers: &'a ProviderSet) -> Accept<'a> {
+        Accept {
+            providers,
+            audiences: None,
+        }
+    }
+}
+
+impl<'a> From<&'a Requirement> for Accept<'a> {
+    fn from(requirement: &'a Requirement) -> Accept<'a> {
+        Accept {
+            providers: &requirement.providers,
+            audiences: requirement.audiences.as_ref(),
+        }
+    }
+}
+
+impl<'a> Accept<'a> {
+    /// The audiences a token of `provider` must name here.
+    pub fn audiences_of(&self, provider: &'a Provider) -> &'a BTreeSet<String> {
+        self.audiences.unwrap_or(&provider.audiences)
+    }
+}
+
+/// Verifies `token` against what `accept` admits, at time `now`.
+pub fn verify<'s, 'a>(
     token: &str,
     snapshot: &'s Snapshot,
-    allowed: &ProviderSet,
+    accept: impl Into<Accept<'a>>,
     now: UnixTime,
 ) -> Result<Verified<'s>, Rejection<'s>> {
-    verify_traced(token, snapshot, allowed, now, &mut Off)
+    verify_traced(token, snapshot, accept, now, &mut Off)
 }
 
 /// [`verify`], recording each stage it runs in `tracer`.
-pub fn verify_traced<'s>(
+pub fn verify_traced<'s, 'a>(
     token: &str,
     snapshot: &'s Snapshot,
-    allowed: &ProviderSet,
+    accept: impl Into<Accept<'a>>,
     now: UnixTime,
     tracer: &mut dyn Tracer,
 ) -> Result<Verified<'s>, Rejection<'s>> {
+    let accept = accept.into();
+    let allowed = accept.providers;
     const FORMAT: &str = "JWS: three base64url parts of JSON";
     let parts = match split(token, &snapshot.limits) {
         Ok(parts) => parts,
@@ -236,7 +274,8 @@ pub fn verify_traced<'s>(
         // Not ours to validate: the decision asks the provider's introspection endpoint.
         return Err(rejection(Reason::IntrospectionUnavailable, Some(provider)));
     }
-    let (alg, kid) = match verify_for(provider, &parts, now, tracer) {
+    let audiences = accept.audiences.unwrap_or(&provider.audiences);
+    let (alg, kid) = match verify_for(provider, audiences, &parts, now, tracer) {
         Ok(found) => found,
         Err(reason) => return Err(rejection(reason, Some(provider))),
     };
@@ -269,6 +308,7 @@ pub struct Decoded {
 /// algorithm and `kid` used.
 fn verify_for(
     provider: &Provider,
+    audiences: &BTreeSet<String>,
     parts: &Parts<'_>,
     now: UnixTime,
     tracer: &mut dyn Tracer,
@@ -308,7 +348,7 @@ fn verify_for(
     stage(tracer, Check::Signature, signature, || {
         ("valid with that key".into(), String::new())
     })?;
-    claims::check(header, &parts.claims, provider, now, tracer)?;
+    claims::check(header, &parts.claims, provider, audiences, now, tracer)?;
     Ok((alg, kid.map(str::to_owned)))
 }
 
