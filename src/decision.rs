@@ -291,7 +291,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         None => verify_traced(token, snapshot, accept, now, tracer),
     };
     let verified = verified.or_else(|rejection| {
-        match introspector_for(&rejection, snapshot, &requirement.providers) {
+        match introspector_for(token, &rejection, snapshot, &requirement.providers) {
             Some((provider, opaque)) => {
                 let audiences = accept.audiences_of(provider);
                 judge(provider, audiences, opaque, introspected, now, tracer).map_err(|reason| {

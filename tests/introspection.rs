@@ -303,3 +303,40 @@ upstream: {{ claim_headers: {{ sub: x-jwt-sub }} }}
     );
     assert_eq!((endpoint.calls(&known), endpoint.calls(&unknown)), (1, 1));
 }
+
+/// A made-up token is asked once, then its `active: false` is answered from the cache;
+/// beyond `max_concurrent` requests in flight a new token is a 503 (`overloaded`), while
+/// a token already cached still gets its answer.
+#[test]
+fn made_up_tokens_cost_one_request_each_and_at_most_max_concurrent_in_flight() {
+    let s = start("      max_concurrent: 1\n");
+    s.corp.set("tok-known", active("alice", ""));
+    assert_eq!(s.get("/", "tok-known").status, 200);
+    assert_eq!(s.get("/", "tok-made-up").status, 401);
+    assert_eq!(s.get("/", "tok-made-up").status, 401);
+    assert_eq!(
+        s.corp.calls("tok-made-up"),
+        1,
+        "the inactive answer is cached"
+    );
+    // One slow request holds the only slot for 1.5 s (its own Check gives up after 0.4 s,
+    // a 503, but the request runs on and keeps the slot).
+    s.corp.set_delay(Duration::from_millis(1500));
+    let listener = s.envoy.listener;
+    let slow = std::thread::spawn(move || http::get(listener, "/", Some("tok-slow")).status);
+    wait_for("the slow request to reach the endpoint", WAIT, || {
+        (s.corp.calls("tok-slow") == 1).then_some(())
+    });
+    let overloaded = s.get("/", "tok-another");
+    assert_eq!(overloaded.status, 503, "{overloaded:?}");
+    assert_eq!(s.corp.calls("tok-another"), 0, "not sent");
+    assert_eq!(
+        s.get("/", "tok-known").status,
+        200,
+        "a cached answer is still served"
+    );
+    assert_ne!(slow.join().unwrap(), 200, "its Check gave up waiting: never an allow");
+    let line = r#"introspection_requests_total{provider="corp",result="overloaded"} 1"#;
+    let text = s.metrics();
+    assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+}

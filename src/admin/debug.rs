@@ -5,7 +5,7 @@
 
 use super::AdminState;
 use crate::remote::outbound;
-use crate::snapshot::KeySource;
+use crate::snapshot::{Endpoint, KeySource};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -111,6 +111,20 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
                 let (proxy, chosen_by) = outbound::describe(&p.proxy, source);
                 entry["proxy"] = json!(proxy);
                 entry["proxy_source"] = json!(chosen_by);
+            }
+            if let Some(i) = &p.introspection {
+                // The URL asked (or the issuer whose metadata names it), no credentials.
+                let url = match &i.endpoint {
+                    Endpoint::Url(url) => url,
+                    Endpoint::Discovery { issuer } => issuer,
+                };
+                let (proxy, chosen_by) = outbound::describe_url(&p.proxy, url);
+                entry["introspection"] = json!({
+                    "endpoint": i.endpoint.to_string(),
+                    "tokens": format!("{:?}", i.tokens).to_ascii_lowercase(),
+                    "proxy": proxy,
+                    "proxy_source": chosen_by,
+                });
             }
             entry
         })

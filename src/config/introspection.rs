@@ -19,6 +19,11 @@ pub const DEFAULT_ENTRIES: usize = 10_000;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_CONCURRENT: usize = 64;
+/// Upper bounds: far above any sensible value, far below an overflow.
+pub const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+pub const MAX_ENTRIES: usize = 10_000_000;
+pub const MAX_CONCURRENT: usize = 10_000;
 /// An introspection answer is a small JSON object; anything larger is refused unread.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -38,7 +43,18 @@ impl Compiler<'_> {
         let field = format!("{field}.introspection");
         let endpoint = match (&i.endpoint, i.discovery.unwrap_or(false), issuers) {
             (Some(url), false, _) => {
-                Endpoint::Url(self.url(&format!("{field}.endpoint"), url, i.allow_insecure_http)?)
+                let name = format!("{field}.endpoint");
+                let url = self.url(&name, url, i.allow_insecure_http)?;
+                // It is logged and shown by `explain`: credentials belong in the secret file.
+                let userinfo = reqwest::Url::parse(&url)
+                    .is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+                if userinfo {
+                    return Err(self.invalid(
+                        name,
+                        "must not hold user:password (use client_id and client_secret_file)",
+                    ));
+                }
+                Endpoint::Url(url)
             }
             (None, true, issuers) => Endpoint::Discovery {
                 issuer: self.discovery_issuer(&field, issuers, i.allow_insecure_http)?,
@@ -58,19 +74,26 @@ impl Compiler<'_> {
         };
         let mut files = Vec::new();
         let client = self.client_auth(&field, i, audience, &mut files)?;
-        let positive = |name: &str, value: Option<config::Duration>, default: Duration| match value
-        {
+        // Bounded above too: a cache entry's expiry and the semaphore must be computable
+        // on the Check path without overflowing.
+        let positive =
+            |name: &str, value: Option<config::Duration>, default: Duration, max: Duration| {
+                match value {
+                None => Ok(default),
+                Some(d) if !d.get().is_zero() && d.get() <= max => Ok(d.get()),
+                Some(d) => Err(self.invalid(
+                    format!("{field}.{name}"),
+                    format!(
+                        "expected a positive duration such as 2s or 1m, at most {}s; got \"{d}\"",
+                        max.as_secs()
+                    ),
+                )),
+            }
+            };
+        let count = |name: &str, value: Option<usize>, default: usize, max: usize| match value {
             None => Ok(default),
-            Some(d) if !d.get().is_zero() => Ok(d.get()),
-            Some(d) => Err(self.invalid(
-                format!("{field}.{name}"),
-                format!("expected a positive duration such as 2s or 1m; got \"{d}\""),
-            )),
-        };
-        let count = |name: &str, value: Option<usize>, default: usize| match value {
-            None => Ok(default),
-            Some(0) => Err(self.invalid(format!("{field}.{name}"), "expected at least 1")),
-            Some(n) => Ok(n),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(_) => Err(self.invalid(format!("{field}.{name}"), format!("expected 1 to {max}"))),
         };
         let cache = i.cache.as_ref();
         let ca_pem = match i.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
@@ -95,24 +118,33 @@ impl Compiler<'_> {
                 "cache.max_ttl",
                 cache.and_then(|c| c.max_ttl),
                 DEFAULT_MAX_TTL,
+                MAX_TTL,
             )?,
             negative_ttl: positive(
                 "cache.negative_ttl",
                 cache.and_then(|c| c.negative_ttl),
                 DEFAULT_NEGATIVE_TTL,
+                MAX_TTL,
             )?,
             entries: count(
                 "cache.entries",
                 cache.and_then(|c| c.entries),
                 DEFAULT_ENTRIES,
+                MAX_ENTRIES,
             )?,
-            timeout: positive("timeout", i.timeout, DEFAULT_TIMEOUT)?,
+            timeout: positive("timeout", i.timeout, DEFAULT_TIMEOUT, MAX_TIMEOUT)?,
             connect_timeout: positive(
                 "connect_timeout",
                 i.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,
+                MAX_TIMEOUT,
             )?,
-            max_concurrent: count("max_concurrent", i.max_concurrent, DEFAULT_MAX_CONCURRENT)?,
+            max_concurrent: count(
+                "max_concurrent",
+                i.max_concurrent,
+                DEFAULT_MAX_CONCURRENT,
+                MAX_CONCURRENT,
+            )?,
             allow_insecure_http: i.allow_insecure_http,
             ca_pem,
             max_bytes: MAX_RESPONSE_BYTES,

@@ -146,8 +146,11 @@ impl Compiler<'_> {
         fingerprint.update(&compiled.bytes);
         let mut files = compiled.files;
         if let Some(i) = &introspection {
-            // The secret's bytes, so a rotated secret is a changed provider (and a new
-            // introspection client and cache). Only this hash ever leaves the file.
+            // Every compiled setting (the CA bundle included: a rotated CA must reach the
+            // client), and the secret's bytes, which `Debug` redacts, so a rotated secret
+            // is a changed provider too (a new introspection client and cache). Only this
+            // hash ever leaves the files.
+            fingerprint.update(format!("{:?}", i.settings).as_bytes());
             match &i.settings.client {
                 ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => {
                     fingerprint.update(secret.expose().as_bytes());

@@ -127,7 +127,23 @@ fn combinations_that_cannot_work_are_errors_naming_the_field() {
         ),
         (
             with(&format!("{ENDPOINT}      max_concurrent: 0\n")),
-            "providers[0].introspection.max_concurrent: expected at least 1",
+            "providers[0].introspection.max_concurrent: expected 1 to 10000",
+        ),
+        (
+            with(&format!("{ENDPOINT}      max_concurrent: 100000\n")),
+            "providers[0].introspection.max_concurrent: expected 1 to 10000",
+        ),
+        (
+            with(&format!("{ENDPOINT}      cache: {{ negative_ttl: 25h }}\n")),
+            "providers[0].introspection.cache.negative_ttl: expected a positive duration such as 2s or 1m, at most 86400s",
+        ),
+        (
+            with(&format!("{ENDPOINT}      timeout: 2m\n")),
+            "providers[0].introspection.timeout: expected a positive duration such as 2s or 1m, at most 60s",
+        ),
+        (
+            with("    introspection: { endpoint: 'https://gw:pw@idp.test/i' }\n"),
+            "providers[0].introspection.endpoint: must not hold user:password",
         ),
         (
             with(&format!("{ENDPOINT}      endpoint_typo: x\n")),
@@ -240,5 +256,35 @@ fn discovery_finds_the_endpoint_in_the_issuers_metadata_and_signs_for_the_issuer
     assert_eq!(
         i.endpoint.to_string(),
         "the introspection_endpoint of https://idp.test"
+    );
+}
+
+#[test]
+fn a_rotated_ca_bundle_is_a_changed_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = || {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap()
+            .pem()
+    };
+    let yaml = with(&format!("{ENDPOINT}      tls: {{ ca_file: ca.pem }}\n"));
+    let compile = || compile_str(&yaml, &dir.path().join("c.yaml")).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), pem()).unwrap();
+    let before = compile();
+    std::fs::write(dir.path().join("ca.pem"), pem()).unwrap();
+    let after = compile();
+    // A new fingerprint is what gives the provider a new client trusting the new CA.
+    assert_ne!(
+        before.providers[0].fingerprint,
+        after.providers[0].fingerprint
+    );
+    assert!(
+        after.providers[0]
+            .files
+            .contains(&dir.path().join("ca.pem")),
+        "watched"
     );
 }

@@ -12,12 +12,15 @@ use std::collections::BTreeSet;
 /// The provider to introspect a token `verify` refused, and whether it is opaque:
 /// - a token that is not a compact JWS (nothing could be decoded; not merely too large)
 ///   goes to the first provider in config order that the route allows and that has an
-///   introspection endpoint;
+///   introspection endpoint — unless it starts with a JOSE header (a damaged JWT or a
+///   JWE): that is a JWT's failure, and sending it to a third party's endpoint would only
+///   leak it;
 /// - a JWT whose `iss` selected a `tokens: all` provider (verify's
 ///   `IntrospectionUnavailable` with that provider) goes to that provider.
 ///
 /// Never a provider the route does not allow: sending a token elsewhere would leak it.
 pub(super) fn introspector_for<'s>(
+    token: &str,
     rejection: &Rejection<'s>,
     snapshot: &'s Snapshot,
     allowed: &ProviderSet,
@@ -25,6 +28,7 @@ pub(super) fn introspector_for<'s>(
     match (rejection.reason, rejection.provider, &rejection.observed) {
         (Reason::IntrospectionUnavailable, Some(provider), _) => Some((provider, false)),
         (Reason::TokenTooLarge, _, _) => None,
+        (_, None, None) if starts_with_jose_header(token) => None,
         (_, None, None) => snapshot
             .providers
             .iter()
@@ -33,6 +37,17 @@ pub(super) fn introspector_for<'s>(
             .map(|(_, p)| (p, true)),
         _ => None,
     }
+}
+
+/// Whether the token's first dot-separated part decodes as a JSON object naming an `alg`:
+/// a JOSE header (RFC 7515 §4, RFC 7516 §4), so the token is a JWT or JWE, however damaged
+/// the rest. Only asked of tokens that already failed to decode, so its cost is off the
+/// hot path; bounded by the token size limit verify checked first.
+fn starts_with_jose_header(token: &str) -> bool {
+    let first = token.split('.').next().unwrap_or("");
+    crate::b64::decode_strict(first)
+        .and_then(|bytes| crate::token::json::parse_object(&bytes, 4).ok())
+        .is_some_and(|header| header.get("alg").is_some_and(serde_json::Value::is_string))
 }
 
 /// Judges `answer` (`None`: not asked yet) from `provider` for a token: active answers

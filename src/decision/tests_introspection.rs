@@ -80,6 +80,22 @@ fn a_token_that_is_not_a_jws_names_the_first_introspecting_provider_the_route_al
     }
     let (reason, _) = reason_and_provider(decide_for(&snap, "/jwt-only", "opaque", None));
     assert_eq!(reason, Reason::OpaqueToken);
+    // A damaged JWT (its signature cut) and a JWE start with a JOSE header: a JWT's
+    // failure, never sent to an introspection endpoint.
+    let jwt = key().mint(&json!({"iss": "https://iss.test"})).unwrap();
+    let (head, _) = jwt.rsplit_once('.').unwrap();
+    for token in [
+        format!("{head}.A"),
+        head.to_owned(),
+        format!("{head}.a.b.c"),
+    ] {
+        let (reason, provider) = reason_and_provider(decide_for(&snap, "/", &token, None));
+        assert_eq!(provider, None, "{token}: {reason:?}");
+        assert!(
+            matches!(reason, Reason::MalformedToken | Reason::EncryptedToken),
+            "{reason:?}"
+        );
+    }
     // A decodable JWS with a refused header parameter is a JWT's failure, not introspected.
     let header = json!({"alg": "ES256", "kid": "k1", "zip": "DEF"}).to_string();
     let zip = key().sign_parts(header.as_bytes(), b"{}").unwrap();

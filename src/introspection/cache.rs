@@ -4,7 +4,9 @@
 //! Entries expire on their own clock (`max_ttl` capped by `exp`, or `negative_ttl`); the
 //! decision still re-checks the time claims and the route's scopes and claims on every use,
 //! so a hit can never widen what the answer allowed. Bounded by entries and bytes (oldest
-//! inserted evicted first), sharded so concurrent Checks rarely share a lock.
+//! inserted evicted first), sharded so concurrent Checks rarely share a lock. Active and
+//! inactive answers are kept in separate pools of that size: a flood of made-up tokens
+//! (each cached inactive) only evicts other inactive answers, never a real user's.
 
 use super::Answer;
 use crate::lock::lock;
@@ -40,13 +42,22 @@ struct Shard {
 
 pub struct AnswerCache {
     mac: hmac::Key,
+    /// `active: true` answers.
+    active: Pool,
+    /// Every other answer kept (`active: false`).
+    inactive: Pool,
+}
+
+/// One bounded, sharded store.
+struct Pool {
     shards: Box<[Mutex<Shard>]>,
     entries_per_shard: usize,
     bytes_per_shard: usize,
 }
 
 impl AnswerCache {
-    /// A cache of at most `entries` answers and [`MAX_BYTES`].
+    /// A cache of at most `entries` active and `entries` inactive answers, each pool within
+    /// [`MAX_BYTES`].
     pub fn new(entries: usize) -> AnswerCache {
         let mut secret = [0u8; 32];
         // SystemRandom only fails when the OS has no entropy source; a fixed key then
@@ -54,9 +65,8 @@ impl AnswerCache {
         let _ = aws_lc_rs::rand::fill(&mut secret);
         AnswerCache {
             mac: hmac::Key::new(hmac::HMAC_SHA256, &secret),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            entries_per_shard: entries.div_ceil(SHARDS).max(1),
-            bytes_per_shard: MAX_BYTES / SHARDS,
+            active: Pool::new(entries),
+            inactive: Pool::new(entries),
         }
     }
 
@@ -67,12 +77,46 @@ impl AnswerCache {
         key
     }
 
+    /// The answer for `key`, unless absent or expired at `now`.
+    pub fn get(&self, key: &Key, now: Instant) -> Option<Arc<Answer>> {
+        self.active
+            .get(key, now)
+            .or_else(|| self.inactive.get(key, now))
+    }
+
+    /// Keeps `answer` (whose JSON took `size` bytes) for `ttl` from `now`, in its pool.
+    pub fn insert(&self, key: Key, answer: Arc<Answer>, size: usize, ttl: Duration, now: Instant) {
+        let pool = match *answer {
+            Answer::Active(_) => &self.active,
+            _ => &self.inactive,
+        };
+        pool.insert(key, answer, size, ttl, now);
+    }
+
+    /// Answers held now.
+    pub fn len(&self) -> usize {
+        self.active.len() + self.inactive.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Pool {
+    fn new(entries: usize) -> Pool {
+        Pool {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            entries_per_shard: entries.div_ceil(SHARDS).max(1),
+            bytes_per_shard: MAX_BYTES / SHARDS,
+        }
+    }
+
     fn shard(&self, key: &Key) -> &Mutex<Shard> {
         &self.shards[usize::from(key[0]) % SHARDS]
     }
 
-    /// The answer for `key`, unless absent or expired at `now`.
-    pub fn get(&self, key: &Key, now: Instant) -> Option<Arc<Answer>> {
+    fn get(&self, key: &Key, now: Instant) -> Option<Arc<Answer>> {
         let mut shard = lock(self.shard(key));
         match shard.entries.get(key) {
             Some(entry) if entry.expires > now => Some(entry.answer.clone()),
@@ -85,9 +129,13 @@ impl AnswerCache {
         }
     }
 
-    /// Keeps `answer` (whose JSON took `size` bytes) for `ttl` from `now`.
-    pub fn insert(&self, key: Key, answer: Arc<Answer>, size: usize, ttl: Duration, now: Instant) {
+    fn insert(&self, key: Key, answer: Arc<Answer>, size: usize, ttl: Duration, now: Instant) {
         let cost = size + ENTRY_OVERHEAD;
+        // An expiry past what `Instant` can hold is not kept (the config bounds TTLs far
+        // below that; this is belt and braces against a panic on the Check path).
+        let Some(expires) = now.checked_add(ttl) else {
+            return;
+        };
         if ttl.is_zero() || cost > self.bytes_per_shard {
             return;
         }
@@ -116,7 +164,7 @@ impl AnswerCache {
             key,
             Entry {
                 answer,
-                expires: now + ttl,
+                expires,
                 cost,
                 seq,
             },
@@ -130,13 +178,8 @@ impl AnswerCache {
         }
     }
 
-    /// Answers held now.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).entries.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -150,6 +193,39 @@ mod tests {
         assert_eq!(a.key("t1"), a.key("t1"));
         assert_ne!(a.key("t1"), a.key("t2"));
         assert_ne!(a.key("t1"), b.key("t1"), "a fresh secret per cache");
+    }
+
+    #[test]
+    fn inactive_answers_never_evict_active_ones() {
+        let cache = AnswerCache::new(SHARDS); // one entry per shard and pool
+        let now = Instant::now();
+        let ttl = Duration::from_secs(60);
+        let user = cache.key("real-user");
+        let active = Arc::new(Answer::Active(Arc::new(serde_json::Map::new())));
+        cache.insert(user, active, 100, ttl, now);
+        for i in 0..1000 {
+            let made_up = cache.key(&format!("made-up-{i}"));
+            cache.insert(made_up, Arc::new(Answer::Inactive), 20, ttl, now);
+        }
+        assert!(matches!(
+            cache.get(&user, now).as_deref(),
+            Some(Answer::Active(_))
+        ));
+        assert!(cache.len() <= 2 * SHARDS, "{}", cache.len());
+    }
+
+    #[test]
+    fn a_ttl_beyond_any_instant_is_not_kept_rather_than_a_panic() {
+        let cache = AnswerCache::new(10);
+        let key = cache.key("t");
+        cache.insert(
+            key,
+            Arc::new(Answer::Inactive),
+            1,
+            Duration::MAX,
+            Instant::now(),
+        );
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum Failure {
     Invalid(String),
     #[error("{0}")]
     Discovery(String),
+    #[error("{0}")]
+    Proxy(String),
     #[error("too many introspection requests in flight")]
     Overloaded,
     #[error("no answer within the Check's deadline")]
@@ -51,15 +53,23 @@ impl Failure {
             Failure::TooLarge(_) => "too_large",
             Failure::Invalid(_) => "invalid",
             Failure::Discovery(_) => "discovery",
+            Failure::Proxy(_) => "proxy",
             Failure::Overloaded => "overloaded",
             Failure::Deadline => "deadline",
         }
     }
 }
 
-/// The HTTP client of one endpoint: the provider's proxy rule, rustls with the extra CA
+/// The HTTP client of one endpoint, and the proxy rule it follows (to name the proxy when
+/// it is what failed).
+pub struct Client {
+    http: reqwest::Client,
+    route: Route,
+}
+
+/// The client of one endpoint: the provider's proxy rule, rustls with the extra CA
 /// certificates when given, its timeouts, HTTPS only unless allowed, and no redirects.
-pub fn client(settings: &Introspection, proxy: &Proxy) -> Result<reqwest::Client, Failure> {
+pub fn client(settings: &Introspection, proxy: &Proxy) -> Result<Client, Failure> {
     let route = Route::new(proxy).map_err(Failure::Client)?;
     let outbound = Outbound {
         route: &route,
@@ -68,11 +78,12 @@ pub fn client(settings: &Introspection, proxy: &Proxy) -> Result<reqwest::Client
         timeout: settings.timeout,
         connect_timeout: settings.connect_timeout,
     };
-    client_builder(&outbound)
+    let http = client_builder(&outbound)
         .map_err(Failure::Client)?
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Failure::Client(e.to_string()))
+        .map_err(|e| Failure::Client(e.to_string()))?;
+    Ok(Client { http, route })
 }
 
 /// How long a `private_key_jwt` assertion is valid: one request's worth.
@@ -183,14 +194,24 @@ pub async fn discover(
 
 /// Asks the endpoint at `url` about `token`; the answer and the size of its JSON.
 pub async fn introspect(
-    client: &reqwest::Client,
+    client: &Client,
     settings: &Introspection,
     url: &str,
     token: &str,
 ) -> Result<(Answer, usize), Failure> {
     let (body, authorization) = request_parts(settings, token)?;
+    let authorization = match authorization.map(reqwest::header::HeaderValue::try_from) {
+        None => None,
+        Some(Ok(mut value)) => {
+            // Kept out of HTTP/2 header compression tables and debug output.
+            value.set_sensitive(true);
+            Some(value)
+        }
+        Some(Err(_)) => return Err(Failure::Client("unusable client credentials".into())),
+    };
     let send = || {
         let mut request = client
+            .http
             .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
@@ -201,10 +222,13 @@ pub async fn introspect(
         request.send()
     };
     let network = |e: reqwest::Error| {
+        let chain = error_chain(&e);
         if e.is_timeout() {
             Failure::Timeout
+        } else if let Some((proxy, message)) = client.route.blame_error(url, &e, &chain) {
+            Failure::Proxy(format!("through proxy {}: {message}", proxy.url))
         } else {
-            Failure::Network(error_chain(&e))
+            Failure::Network(chain)
         }
     };
     // Introspection only reads, so a request lost with a pooled connection closed under
@@ -213,6 +237,12 @@ pub async fn introspect(
         Err(e) if lost_before_answer(&e) => send().await.map_err(network)?,
         result => result.map_err(network)?,
     };
+    if let Some((proxy, message)) = client.route.blame_status(url, response.status()) {
+        return Err(Failure::Proxy(format!(
+            "through proxy {}: {message}",
+            proxy.url
+        )));
+    }
     let status = response.status().as_u16();
     let content_type = response
         .headers()

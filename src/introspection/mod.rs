@@ -45,10 +45,12 @@ struct Endpoint {
     joins: Counter,
     settings: Arc<Introspection>,
     proxy: Proxy,
-    client: Result<reqwest::Client, Failure>,
+    client: Result<client::Client, Failure>,
     /// The URL found by discovery, once found (a failure is not kept: the next request
     /// tries again).
     discovered: tokio::sync::OnceCell<String>,
+    /// When discovery last failed, and why.
+    discovery_failed: Mutex<Option<(Instant, Failure)>>,
     cache: AnswerCache,
     limit: Arc<Semaphore>,
     /// Requests in flight, by token key; each holds one permit of `limit`.
@@ -57,9 +59,17 @@ struct Endpoint {
 
 /// Every provider's introspection endpoint.
 pub struct Introspector {
-    endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
+    /// Per provider name, the endpoints of its current and previous config (newest last):
+    /// a Check still running on the snapshot before a reload finds its own, instead of
+    /// replacing the new config's (and its cache) with an old one.
+    endpoints: Mutex<HashMap<String, Vec<Arc<Endpoint>>>>,
     metrics: Metrics,
 }
+
+/// How many configs of one provider keep their endpoint (current and previous).
+const GENERATIONS: usize = 2;
+/// After a failed discovery, how long requests fail at once instead of trying again.
+const DISCOVERY_BACKOFF: Duration = Duration::from_secs(10);
 
 impl Introspector {
     pub fn new(metrics: Metrics) -> Arc<Introspector> {
@@ -71,8 +81,10 @@ impl Introspector {
 
     fn endpoint(&self, provider: &Provider, settings: &Arc<Introspection>) -> Arc<Endpoint> {
         let mut endpoints = lock(&self.endpoints);
-        if let Some(e) = endpoints.get(&provider.name)
-            && e.fingerprint == provider.fingerprint
+        let generations = endpoints.entry(provider.name.clone()).or_default();
+        if let Some(e) = generations
+            .iter()
+            .find(|e| e.fingerprint == provider.fingerprint)
         {
             return e.clone();
         }
@@ -89,14 +101,17 @@ impl Introspector {
             proxy: provider.proxy.clone(),
             client: client::client(settings, &provider.proxy),
             discovered: tokio::sync::OnceCell::new(),
+            discovery_failed: Mutex::new(None),
             cache: AnswerCache::new(settings.entries),
             limit: Arc::new(Semaphore::new(settings.max_concurrent)),
             in_flight: Mutex::default(),
         });
-        // Replaces the endpoint of an older config of this provider, dropping its cache.
-        // (A provider removed from the config keeps its idle endpoint until its name
-        // returns: a few bytes per name ever configured.)
-        endpoints.insert(provider.name.clone(), endpoint.clone());
+        // Older configs than the previous one drop their endpoint and cache. (A provider
+        // removed from the config keeps its idle endpoints until its name returns.)
+        generations.push(endpoint.clone());
+        if generations.len() > GENERATIONS {
+            generations.remove(0);
+        }
         endpoint
     }
 
@@ -144,12 +159,16 @@ impl Introspector {
                         key,
                     };
                     let token = token.to_owned();
+                    let done = Done {
+                        endpoint: endpoint.clone(),
+                        key,
+                        sender,
+                        _permit: permit,
+                    };
                     tokio::spawn(async move {
                         let answer = request.run(&token).await;
                         drop(token);
-                        let _ = sender.send(Some(answer));
-                        lock(&request.endpoint.in_flight).remove(&request.key);
-                        drop(permit);
+                        done.answer(answer);
                     });
                     receiver
                 }
@@ -167,6 +186,38 @@ impl Introspector {
     }
 }
 
+/// The end of one request, however it ends: the answer (or, if the task ended without one
+/// — a panic, an abort at shutdown — "not judged") goes to every Check waiting, and the
+/// token leaves the in-flight map, so the next Check asks again instead of joining a
+/// request that will never answer. Dropping it also frees its `max_concurrent` permit.
+struct Done {
+    endpoint: Arc<Endpoint>,
+    key: Key,
+    sender: watch::Sender<Option<Arc<Answer>>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Done {
+    fn answer(self, answer: Arc<Answer>) {
+        let _ = self.sender.send(Some(answer));
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.sender.send_if_modified(|slot| {
+            let unanswered = slot.is_none();
+            if unanswered {
+                *slot = Some(Arc::new(Answer::Unavailable(Failure::Network(
+                    "the introspection request ended without an answer".into(),
+                ))));
+            }
+            unanswered
+        });
+        lock(&self.endpoint.in_flight).remove(&self.key);
+    }
+}
+
 fn deadline() -> Arc<Answer> {
     Arc::new(Answer::Unavailable(Failure::Deadline))
 }
@@ -176,11 +227,26 @@ impl Endpoint {
     async fn url(&self) -> Result<&str, Failure> {
         match &self.settings.endpoint {
             EndpointLocation::Url(url) => Ok(url),
-            EndpointLocation::Discovery { issuer } => self
-                .discovered
-                .get_or_try_init(|| client::discover(&self.settings, &self.proxy, issuer))
-                .await
-                .map(String::as_str),
+            EndpointLocation::Discovery { issuer } => {
+                if let Some(url) = self.discovered.get() {
+                    return Ok(url);
+                }
+                // A failing issuer is not asked again by every miss (random tokens
+                // included) for a while: the same failure is answered at once.
+                if let Some((at, failure)) = &*lock(&self.discovery_failed)
+                    && at.elapsed() < DISCOVERY_BACKOFF
+                {
+                    return Err(failure.clone());
+                }
+                let found = self
+                    .discovered
+                    .get_or_try_init(|| client::discover(&self.settings, &self.proxy, issuer))
+                    .await;
+                if let Err(failure) = &found {
+                    *lock(&self.discovery_failed) = Some((Instant::now(), failure.clone()));
+                }
+                found.map(String::as_str)
+            }
         }
     }
 }
@@ -249,32 +315,8 @@ fn active_ttl(claims: &Map<String, Value>, max_ttl: Duration) -> Duration {
     if exp <= now {
         return Duration::ZERO;
     }
-    Duration::from_secs_f64((exp - now).min(max_ttl.as_secs_f64()))
+    Duration::try_from_secs_f64((exp - now).min(max_ttl.as_secs_f64())).unwrap_or(max_ttl)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn an_active_answer_lives_at_most_max_ttl_and_never_past_exp() {
-        let max = Duration::from_secs(60);
-        let claims = |v: Value| v.as_object().unwrap().clone();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        assert_eq!(active_ttl(&claims(json!({})), max), max);
-        assert_eq!(active_ttl(&claims(json!({"exp": now + 3600})), max), max);
-        let soon = active_ttl(&claims(json!({"exp": now + 10})), max);
-        assert!(
-            soon <= Duration::from_secs(10) && soon > Duration::from_secs(8),
-            "{soon:?}"
-        );
-        assert_eq!(
-            active_ttl(&claims(json!({"exp": now - 1})), max),
-            Duration::ZERO
-        );
-    }
-}
+mod tests;

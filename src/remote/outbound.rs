@@ -159,6 +159,12 @@ pub fn describe(proxy: &Proxy, source: &RemoteSource) -> (Option<String>, &'stat
         JwksLocation::Uri(url) => url,
         JwksLocation::Discovery { issuer } => issuer,
     };
+    describe_url(proxy, url)
+}
+
+/// [`describe`] for a request to `url` (an introspection endpoint, or the issuer whose
+/// metadata names it).
+pub fn describe_url(proxy: &Proxy, url: &str) -> (Option<String>, &'static str) {
     let chosen_by = match proxy {
         Proxy::Server(_) => "config",
         Proxy::Direct => "none",

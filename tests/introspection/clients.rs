@@ -18,29 +18,38 @@ fn the_client_secret_never_leaves_its_file() {
     s.corp.set_status(Some(401));
     assert_eq!(s.get("/", "tok-other").status, 503);
     let status = s.server.status().to_string();
-    let explained = std::process::Command::new(crate::support::server::binary())
+    let checked = std::process::Command::new(crate::support::server::binary())
         .arg("check-config")
         .arg(s.server.config_path())
         .output()
         .unwrap();
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode("api+gateway:s3cr3t%3Awith%25odd%2Bchars")
+    };
     let outputs = [
         s.server.log(),
         status,
         s.metrics(),
-        String::from_utf8_lossy(&explained.stdout).into_owned(),
-        String::from_utf8_lossy(&explained.stderr).into_owned(),
+        String::from_utf8_lossy(&checked.stdout).into_owned(),
+        String::from_utf8_lossy(&checked.stderr).into_owned(),
     ];
     for (i, text) in outputs.iter().enumerate() {
         assert!(
             !text.contains("s3cr3t"),
             "output {i} shows the secret:\n{text}"
         );
+        // Nor the Basic credentials as they go on the wire.
+        assert!(
+            !text.contains(&basic),
+            "output {i} shows the Authorization value"
+        );
         assert!(
             !text.contains("tok-a") && !text.contains("tok-other"),
             "output {i} shows a token"
         );
     }
-    assert!(explained.status.success(), "{outputs:?}");
+    assert!(checked.status.success(), "{outputs:?}");
 }
 
 /// `explain` names the provider it would ask, sends the token only with `--introspect`,
@@ -184,6 +193,11 @@ fn introspection_goes_through_the_providers_proxy() {
     let answer = http::get(envoy.listener, "/", Some("tok-a"));
     assert_eq!(answer.status, 200, "{}", proxied.log());
     assert_eq!(proxy.requests(), [format!("POST {url}")]);
+    let status = proxied.status();
+    let shown = &status["providers"][0]["introspection"];
+    assert_eq!(shown["endpoint"], url.as_str(), "{status}");
+    assert_eq!(shown["proxy"], proxy.url().as_str(), "{status}");
+    assert_eq!(shown["proxy_source"], "config", "{status}");
     assert_eq!(endpoint.calls("tok-a"), 1);
 }
 
