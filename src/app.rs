@@ -37,6 +37,8 @@ pub struct ServeOptions {
     pub address_file: Option<PathBuf>,
     /// How long in-flight checks may take to finish after a shutdown signal.
     pub drain_timeout: Duration,
+    /// How long an HTTP listener waits for a request's head.
+    pub header_read_timeout: Duration,
     /// How long the config directory must be quiet before a reload.
     pub watch_debounce: Duration,
     /// How many denials `/debug/denials` keeps.
@@ -219,6 +221,7 @@ pub async fn run(
             listener,
             authorizer.clone(),
             options.http.clone(),
+            options.header_read_timeout,
             stop,
         ))
     });
@@ -231,16 +234,18 @@ pub async fn run(
                 stopped(grpc_stopped),
             ),
     );
-    let mut admin_task = tokio::spawn(
-        axum::serve(listeners.admin, admin::router(admin_state.clone()))
-            .with_graceful_shutdown(stopped(others_stopped.clone()))
-            .into_future(),
-    );
-    let mut debug_task = tokio::spawn(
-        axum::serve(listeners.debug, admin::debug::router(admin_state))
-            .with_graceful_shutdown(stopped(others_stopped.clone()))
-            .into_future(),
-    );
+    let mut admin_task = tokio::spawn(crate::http_server::serve(
+        listeners.admin,
+        admin::router(admin_state.clone()),
+        options.header_read_timeout,
+        stopped(others_stopped.clone()),
+    ));
+    let mut debug_task = tokio::spawn(crate::http_server::serve(
+        listeners.debug,
+        admin::debug::router(admin_state),
+        options.header_read_timeout,
+        stopped(others_stopped.clone()),
+    ));
     let mut watch_task = tokio::spawn(config::watch::run(
         reloader,
         options.watch_debounce,

@@ -118,6 +118,10 @@ pub struct ServeArgs {
     /// How long in-flight checks may take to finish after SIGTERM, e.g. 10s.
     #[arg(long, default_value = "10s")]
     pub drain_timeout: Duration,
+    /// How long the HTTP listeners (--http-listen, admin, debug) wait for a request's
+    /// headers before closing the connection (slow clients hold nothing forever).
+    #[arg(long, default_value = "10s")]
+    pub header_read_timeout: Duration,
     /// How long the config directory must be quiet before a reload, e.g. 250ms.
     #[arg(long, default_value = "250ms")]
     pub watch_debounce: Duration,

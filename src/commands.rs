@@ -64,6 +64,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         debug_listen: args.debug_listen,
         address_file: args.address_file.clone(),
         drain_timeout: args.drain_timeout.get(),
+        header_read_timeout: args.header_read_timeout.get(),
         watch_debounce: args.watch_debounce.get(),
         recent_denials: args.recent_denials,
         token_cache_entries: args.token_cache_entries,
@@ -80,6 +81,11 @@ fn serve(args: &ServeArgs) -> ExitCode {
         && let Some(problem) = options.http.problem()
     {
         // A usage error, like clap's own.
+        return fail(&std::io::Error::other(problem), ExitCode::from(2));
+    }
+    if options.header_read_timeout.is_zero() {
+        let problem =
+            "--header-read-timeout must be positive (a client needs time to send its headers)";
         return fail(&std::io::Error::other(problem), ExitCode::from(2));
     }
     let workers = args

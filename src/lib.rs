@@ -22,6 +22,7 @@ pub mod decision;
 pub mod explain;
 pub mod grpc;
 pub mod http;
+pub mod http_server;
 pub mod introspection;
 pub mod jwks;
 mod lock;

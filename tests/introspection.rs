@@ -335,7 +335,11 @@ fn made_up_tokens_cost_one_request_each_and_at_most_max_concurrent_in_flight() {
         200,
         "a cached answer is still served"
     );
-    assert_ne!(slow.join().unwrap(), 200, "its Check gave up waiting: never an allow");
+    assert_ne!(
+        slow.join().unwrap(),
+        200,
+        "its Check gave up waiting: never an allow"
+    );
     let line = r#"introspection_requests_total{provider="corp",result="overloaded"} 1"#;
     let text = s.metrics();
     assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");

@@ -21,5 +21,6 @@ mod remote;
 mod resource_server;
 mod route_properties;
 mod routes;
+mod slow_clients;
 mod soak;
 mod wycheproof;

@@ -84,17 +84,17 @@ struct Shared {
     options: HttpOptions,
 }
 
-/// Serves the [`router`] on `listener` until `shutdown`, then lets in-flight checks finish.
+/// Serves the [`router`] on `listener` until `shutdown`, then lets in-flight checks finish
+/// (with the bounds of [`crate::http_server`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     authorizer: Authorizer,
     options: HttpOptions,
+    header_read_timeout: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(authorizer, options).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router(authorizer, options);
+    crate::http_server::serve(listener, app, header_read_timeout, shutdown).await
 }
 
 /// The router: every path goes to one handler, which picks the convention from the path.
