@@ -1,5 +1,5 @@
 //! Configuration: the YAML mirror (`file`), its compilation into a [`Snapshot`](crate::snapshot::Snapshot)
-//! (`compile`, by concern: `limits`, `providers`, `keys`, `proxy`, `routes`) and the errors that name
+//! (`compile`, by concern: `limits`, `providers`, `keys`, `proxy`, `routes`, `tenants`) and the errors that name
 //! file and field (`error`).
 
 pub mod compile;
@@ -12,6 +12,7 @@ mod limits;
 mod providers;
 mod proxy;
 mod routes;
+mod tenants;
 pub mod watch;
 
 pub use compile::{compile_str, load};
@@ -24,3 +25,5 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_introspection;
+#[cfg(test)]
+mod tests_tenants;
