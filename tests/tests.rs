@@ -21,4 +21,5 @@ mod remote;
 mod route_properties;
 mod routes;
 mod soak;
+mod tenants;
 mod wycheproof;
