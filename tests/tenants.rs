@@ -5,14 +5,13 @@
 //! templates, and `explain` naming the tenant and the rule that failed.
 
 use crate::support::envoy::Envoy;
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use crate::support::{self, AUDIENCE, ec_key, ec_key_2, http, mint};
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::explain::{Question, Report, explain, render_text};
 use envoy_jwt_authz::token::verify::UnixTime;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 /// Entra's own tenant, and Microsoft accounts' (both from Microsoft's docs).
 const T1: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -136,13 +135,7 @@ fn check_config_prints_the_templates_and_their_tenants() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, config()).unwrap();
-    let out = Command::new(binary())
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = crate::cli::run_ok(&["check-config".as_ref(), path.as_os_str()]);
     let line = format!(
         "provider entra: issuers [] issuer_templates [https://login.microsoftonline.com/{{tid}}/v2.0, https://sts.windows.net/{{tid}}/] tenants [{T1}, {T2}] audiences [{AUDIENCE}] keys [ec-2(ES256)]"
     );
@@ -257,4 +250,27 @@ fn explain_points_a_tenantid_placeholder_at_the_tid_claim() {
     let hint = report.hint.unwrap();
     assert!(hint.contains("the token has no tenantid claim"), "{hint}");
     assert!(hint.ends_with("; Entra's tenant claim is tid (its metadata writes {tenantid}): write {tid} in the template"), "{hint}");
+}
+
+/// The README's Entra example is a valid config, with the templates and tenants it shows.
+#[test]
+fn the_readme_entra_example_compiles() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### Multi-tenant issuers")
+        .expect("the section")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```").unwrap()];
+    let snapshot =
+        compile_str(yaml, Path::new("config.yaml")).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let tenancy = snapshot.providers[0].tenancy.as_ref().expect("templates");
+    assert_eq!(
+        tenancy.texts(),
+        [
+            "https://login.microsoftonline.com/{tid}/v2.0",
+            "https://sts.windows.net/{tid}/"
+        ]
+    );
+    assert!(tenancy.tenants.allows(T1));
 }
