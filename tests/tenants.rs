@@ -229,6 +229,18 @@ fn explain_names_the_tenant_and_the_rule_that_failed() {
             .starts_with("tid is 1, not a string")
     );
 
+    // A malformed claim other than the tenant's gets the generic hint, not a tenant one.
+    let bad_exp = report(&support::claims_with(
+        json!({"iss": v2(T1), "tid": T1, "exp": "soon"}),
+    ));
+    assert_eq!(bad_exp.reason, Some("claim_malformed"));
+    assert!(
+        bad_exp
+            .hint
+            .unwrap()
+            .starts_with("`exp`/`nbf`/`iat` must be numbers")
+    );
+
     let not_a_tenant = report(&entra(&v2("a/b"), json!("a/b")));
     let hint = not_a_tenant.hint.unwrap();
     assert!(hint.contains("has the shape of template https://login.microsoftonline.com/{tid}/v2.0 but \"a/b\" in place of {tid} is no tenant"), "{hint}");
