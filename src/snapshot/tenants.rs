@@ -18,6 +18,9 @@ use std::collections::{BTreeSet, VecDeque};
 /// The longest tenant a template admits (an Entra tenant id has 36 characters).
 pub const MAX_TENANT_CHARS: usize = 128;
 
+/// The longest template (an issuer URL is far shorter).
+pub const MAX_TEMPLATE_CHARS: usize = 256;
+
 /// What a tenant may be made of, for messages.
 pub const TENANT_CHARSET: &str = "1-128 of A-Z a-z 0-9 - . _, not . or ..";
 
@@ -46,9 +49,13 @@ pub struct IssuerTemplate {
 }
 
 impl IssuerTemplate {
-    /// Parses a template: `http(s)://`, exactly one `{name}` (name of `A-Z a-z 0-9 _ -`),
-    /// no other brace. The error says what is wrong.
+    /// Parses a template: at most [`MAX_TEMPLATE_CHARS`], `http(s)://`, exactly one
+    /// `{name}` (name of `A-Z a-z 0-9 _ -`), no other brace. The error says what is wrong.
     pub fn parse(text: &str) -> Result<IssuerTemplate, String> {
+        // Bounds the compile-time overlap search (`common_issuer`), quadratic in length.
+        if text.len() > MAX_TEMPLATE_CHARS {
+            return Err(format!("is longer than {MAX_TEMPLATE_CHARS} characters"));
+        }
         if !(text.starts_with("https://") || text.starts_with("http://")) {
             return Err(format!("{text:?} is not an https:// (or http://) URL"));
         }

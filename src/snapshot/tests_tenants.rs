@@ -88,6 +88,10 @@ fn templates_that_are_not_one_placeholder_in_a_url_are_refused() {
         assert!(e.contains(expected), "{text}: {e}");
     }
     assert_eq!(template("https://{tenant}.idp.test/").claim, "tenant");
+    let long = format!("https://h/{{tid}}/{}", "a".repeat(MAX_TEMPLATE_CHARS));
+    let e = IssuerTemplate::parse(&long).expect_err("too long");
+    assert!(e.contains("longer than 256 characters"), "{e}");
+    assert!(IssuerTemplate::parse(&long[..MAX_TEMPLATE_CHARS]).is_ok());
 }
 
 #[test]
