@@ -150,7 +150,12 @@ fn check_config_prints_the_templates_and_their_tenants() {
 }
 
 fn report(claims: &Value) -> Report {
-    let snapshot = compile_str(&config(), Path::new("config.yaml")).unwrap();
+    report_with(&config(), claims)
+}
+
+/// `explain` of an `ec_key_2` token with `claims` against the config `yaml`.
+fn report_with(yaml: &str, claims: &Value) -> Report {
+    let snapshot = compile_str(yaml, Path::new("config.yaml")).unwrap();
     let token = mint(&ec_key_2(), claims);
     let question = Question {
         token: &token,
@@ -250,15 +255,7 @@ fn explain_names_the_tenant_and_the_rule_that_failed() {
 #[test]
 fn explain_points_a_tenantid_placeholder_at_the_tid_claim() {
     let yaml = config().replace("{tid}/v2.0", "{tenantid}/v2.0");
-    let snapshot = compile_str(&yaml, Path::new("config.yaml")).unwrap();
-    let token = mint(&ec_key_2(), &entra(&v2(T1), json!(T1)));
-    let question = Question {
-        token: &token,
-        method: "GET",
-        path: "/",
-        ..Question::default()
-    };
-    let report = explain(&snapshot, &question, UnixTime::now(), &[]);
+    let report = report_with(&yaml, &entra(&v2(T1), json!(T1)));
     let hint = report.hint.unwrap();
     assert!(hint.contains("the token has no tenantid claim"), "{hint}");
     assert!(hint.ends_with("; Entra's tenant claim is tid (its metadata writes {tenantid}): write {tid} in the template"), "{hint}");
