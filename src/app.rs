@@ -385,7 +385,7 @@ pub fn log_snapshot(snapshot: &Snapshot) {
             .iter()
             .map(|k| k.kid().unwrap_or("-"))
             .collect();
-        tracing::info!(provider = %p.name, issuers = ?p.issuers, audiences = ?p.audiences, kids = ?kids, "provider loaded");
+        tracing::info!(provider = %p.name, issuers = ?p.trusted_issuers(), audiences = ?p.audiences, kids = ?kids, "provider loaded");
     }
 }
 

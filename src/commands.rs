@@ -144,7 +144,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// One line per provider: issuers, audiences, usable keys by kid/alg, skipped keys and why.
+/// One line per provider: issuers (and templates with their tenants), audiences, usable keys
+/// by kid/alg, skipped keys and why.
 pub fn check_config(path: &Path) -> Result<String, ConfigError> {
     config::load(path).map(|snapshot| summary(path, &snapshot))
 }
@@ -177,8 +178,16 @@ fn summary(path: &Path, snapshot: &Snapshot) -> String {
             .iter()
             .map(|s| format!("{}: {}", s.kid.as_deref().unwrap_or("no-kid"), s.why))
             .collect();
+        // Only for a provider with templates, so other lines read as they always did.
+        let templates = p.tenancy.as_ref().map_or_else(String::new, |t| {
+            format!(
+                " issuer_templates [{}] tenants {}",
+                t.texts().join(", "),
+                t.tenants.describe()
+            )
+        });
         out.push_str(&format!(
-            "provider {}: issuers [{}] audiences [{}] keys [{}] skipped [{}] clock_skew {}s\n",
+            "provider {}: issuers [{}]{templates} audiences [{}] keys [{}] skipped [{}] clock_skew {}s\n",
             p.name,
             p.issuers.join(", "),
             p.audiences.iter().cloned().collect::<Vec<_>>().join(", "),

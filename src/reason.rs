@@ -38,7 +38,9 @@ pub enum Reason {
     AlgorithmNotAllowed,
     /// The payload has no string `iss`.
     IssuerMissing,
-    /// `iss` matches no provider allowed here (exact, case-sensitive).
+    /// `iss` matches no provider allowed here (exact, case-sensitive), or an issuer
+    /// template's with a tenant not in `tenants`, or without the tenant claim (`tid`)
+    /// repeating that tenant.
     IssuerNotTrusted,
     /// No `kid` in the header and the provider has more than one key.
     KidRequired,
@@ -48,7 +50,8 @@ pub enum Reason {
     KeyAlgorithmMismatch,
     /// The signature does not verify.
     SignatureInvalid,
-    /// `exp`, `nbf`, `iat`, `aud` or `iss` has the wrong JSON type.
+    /// `exp`, `nbf`, `iat`, `aud`, `iss` or an issuer template's tenant claim has the
+    /// wrong JSON type.
     ClaimMalformed,
     /// `exp` is not after `nbf` or `iat`.
     ValidityWindowInvalid,
@@ -254,7 +257,7 @@ impl Reason {
                 r#"The token has no `iss`; it is not an access token from an OAuth server."#
             }
             Reason::IssuerNotTrusted => {
-                r#"`iss` must equal a configured issuer exactly: check the trailing slash (Auth0 and Entra v1 have one, Okta and Entra v2 do not), `http` vs `https`, case, and the tenant/realm."#
+                r#"`iss` must equal a configured issuer exactly: check the trailing slash (Auth0 and Entra v1 have one, Okta and Entra v2 do not), `http` vs `https`, case, and the tenant/realm; through an `issuer_template`, the tenant must be in `tenants` and the tenant claim (`tid`) must equal it."#
             }
             Reason::KidRequired => {
                 r#"No `kid` and the provider has several keys: the issuer must send `kid`."#

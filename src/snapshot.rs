@@ -1,8 +1,8 @@
 //! The compiled configuration: immutable, fully checked, shared by every request.
 //!
 //! Only `config::compile` builds a [`Snapshot`] from a file; nothing downstream re-checks
-//! what compilation guaranteed (issuers unique across providers, keys usable, header names
-//! valid, challenge values quotable).
+//! what compilation guaranteed (no `iss` matched by two issuers or issuer templates, keys
+//! usable, header names valid, challenge values quotable).
 //!
 //! Requests read it, and the config watcher and key refreshers replace it, through one
 //! [`SharedSnapshot`] (see `shared`).
@@ -18,12 +18,17 @@ mod introspection;
 mod proxy;
 pub mod scopes;
 mod shared;
+mod tenants;
 pub use introspection::{
     AssertionKey, ClientAuth, Endpoint, IntrospectTokens, Introspection, Secret,
 };
 pub use proxy::{Credentials, Proxy, ProxyServer};
 pub use scopes::ScopeImplications;
 pub use shared::SharedSnapshot;
+pub use tenants::{
+    IssuerTemplate, MAX_TENANT_CHARS, NearTenant, TENANT_CHARSET, Tenancy, TenantMatch, Tenants,
+    common_issuer, is_tenant,
+};
 
 /// Where a provider's keys come from.
 #[derive(Debug, Clone)]
@@ -68,9 +73,11 @@ pub struct RemoteSource {
 pub struct Provider {
     /// Unique name, used in logs, metrics and `explain`.
     pub name: String,
-    /// Exact `iss` values (case-sensitive, no normalisation); empty only for a provider
-    /// that introspects opaque tokens and validates no JWT.
+    /// Exact `iss` values (case-sensitive, no normalisation); empty for a provider that
+    /// only has issuer templates, or introspects opaque tokens and validates no JWT.
     pub issuers: Vec<String>,
+    /// Issuer templates with a tenant placeholder (`issuer_template`) and their tenants.
+    pub tenancy: Option<Tenancy>,
     /// A token's audience must contain at least one of these.
     pub audiences: BTreeSet<String>,
     /// Claims that carry the audience, checked in order (default `[aud]`).
@@ -243,7 +250,8 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub providers: Vec<Provider>,
-    /// `iss` → index into `providers` (issuers are unique across providers).
+    /// Literal `iss` → index into `providers` (unique across providers; templates live in
+    /// each provider's `tenancy`, see [`Snapshot::issuer_owner`]).
     pub by_issuer: HashMap<String, usize>,
     /// First match wins.
     pub routes: Vec<Route>,
@@ -273,10 +281,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The provider trusted for `iss`, if `allowed` admits it.
+    /// The provider trusted for `iss`, if `allowed` admits it. For an `iss` trusted through
+    /// an issuer template, the token's tenant claim is still to be checked (see
+    /// [`Snapshot::issuer_owner`]).
     pub fn provider_for_issuer(&self, iss: &str, allowed: &ProviderSet) -> Option<&Provider> {
-        let index = *self.by_issuer.get(iss)?;
-        // `by_issuer` is built from `providers` by compile, so the index is in bounds.
+        let (index, _) = self.issuer_owner(iss)?;
+        // Indexes come from `providers` (built together by compile): in bounds.
         allowed.allows(index).then(|| &self.providers[index])
     }
 

@@ -86,7 +86,7 @@ fn the_example_jwks_is_the_public_half_of_the_demo_key() {
 }
 
 /// Runs the binary with `args`, asserting success; its standard output.
-fn run_ok(args: &[&std::ffi::OsStr]) -> String {
+pub(crate) fn run_ok(args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(binary()).args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap()

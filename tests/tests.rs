@@ -23,4 +23,5 @@ mod route_properties;
 mod routes;
 mod slow_clients;
 mod soak;
+mod tenants;
 mod wycheproof;

@@ -5,7 +5,7 @@
 
 use super::AdminState;
 use crate::remote::outbound;
-use crate::snapshot::{Endpoint, KeySource};
+use crate::snapshot::{Endpoint, KeySource, Tenants};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -104,6 +104,14 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
                 .map(|k| k.kid().unwrap_or(""))
                 .collect();
             let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
+            if let Some(t) = &p.tenancy {
+                let tenants = match &t.tenants {
+                    Tenants::Any => json!("any"),
+                    Tenants::Only(list) => json!(list),
+                };
+                entry["issuer_templates"] = json!(t.texts());
+                entry["tenants"] = tenants;
+            }
             if let Some(jwks) = remote.remove(&p.name) {
                 entry["jwks"] = jwks;
             }

@@ -1,8 +1,8 @@
 //! From the file mirror to a [`Snapshot`]: every default, bound and cross-check lives in
 //! `compile` and the modules it calls (`limits`, `providers`, `keys`, `routes`), so a
 //! snapshot that exists is valid. This one holds the entry points, the whole-file checks
-//! (provider names and issuers unique, the challenge, the default requirement) and the
-//! helpers the others share.
+//! (provider names unique, no `iss` matched by two issuer rules (in `tenants`), the
+//! challenge, the default requirement) and the helpers the others share.
 
 use super::duration::Duration;
 use super::error::ConfigError;
@@ -87,11 +87,7 @@ impl Compiler<'_> {
                     ),
                 ));
             }
-            for iss in &provider.issuers {
-                if let Some(other) = by_issuer.insert(iss.clone(), i) {
-                    return Err(self.invalid(format!("{field}.issuers"), format!("issuer {iss:?} is already trusted by providers[{other}]; each issuer belongs to one provider")));
-                }
-            }
+            self.unique_issuers(&field, p, &provider, i, &providers, &mut by_issuer)?;
             providers.push(provider);
         }
         let challenge = Challenge {

@@ -43,6 +43,11 @@ pub struct ProviderFile {
     pub name: String,
     pub issuer: Option<String>,
     pub issuers: Option<Vec<String>>,
+    /// An issuer with one `{claim}` placeholder for the tenant (multi-tenant IdPs).
+    pub issuer_template: Option<String>,
+    pub issuer_templates: Option<Vec<String>>,
+    /// The tenants the templates admit: required with a template, never defaulted.
+    pub tenants: Option<TenantsFile>,
     pub audiences: Vec<String>,
     pub audience_claims: Option<Vec<String>>,
     /// Required unless the provider only introspects (no issuer, or `tokens: all`).
@@ -245,6 +250,22 @@ impl<'de> Deserialize<'de> for ProvidersFile {
             |word| format!("expected `any` or a list of provider names; got {word:?}"),
         )?;
         Ok(list.map_or(ProvidersFile::Any, ProvidersFile::List))
+    }
+}
+
+/// `tenants`: `any`, or a list of tenant ids.
+#[derive(Debug)]
+pub enum TenantsFile {
+    Any,
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for TenantsFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = Shape::Seq("a list of tenant ids");
+        let wrong = |word: &str| format!("expected `any` or a list of tenant ids; got {word:?}");
+        let list = keyword_or(deserializer, "any", shape, wrong)?;
+        Ok(list.map_or(TenantsFile::Any, TenantsFile::List))
     }
 }
 

@@ -1,5 +1,5 @@
 //! Configuration: the YAML mirror (`file`), its compilation into a [`Snapshot`](crate::snapshot::Snapshot)
-//! (`compile`, by concern: `limits`, `providers`, `keys`, `proxy`, `routes`) and the errors that name
+//! (`compile`, by concern: `limits`, `providers`, `keys`, `proxy`, `routes`, `tenants`) and the errors that name
 //! file and field (`error`).
 
 pub mod compile;
@@ -13,6 +13,7 @@ mod providers;
 mod proxy;
 mod routes;
 mod scopes;
+mod tenants;
 pub mod watch;
 
 pub use compile::{compile_str, load};
@@ -27,3 +28,5 @@ mod tests_errors;
 mod tests_introspection;
 #[cfg(test)]
 mod tests_resource;
+#[cfg(test)]
+mod tests_tenants;

@@ -1,5 +1,6 @@
 //! Compiling one provider: its name, issuers, audiences, algorithms, clock skew, required
-//! claims and token types (its key source is `keys`, its outbound proxy `proxy`).
+//! claims and token types (its key source is `keys`, its outbound proxy `proxy`, its issuer
+//! templates `tenants`).
 
 use super::compile::{Compiler, finish};
 use super::error::ConfigError;
@@ -35,10 +36,11 @@ impl Compiler<'_> {
                 "expected a non-empty name of letters, digits, '-', '_' or '.'",
             ));
         }
+        let tenancy = self.tenancy(field, p)?;
         let issuers = match (&p.issuer, &p.issuers) {
             (Some(one), None) => vec![one.clone()],
             // Opaque tokens name no issuer: a provider that only introspects needs none.
-            (None, None) if p.introspection.is_some() => Vec::new(),
+            (None, None) if p.introspection.is_some() || tenancy.is_some() => Vec::new(),
             (None, Some(many)) if !many.is_empty() => many.clone(),
             (None, Some(_)) => {
                 return Err(
@@ -48,7 +50,7 @@ impl Compiler<'_> {
             _ => {
                 return Err(self.invalid(
                     format!("{field}.issuer"),
-                    "expected exactly one of `issuer` or `issuers` (or neither, for a provider with `introspection:` only)",
+                    "expected exactly one of `issuer` or `issuers` (or neither, for a provider with `issuer_template` or `introspection:` only)",
                 ));
             }
         };
@@ -109,7 +111,9 @@ impl Compiler<'_> {
         let introspects_jwts = introspection
             .as_ref()
             .is_some_and(|i| i.settings.tokens == IntrospectTokens::All);
-        match (&p.jwks, issuers.is_empty(), introspects_jwts) {
+        // A provider with neither literal issuers nor templates validates no JWT.
+        let no_issuer = issuers.is_empty() && tenancy.is_none();
+        match (&p.jwks, no_issuer, introspects_jwts) {
             (None, false, false) => {
                 return Err(self.invalid(
                     format!("{field}.jwks"),
@@ -119,7 +123,7 @@ impl Compiler<'_> {
             (_, true, true) => {
                 return Err(self.invalid(
                     format!("{field}.introspection.tokens"),
-                    "`all` selects JWTs by `iss`: it needs an `issuer`",
+                    "`all` selects JWTs by `iss`: it needs an `issuer` (or `issuer_template`)",
                 ));
             }
             (Some(_), true, _) | (Some(_), _, true) => {
@@ -167,6 +171,7 @@ impl Compiler<'_> {
         Ok(Provider {
             name: p.name.clone(),
             issuers,
+            tenancy,
             audiences: p.audiences.iter().cloned().collect::<BTreeSet<_>>(),
             audience_claims,
             keys: Arc::new(compiled.keys),

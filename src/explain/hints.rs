@@ -1,11 +1,13 @@
 //! `explain`'s hints: a one-line fix for a denial, specific where the decoded token shows
-//! the cause (a trailing slash or letter case in `iss`/`aud`, an ID token, an org-level
-//! authorization server, clock skew, a rotated key, comma-joined scopes), else the reason's
-//! own hint from `Reason::hint`.
+//! the cause (a trailing slash or letter case in `iss`/`aud`, a tenant an issuer template
+//! does not list or a tenant claim that differs, an ID token, an org-level authorization
+//! server, clock skew, a rotated key, comma-joined scopes), else the reason's own hint from
+//! `Reason::hint`.
 
 use super::Facts;
 use crate::decision::scopes;
 use crate::reason::Reason;
+use crate::snapshot::{NearTenant, TENANT_CHARSET};
 use crate::trace::text;
 use serde_json::Value;
 
@@ -14,6 +16,8 @@ impl Facts<'_> {
     pub(super) fn hint(&self, reason: Reason) -> String {
         let specific = match reason {
             Reason::IssuerNotTrusted => self.issuer_hint(),
+            // A template's tenant claim that is no string; other claims get the generic hint.
+            Reason::ClaimMalformed => self.owner_hint(),
             Reason::AudienceNotAllowed | Reason::AudienceMissing => self.audience_hint(),
             Reason::Expired | Reason::NotYetValid | Reason::IssuedInFuture => self.time_hint(reason),
             Reason::KeyNotFound => self.provider.map(|p| {
@@ -61,18 +65,8 @@ impl Facts<'_> {
 
     fn issuer_hint(&self) -> Option<String> {
         let iss = self.claim("iss")?.as_str()?;
-        if let Some((i, p)) = self
-            .snapshot
-            .providers
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.issuers.iter().any(|x| x == iss))
-            && !self.allowed_providers.allows(i)
-        {
-            return Some(format!(
-                "{iss:?} belongs to provider {}, which this route does not accept",
-                p.name
-            ));
+        if let Some(hint) = self.owner_hint().or_else(|| self.tenant_hint(iss)) {
+            return Some(hint);
         }
         let trusted = self.trusted_issuers();
         for t in &trusted {
@@ -82,10 +76,80 @@ impl Facts<'_> {
                 ));
             }
         }
+        let all: Vec<String> = self
+            .snapshot
+            .providers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.allowed_providers.allows(*i))
+            .flat_map(|(_, p)| p.trusted_issuers())
+            .collect();
         Some(format!(
             "{iss:?} is not a configured issuer; trusted: [{}]",
-            trusted.join(", ")
+            all.join(", ")
         ))
+    }
+
+    /// When `iss` has an owner: the route does not accept it, or the owner's template
+    /// trusts `iss` but the token's tenant claim does not repeat the tenant.
+    fn owner_hint(&self) -> Option<String> {
+        let iss = self.claim("iss")?.as_str()?;
+        let (index, found) = self.snapshot.issuer_owner(iss)?;
+        let p = &self.snapshot.providers[index];
+        if !self.allowed_providers.allows(index) {
+            return Some(format!(
+                "{iss:?} belongs to provider {}, which this route does not accept",
+                p.name
+            ));
+        }
+        let m = found?;
+        let (claim, tenant) = (&m.template.claim, m.tenant);
+        Some(match self.claim(claim) {
+            None | Some(Value::Null) => {
+                let entra = match claim.as_str() {
+                    "tenantid" => {
+                        "; Entra's tenant claim is tid (its metadata writes {tenantid}): write {tid} in the template"
+                    }
+                    "tid" => {
+                        " (Entra documents tid as sent to apps that request the profile scope)"
+                    }
+                    _ => "",
+                };
+                format!(
+                    "the token has no {claim} claim to confirm the tenant {tenant:?} its iss names (template {} of provider {}){entra}",
+                    m.template.text, p.name
+                )
+            }
+            // The tenant claim holds: the malformed claim is another one.
+            Some(Value::String(held)) if held == tenant => return None,
+            Some(Value::String(held)) => format!(
+                "{claim} {held:?} differs from the tenant {tenant:?} that iss names: a token naming two tenants is trusted by neither; the IdP never issues one, so check how it was made"
+            ),
+            Some(held) => format!(
+                "{claim} is {held}, not a string: the tenant claim must be the tenant id {tenant:?} that iss names"
+            ),
+        })
+    }
+
+    /// No owner, but an allowed provider's template nearly trusts `iss`: an unlisted
+    /// tenant, or something that is no tenant in the placeholder's place.
+    fn tenant_hint(&self, iss: &str) -> Option<String> {
+        Some(
+            match self.snapshot.near_tenant(self.allowed_providers, iss)? {
+                NearTenant::Unlisted(p, m) => format!(
+                    "tenant {:?} is not among the tenants {} of provider {}: add it to `tenants` if that organisation's tokens are to be trusted",
+                    m.tenant,
+                    p.tenancy
+                        .as_ref()
+                        .map_or_else(String::new, |t| t.tenants.describe()),
+                    p.name
+                ),
+                NearTenant::NotATenant(t, part) => format!(
+                    "{iss:?} has the shape of template {} but {part:?} in place of {{{}}} is no tenant ({TENANT_CHARSET})",
+                    t.text, t.claim
+                ),
+            },
+        )
     }
 
     fn audience_hint(&self) -> Option<String> {

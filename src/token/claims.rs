@@ -45,7 +45,7 @@ pub(super) fn check(
 /// The claims of an active RFC 7662 answer, checked as a JWT's are where they apply: the
 /// time claims' types and window with the provider's skew, `required_claims`, then — each
 /// only when the answer carries it, since RFC 7662 makes every member but `active`
-/// optional — `iss` exactly one of the provider's issuers and the audience as for a JWT;
+/// optional — `iss` trusted by the provider (`token::issuer`) and the audience as for a JWT;
 /// last, `token_type` must not be `refresh_token` (a refresh token is no access token).
 pub(super) fn check_introspected(
     claims: &Map<String, Value>,
@@ -56,21 +56,7 @@ pub(super) fn check_introspected(
 ) -> Result<(), Reason> {
     let types = "exp/nbf/iat numbers, aud a string or strings";
     check_times_and_required(claims, provider, now, types, tracer)?;
-    let iss = claims.get("iss").filter(|v| !v.is_null());
-    let issuer = match iss {
-        None => Ok(()),
-        Some(Value::String(iss)) if provider.issuers.contains(iss) => Ok(()),
-        Some(Value::String(_)) if provider.issuers.is_empty() => Ok(()),
-        Some(Value::String(_)) => Err(Reason::IssuerNotTrusted),
-        Some(_) => Err(Reason::ClaimMalformed),
-    };
-    stage(tracer, Check::Issuer, issuer, || {
-        let expected = match provider.issuers.as_slice() {
-            [] => "any (this provider names no issuer)".to_owned(),
-            issuers => format!("absent or one of [{}]", issuers.join(", ")),
-        };
-        (expected, text(iss))
-    })?;
+    super::issuer::check_answer(provider, claims, tracer)?;
     let present = provider
         .audience_claims
         .iter()

@@ -4,6 +4,7 @@ pub mod cache;
 mod claims;
 pub mod extract;
 mod header;
+mod issuer;
 pub mod json;
 pub mod verify;
 
@@ -15,3 +16,5 @@ mod tests_audience;
 mod tests_ed25519;
 #[cfg(test)]
 mod tests_header;
+#[cfg(test)]
+mod tests_tenants;

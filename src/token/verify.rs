@@ -11,7 +11,7 @@ use crate::b64;
 use crate::jwks::KeySet;
 use crate::reason::Reason;
 use crate::snapshot::{IntrospectTokens, Limits, Provider, ProviderSet, Requirement, Snapshot};
-use crate::token::{claims, header, json};
+use crate::token::{claims, header, issuer, json};
 use std::collections::BTreeSet;
 
 pub(super) use crate::token::claims::TimeClaims;
@@ -240,32 +240,9 @@ pub fn verify_traced<'s, 'a>(
         )
     })
     .map_err(|reason| rejection(reason, None))?;
-    let iss = parts.claims.get("iss");
-    let provider = match iss {
-        None => Err(Reason::IssuerMissing),
-        Some(Value::String(iss)) => snapshot
-            .provider_for_issuer(iss, allowed)
-            .ok_or(Reason::IssuerNotTrusted),
-        Some(_) => Err(Reason::ClaimMalformed),
-    };
-    let provider = stage(tracer, Check::Issuer, provider, || {
-        let trusted: Vec<&str> = snapshot
-            .providers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| allowed.allows(*i))
-            .flat_map(|(_, p)| p.issuers.iter().map(String::as_str))
-            .collect();
-        let actual = match provider {
-            Ok(p) => format!("{} (provider {})", text(iss), p.name),
-            Err(_) if !matches!(iss, None | Some(Value::String(_))) => {
-                format!("{} (not a string)", text(iss))
-            }
-            Err(_) => text(iss),
-        };
-        (format!("one of [{}]", trusted.join(", ")), actual)
-    })
-    .map_err(|reason| rejection(reason, None))?;
+    // The provider by `iss` (a template's tenant claim included), in `token::issuer`.
+    let provider = issuer::select(snapshot, &parts.claims, allowed, tracer)
+        .map_err(|reason| rejection(reason, None))?;
     if provider
         .introspection
         .as_ref()
