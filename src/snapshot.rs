@@ -16,6 +16,7 @@ use std::time::Duration;
 
 mod introspection;
 mod proxy;
+pub mod resource;
 pub mod scopes;
 mod shared;
 mod tenants;
@@ -23,6 +24,7 @@ pub use introspection::{
     AssertionKey, ClientAuth, Endpoint, IntrospectTokens, Introspection, Secret,
 };
 pub use proxy::{Credentials, Proxy, ProxyServer};
+pub use resource::{Resource, ResourceId};
 pub use scopes::ScopeImplications;
 pub use shared::SharedSnapshot;
 pub use tenants::{
@@ -144,6 +146,9 @@ pub struct Requirement {
     pub audiences: Option<BTreeSet<String>>,
     /// RFC 9470 step-up: what the token's authentication must have been.
     pub step_up: StepUp,
+    /// RFC 9728 protected resource metadata: the document served for this requirement,
+    /// and what its challenges' `resource_metadata` names.
+    pub resource: Option<Resource>,
 }
 
 /// RFC 9470 step-up requirements of a route; empty: none.
@@ -199,7 +204,8 @@ pub struct Route {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Challenge {
     pub realm: Option<String>,
-    /// RFC 9728 protected resource metadata URL.
+    /// RFC 9728 protected resource metadata URL, for requirements without a `resource`
+    /// of their own.
     pub resource_metadata: Option<String>,
 }
 
@@ -263,6 +269,9 @@ pub struct Snapshot {
     /// (or `[v6]`) with an optional numeric port is refused rather than left to miss.
     pub checks_hosts: bool,
     pub default_requirement: Requirement,
+    /// The requirements with a `resource`, in config order (the first whose document
+    /// fits a request serves it): `Some(index)` into `routes`, `None` for the default.
+    pub documents: Vec<Option<usize>>,
     pub challenge: Challenge,
     /// Every identity header name configured anywhere: all are removed from a request
     /// before the ones for its route are set, so a client can never supply one.

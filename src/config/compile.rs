@@ -107,8 +107,10 @@ impl Compiler<'_> {
                 "the default requirement has no `name` or `match`",
             ));
         }
-        let default_requirement = self.requirement("default", &default, &providers, &global)?;
+        let default_requirement =
+            self.requirement("default", &default, None, &providers, &global)?;
         let routes = self.routes(&file.routes, &providers, &global, &file.matching)?;
+        let documents = self.documents(&routes, &default_requirement)?;
         // Paths must be canonical once any route decides by path, or lets requests through
         // without a token (a named one Envoy chose by its own matching, or the default next
         // to protected named routes: `/public/..;/admin` falls to Envoy's catch-all).
@@ -133,6 +135,7 @@ impl Compiler<'_> {
             checks_paths,
             checks_hosts,
             default_requirement,
+            documents,
             challenge,
             identity_headers,
             metadata,

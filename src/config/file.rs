@@ -219,6 +219,31 @@ pub struct RouteFile {
     pub acr_values: Option<Vec<String>>,
     /// Step-up (RFC 9470): the token's `auth_time` must be at most this old.
     pub max_age: Option<Duration>,
+    /// RFC 9728 protected resource metadata, served for this route.
+    pub resource: Option<ResourceFile>,
+}
+
+/// `resource:` of a route: the RFC 9728 document's members. Strict like every mapping here;
+/// members this server does not model go under `extra`, so a misspelt name still fails.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceFile {
+    /// The resource identifier (an `https` URL), or `auto`: built from each request.
+    pub id: String,
+    /// Default: the issuers of the providers the route accepts.
+    pub authorization_servers: Option<Vec<String>>,
+    /// Default: the route's `scopes`, when it has any.
+    pub scopes_supported: Option<Vec<String>>,
+    /// Default and only value: `[header]`.
+    pub bearer_methods_supported: Option<Vec<String>>,
+    pub resource_name: Option<String>,
+    pub resource_documentation: Option<String>,
+    pub resource_policy_uri: Option<String>,
+    pub resource_tos_uri: Option<String>,
+    /// `cache-control: public, max-age=…` of the document (default 1h).
+    pub cache_max_age: Option<Duration>,
+    /// Further members, copied into the document as given.
+    pub extra: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Exactly one of `path`, `path_prefix`, `path_glob` (or none: any path).

@@ -11,6 +11,7 @@ mod keys;
 mod limits;
 mod providers;
 mod proxy;
+mod resource;
 mod routes;
 mod scopes;
 mod tenants;
@@ -26,6 +27,8 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_introspection;
+#[cfg(test)]
+mod tests_metadata;
 #[cfg(test)]
 mod tests_resource;
 #[cfg(test)]

@@ -5,10 +5,12 @@
 use super::compile::{Compiler, is_header_name};
 use super::error::ConfigError;
 use super::file::{CorsPreflight, MatchFile, MatchingFile, ProvidersFile, RouteFile, UpstreamFile};
+use super::resource::RouteFacts;
 use super::scopes::is_scope_token;
 use crate::route::{Glob, normalize_host, path_matches};
 use crate::snapshot::{
-    ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Route, RouteMatch, StepUp, Upstream,
+    ClaimHeader, PathMatch, Provider, ProviderSet, Requirement, Resource, ResourceId, Route,
+    RouteMatch, StepUp, Upstream,
 };
 
 impl Compiler<'_> {
@@ -50,6 +52,7 @@ impl Compiler<'_> {
         &self,
         field: &str,
         r: &RouteFile,
+        path: Option<&PathMatch>,
         known: &[Provider],
         global: &Upstream,
     ) -> Result<Requirement, ConfigError> {
@@ -123,6 +126,27 @@ impl Compiler<'_> {
         };
         let claims: Vec<(String, String)> =
             r.claims.clone().unwrap_or_default().into_iter().collect();
+        let facts = RouteFacts {
+            path,
+            scopes: &scopes,
+            providers: &providers,
+            known,
+            has_audiences: audiences.is_some(),
+        };
+        let resource = r
+            .resource
+            .as_ref()
+            .map(|file| self.resource(&format!("{field}.resource"), file, &facts))
+            .transpose()?;
+        // RFC 8707: a route with a fixed resource id takes tokens minted for it, unless it
+        // lists its own audiences (`auto` must: see `auto_id`).
+        let audiences = match &resource {
+            Some(Resource {
+                id: ResourceId::Fixed { url, .. },
+                ..
+            }) if audiences.is_none() => Some(std::iter::once(url.clone()).collect()),
+            _ => audiences,
+        };
         Ok(Requirement {
             providers,
             scopes,
@@ -135,6 +159,7 @@ impl Compiler<'_> {
                 acr_values,
                 max_age,
             },
+            resource,
         })
     }
 
@@ -172,10 +197,12 @@ impl Compiler<'_> {
                     "a route needs a `match`, a `name` (for context_extensions), or both",
                 ));
             }
+            let path = matcher.as_ref().map(|m| &m.path);
+            let requirement = self.requirement(&field, file, path, known, global)?;
             let route = Route {
                 name: file.name.clone(),
                 matcher,
-                requirement: self.requirement(&field, file, known, global)?,
+                requirement,
             };
             if let Some(m) = &route.matcher
                 && let Some(earlier) = routes
