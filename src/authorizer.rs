@@ -88,6 +88,17 @@ impl Authorizer {
         decision
     }
 
+    /// The RFC 9728 document for a metadata request a proxy routed to us (not a check),
+    /// recorded like a Check's answer; `None` when no `resource` answers it (see
+    /// [`crate::decision::document`]).
+    pub fn document(&self, request: &Request<'_>, origin: Origin<'_>) -> Option<Decision> {
+        let started = Instant::now();
+        let decision = crate::decision::document(&self.snapshot.load(), request)?;
+        self.observer
+            .record(&decision, started.elapsed(), UnixTime::now(), origin);
+        Some(decision)
+    }
+
     /// The decision, and the two waits it may need: an introspection (decided again on
     /// the same snapshot with the answer) or an unknown-`kid` refetch (decided again on the
     /// new snapshot).

@@ -10,67 +10,14 @@ use crate::token::extract::bearer_token;
 use crate::token::verify::{Accept, Observed, Rejection, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
 
-/// The parts of an HTTP request the decision reads.
-#[derive(Debug, Default, Clone)]
-pub struct Request<'a> {
-    /// Every `Authorization` value received, one per header line (or Envoy's joined value).
-    pub authorization: Vec<&'a [u8]>,
-    pub method: &'a str,
-    /// `:path`, query string included.
-    pub path: &'a str,
-    /// `:authority`.
-    pub host: &'a str,
-    /// The scheme the client used, when the front end was told it (`None`: not sent). Not
-    /// read by any check yet; carried so features that build the client's URL (RFC 9728
-    /// `resource`, DPoP `htu`) need no front end to change.
-    pub scheme: Option<Scheme>,
-    /// Envoy's per-route `context_extensions["route"]`.
-    pub route_name: Option<&'a str>,
-    /// Both `Origin` and `Access-Control-Request-Method` are present and not empty (see
-    /// [`is_cors_preflight`], which every front end uses to fill this).
-    pub cors_preflight: bool,
-}
-
-/// A request's scheme: the two Envoy, nginx, Traefik and Caddy forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-impl Scheme {
-    /// `http` or `https` in any case (RFC 3986 §3.1: schemes are case-insensitive);
-    /// anything else is `None`, which every front end refuses rather than guesses.
-    pub fn parse(value: &[u8]) -> Option<Scheme> {
-        if value.eq_ignore_ascii_case(b"https") {
-            Some(Scheme::Https)
-        } else if value.eq_ignore_ascii_case(b"http") {
-            Some(Scheme::Http)
-        } else {
-            None
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
-
-/// Whether a request's `Origin` and `Access-Control-Request-Method` make it a CORS
-/// preflight (with an `OPTIONS` method, checked by the decision): both present and not
-/// empty — an empty `Origin` is not a cross-origin request.
-pub fn is_cors_preflight(origin: Option<&[u8]>, request_method: Option<&[u8]>) -> bool {
-    origin.is_some_and(|v| !v.is_empty()) && request_method.is_some_and(|v| !v.is_empty())
-}
-
-/// Allow or deny, with everything the adapter needs to answer.
+/// Allow, deny, or answer the request here, with everything the adapter needs to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow(Allow),
     Deny(Deny),
+    /// A request the authorizer answers itself (RFC 9728 protected resource metadata):
+    /// neither let through nor refused.
+    Serve(Serve),
 }
 
 /// Who the verified token speaks for (for the audit log).
@@ -112,6 +59,42 @@ pub struct Deny {
     pub observed: Option<Observed>,
     /// `dynamic_metadata` fields: `reason`; empty when turned off.
     pub metadata: Vec<(String, String)>,
+}
+
+/// A document the authorizer answers with (status 200): a `GET`/`HEAD` of a route's RFC
+/// 9728 protected resource metadata URL, which needs no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serve {
+    /// The name of the route whose `resource` it is, if it has one.
+    pub route: Option<String>,
+    /// The resource identifier the document names (the URL the client uses).
+    pub resource: String,
+    /// The JSON document.
+    pub body: String,
+    /// `public, max-age=…`.
+    pub cache_control: String,
+    /// What a front end that cannot answer with a body of its own lets through instead
+    /// (HTTP mode and forward auth, where a 200 means allow): an anonymous allow, so the
+    /// proxy can route the path to our HTTP listener (or an upstream) with no token.
+    pub pass: Allow,
+    /// `dynamic_metadata` fields: `route` when named, `served`; empty when turned off.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Serve {
+    /// The HTTP status the client gets.
+    pub const STATUS: u16 = 200;
+
+    /// The document's headers, the same for every front end: JSON, cacheable by anyone
+    /// (it holds nothing secret), and readable by browser-based clients of any origin.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("content-type", "application/json"),
+            ("cache-control", self.cache_control.as_str()),
+            ("access-control-allow-origin", "*"),
+        ]
+        .into_iter()
+    }
 }
 
 /// The headers of every JSON answer to the client (a deny, or a front end's refusal of a
@@ -196,6 +179,13 @@ pub fn decide_introspected(
     .unwrap_or_else(|_| Denial::new(Reason::Internal).render(snapshot))
 }
 
+/// The RFC 9728 document answering `request`, without deciding anything else: for a
+/// metadata request a proxy routed to one of our listeners rather than asking a Check
+/// (`None`: no `resource` answers it; a deny: an `auto` URL that cannot be built).
+pub fn document(snapshot: &Snapshot, request: &Request<'_>) -> Option<Decision> {
+    metadata::answer(snapshot, request, &mut Off)
+}
+
 /// What one decision reads, passed whole into the guarded part.
 struct Inputs<'a, 'r> {
     snapshot: &'a Snapshot,
@@ -217,6 +207,9 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     #[cfg(test)]
     if request.method == "PANIC" {
         panic!("a test asked the decision to panic");
+    }
+    if let Some(answer) = metadata::answer(snapshot, request, tracer) {
+        return answer;
     }
     let target = Target {
         method: request.method,
@@ -250,8 +243,10 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         Ok(selected) => selected,
         Err(reason) => return Denial::new(reason).render(snapshot),
     };
-    let route = selected.name;
     let requirement = selected.requirement;
+    // Every denial from here on is the route's: its challenge names the route's scopes and
+    // metadata document.
+    let refuse = |reason| Denial::new(reason).selected(selected, request);
     const CREDENTIALS: &str = "Authorization: Bearer <one token>";
     if requirement.cors_preflight
         && request.cors_preflight
@@ -283,7 +278,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     let token = match token {
         Ok(Some(token)) => token,
         Ok(None) => return Decision::Allow(anonymous(snapshot, selected, request)),
-        Err(reason) => return Denial::new(reason).route(route).render(snapshot),
+        Err(reason) => return refuse(reason).render(snapshot),
     };
     let accept = Accept::from(requirement);
     let verified = match cache {
@@ -308,8 +303,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     let verified = match verified {
         Ok(verified) => verified,
         Err(rejection) => {
-            return Denial::new(rejection.reason)
-                .route(route)
+            return refuse(rejection.reason)
                 .provider(rejection.provider.map(|p| p.name.as_str()))
                 .observed(rejection.observed.map(|o| *o))
                 .render(snapshot);
@@ -317,10 +311,8 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     };
     let provider = Some(verified.provider().name.as_str());
     if let Err(reason) = step_up::check(&verified, &requirement.step_up, now, tracer) {
-        return Denial::new(reason)
-            .route(route)
+        return refuse(reason)
             .provider(provider)
-            .step_up(&requirement.step_up)
             .observed(Some(verified.observed()))
             .render(snapshot);
     }
@@ -353,10 +345,8 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         };
         (required, actual)
     }) {
-        return Denial::new(reason)
-            .route(route)
+        return refuse(reason)
             .provider(provider)
-            .scope(requirement.scopes.join(" "))
             .observed(Some(verified.observed()))
             .render(snapshot);
     }
@@ -380,8 +370,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
             list(&|k, _| format!("{k}={}", text(claims.get(k)))),
         )
     }) {
-        return Denial::new(reason)
-            .route(route)
+        return refuse(reason)
             .provider(provider)
             .observed(Some(verified.observed()))
             .render(snapshot);
@@ -392,7 +381,11 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
 mod answer;
 mod claims;
 mod introspected;
+mod metadata;
+mod request;
 mod step_up;
+
+pub use request::{Request, Scheme, is_cors_preflight};
 
 use answer::{Denial, allow, anonymous};
 use claims::claim_has;
@@ -405,6 +398,8 @@ mod tests;
 mod tests_hardening;
 #[cfg(test)]
 mod tests_introspection;
+#[cfg(test)]
+mod tests_metadata;
 #[cfg(test)]
 mod tests_resource;
 #[cfg(test)]

@@ -43,6 +43,9 @@ pub struct Report {
     pub steps: Vec<Step>,
     /// A one-line fix for a denial.
     pub hint: Option<String>,
+    /// The resource whose RFC 9728 document the request would get (no token judged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served: Option<String>,
     /// The decoded payload, only when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claims: Option<Map<String, Value>>,
@@ -98,8 +101,8 @@ fn request<'q>(question: &'q Question<'_>, authorization: &'q str) -> Request<'q
         method: question.method,
         path: question.path,
         host: question.host,
-        // No check reads the scheme yet; `explain` gains a flag for it when one does.
-        scheme: None,
+        // As in HTTP mode: `--header 'X-Forwarded-Proto: https'` (an `auto` resource's URL).
+        scheme: header("x-forwarded-proto").and_then(crate::decision::Scheme::parse),
         route_name: question.route_name,
         cors_preflight: is_cors_preflight(
             header("origin"),
@@ -129,6 +132,8 @@ pub fn explain(
     let (allowed, status, reason) = match &decision {
         Decision::Allow(_) => (true, 200, None),
         Decision::Deny(deny) => (false, deny.status(), Some(deny.reason)),
+        // No token is judged: the route step says which document answers.
+        Decision::Serve(_) => (true, crate::decision::Serve::STATUS, None),
     };
     let steps = Check::ALL
         .iter()
@@ -162,6 +167,10 @@ pub fn explain(
         description: reason.map(Reason::description),
         steps,
         hint: reason.map(|r| facts.hint(r)),
+        served: match decision {
+            Decision::Serve(serve) => Some(serve.resource),
+            _ => None,
+        },
         claims: if question.show_claims {
             trace.claims.clone()
         } else {
@@ -250,6 +259,11 @@ impl<'a> Facts<'a> {
 /// The report as text: a verdict line, one line per check, and the fix.
 pub fn render_text(report: &Report) -> String {
     let mut out = match report.reason {
+        None if report.served.is_some() => format!(
+            "SERVED ({}) the protected resource metadata of {}: no token needed\n",
+            report.status,
+            report.served.as_deref().unwrap_or_default()
+        ),
         None => format!("ALLOWED ({})\n", report.status),
         Some(code) => format!(
             "DENIED {} {code}: {}\n",

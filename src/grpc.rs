@@ -5,7 +5,7 @@
 //! all.
 
 use crate::authorizer::{Authorizer, refetch_wait};
-use crate::decision::{Allow, Decision, Deny, Request, Scheme, is_cors_preflight};
+use crate::decision::{Allow, Decision, Deny, Request, Scheme, Serve, is_cors_preflight};
 use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
@@ -202,6 +202,7 @@ fn to_response(decision: Decision) -> CheckResponse {
     match decision {
         Decision::Allow(allow) => allowed(allow),
         Decision::Deny(deny) => denied(deny),
+        Decision::Serve(serve) => served(serve),
     }
 }
 
@@ -230,27 +231,72 @@ fn allowed(allow: Allow) -> CheckResponse {
     }
 }
 
-fn denied(deny: Deny) -> CheckResponse {
-    let code = deny.reason.grpc_code();
+fn denied(mut deny: Deny) -> CheckResponse {
+    // Out first: the headers borrow the rest.
+    let (body, metadata) = (
+        std::mem::take(&mut deny.body),
+        std::mem::take(&mut deny.metadata),
+    );
     let status = deny.status();
-    let headers: Vec<HeaderValueOption> = deny
-        .headers()
-        .map(|(name, value)| overwrite(name.to_owned(), value.to_owned()))
-        .collect();
-    CheckResponse {
-        status: Some(rpc::Status {
-            code,
-            message: deny.reason.code().to_owned(),
-            ..Default::default()
-        }),
-        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
-            status: Some(HttpStatus {
-                code: i32::from(status),
+    let headers = deny.headers().collect();
+    let reply = LocalReply {
+        code: deny.reason.grpc_code(),
+        message: deny.reason.code(),
+        status,
+        headers,
+    };
+    reply.into_response(body, metadata)
+}
+
+/// A document answered here: what Envoy reads as a deny (any non-OK status) is the only
+/// way a Check can give the client a body, and Envoy sends `denied_response` as it is,
+/// status 200 included (checked against Envoy 1.40 in `tests/mcp.rs`).
+fn served(mut serve: Serve) -> CheckResponse {
+    let (body, metadata) = (
+        std::mem::take(&mut serve.body),
+        std::mem::take(&mut serve.metadata),
+    );
+    let reply = LocalReply {
+        code: PERMISSION_DENIED,
+        message: "resource_metadata",
+        status: Serve::STATUS,
+        headers: serve.headers().collect(),
+    };
+    reply.into_response(body, metadata)
+}
+
+/// `google.rpc.Code` PERMISSION_DENIED: Envoy only asks that it is not OK.
+const PERMISSION_DENIED: i32 = 7;
+
+/// An answer Envoy sends to the client instead of forwarding the request.
+struct LocalReply<'a> {
+    code: i32,
+    message: &'static str,
+    status: u16,
+    headers: Vec<(&'static str, &'a str)>,
+}
+
+impl LocalReply<'_> {
+    fn into_response(self, body: String, metadata: Vec<(String, String)>) -> CheckResponse {
+        CheckResponse {
+            status: Some(rpc::Status {
+                code: self.code,
+                message: self.message.to_owned(),
+                ..Default::default()
             }),
-            headers,
-            body: deny.body,
-        })),
-        dynamic_metadata: to_struct(deny.metadata),
+            http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+                status: Some(HttpStatus {
+                    code: i32::from(self.status),
+                }),
+                headers: self
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| overwrite(name.to_owned(), value.to_owned()))
+                    .collect(),
+                body,
+            })),
+            dynamic_metadata: to_struct(metadata),
+        }
     }
 }
 

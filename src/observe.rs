@@ -136,6 +136,25 @@ impl Observer {
                     route: allow.route.clone().unwrap_or_default(),
                 }
             }
+            // Neither allowed nor refused: a document anyone may read, counted apart so
+            // that metadata fetches never look like denials (or like allowed API calls).
+            Decision::Serve(serve) => {
+                tracing::debug!(
+                    target: "audit",
+                    decision = "serve",
+                    route = serve.route.as_deref().unwrap_or(""),
+                    resource = serve.resource.as_str(),
+                    request_id = origin.request_id,
+                    client = %origin.client,
+                    "protected resource metadata served"
+                );
+                DecisionLabels {
+                    decision: "serve",
+                    reason: "resource_metadata",
+                    provider: String::new(),
+                    route: serve.route.clone().unwrap_or_default(),
+                }
+            }
             Decision::Deny(deny) => {
                 self.audit(deny, origin);
                 self.remember(deny, now);

@@ -90,6 +90,9 @@ pub enum Reason {
     ClaimMismatch,
     /// Envoy's `context_extensions` name a route this config does not have.
     RouteNotConfigured,
+    /// An `auto` resource's metadata document was asked for, and the request's URL cannot
+    /// be told: no scheme, or plain `http` to a host that is not loopback.
+    ResourceUrlUnknown,
     /// A bug: the decision panicked. Failed closed with a 500, never a reset stream.
     Internal,
 }
@@ -123,7 +126,7 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 36] = [
+    pub const ALL: [Reason; 37] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -159,6 +162,7 @@ impl Reason {
         Reason::InsufficientScope,
         Reason::ClaimMismatch,
         Reason::RouteNotConfigured,
+        Reason::ResourceUrlUnknown,
         Reason::Internal,
     ];
 
@@ -208,7 +212,9 @@ impl Reason {
             Reason::InsufficientAcr | Reason::AuthenticationTooOld => {
                 Some(ErrorCode::InsufficientUserAuthentication)
             }
-            Reason::RouteNotConfigured | Reason::Internal => Some(ErrorCode::ServerError),
+            Reason::RouteNotConfigured | Reason::ResourceUrlUnknown | Reason::Internal => {
+                Some(ErrorCode::ServerError)
+            }
             Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
                 Some(ErrorCode::TemporarilyUnavailable)
             }
@@ -312,6 +318,9 @@ impl Reason {
             Reason::RouteNotConfigured => {
                 r#"Envoy's `context_extensions` name a route this config lacks: deploy the matching config. No `WWW-Authenticate`."#
             }
+            Reason::ResourceUrlUnknown => {
+                r#"A client asked for the metadata document of a `resource: { id: auto }` route, and the URL it used cannot be told: the proxy sent no scheme, or plain `http` for a host that is not loopback (TLS ended before Envoy without it knowing). Make Envoy set `:scheme` (`scheme_header_transformation`, or `xff_num_trusted_hops` to trust the load balancer's `x-forwarded-proto`), send `X-Forwarded-Proto` in HTTP mode, or give the route a fixed `id`."#
+            }
             Reason::Internal => {
                 r#"A bug in envoy-jwt-authz (the check panicked; the log has the backtrace): the request was denied, not allowed. Please report it."#
             }
@@ -388,6 +397,7 @@ impl Reason {
             Reason::RouteNotConfigured => {
                 ("route_not_configured", "authorization route not configured")
             }
+            Reason::ResourceUrlUnknown => ("resource_url_unknown", "resource URL unknown"),
             Reason::Internal => ("internal", "internal error"),
         }
     }

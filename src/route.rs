@@ -143,7 +143,7 @@ fn without_trailing_slash(path: &[u8]) -> &[u8] {
 /// `api.example.com` (case-insensitive) or `*.example.com` (any subdomain); the pattern is
 /// lowercase (compile made it so) and the host is compared byte by byte, so a non-ASCII
 /// host is simply not equal.
-fn host_matches(pattern: &str, host: &[u8]) -> bool {
+pub(crate) fn host_matches(pattern: &str, host: &[u8]) -> bool {
     match pattern.strip_prefix("*.") {
         Some(suffix) => {
             let suffix = suffix.as_bytes();

@@ -1,12 +1,18 @@
 //! Rendering the decision's answers: an allow's header changes and metadata (for a
 //! verified token, or anonymous access and CORS preflights), and a denial's challenge,
 //! JSON body and metadata.
+//!
+//! A denial on a selected route speaks for that route: its 401s carry the route's required
+//! `scope` (MCP: the client learns what to ask for before it has a token), its
+//! `insufficient_user_authentication` the step-up it needs, and `resource_metadata` names
+//! the route's own RFC 9728 document (the global `challenge.resource_metadata` for routes
+//! without a `resource`).
 
 use super::claims::{claim, header_value};
-use super::{Allow, Decision, Deny, Identity, Request};
-use crate::reason::Reason;
+use super::{Allow, Decision, Deny, Identity, Request, Scheme};
+use crate::reason::{ErrorCode, Reason};
 use crate::route::Selected;
-use crate::snapshot::{Snapshot, StepUp};
+use crate::snapshot::{Requirement, Snapshot};
 use crate::token::verify::{Observed, Verified};
 use serde_json::{Value, json};
 
@@ -82,7 +88,7 @@ pub(super) fn allow(snapshot: &Snapshot, selected: Selected<'_>, verified: &Veri
 
 /// `dynamic_metadata` fields: `route` when named, then `fields`; nothing when turned off
 /// (`fields` is lazy, so no claim is formatted then).
-fn metadata(
+pub(super) fn metadata(
     snapshot: &Snapshot,
     route: Option<&str>,
     fields: impl IntoIterator<Item = (String, String)>,
@@ -100,10 +106,11 @@ pub(super) struct Denial<'a> {
     reason: Option<Reason>,
     route: Option<&'a str>,
     provider: Option<&'a str>,
-    /// The required scope list of an `insufficient_scope` answer.
-    scope: Option<String>,
-    /// RFC 9470 attributes of an `insufficient_user_authentication` answer.
-    step_up: Vec<String>,
+    /// The selected route's requirement (its scopes, step-up and resource), once known.
+    requirement: Option<&'a Requirement>,
+    /// What an `auto` resource's document URL is built from.
+    scheme: Option<Scheme>,
+    host: &'a str,
     observed: Option<Observed>,
 }
 
@@ -117,20 +124,18 @@ impl<'a> Denial<'a> {
     pub(super) fn route(self, route: Option<&'a str>) -> Denial<'a> {
         Denial { route, ..self }
     }
+    /// A denial on the `selected` route for `request`.
+    pub(super) fn selected(self, selected: Selected<'a>, request: &Request<'a>) -> Denial<'a> {
+        Denial {
+            route: selected.name,
+            requirement: Some(selected.requirement),
+            scheme: request.scheme,
+            host: request.host,
+            ..self
+        }
+    }
     pub(super) fn provider(self, provider: Option<&'a str>) -> Denial<'a> {
         Denial { provider, ..self }
-    }
-    pub(super) fn scope(self, scope: String) -> Denial<'a> {
-        Denial {
-            scope: Some(scope),
-            ..self
-        }
-    }
-    pub(super) fn step_up(self, step_up: &StepUp) -> Denial<'a> {
-        Denial {
-            step_up: super::step_up::challenge_params(step_up),
-            ..self
-        }
     }
     pub(super) fn observed(self, observed: Option<Observed>) -> Denial<'a> {
         Denial { observed, ..self }
@@ -149,12 +154,24 @@ impl<'a> Denial<'a> {
             params.push(format!("error=\"{}\"", code.as_str()));
             params.push(format!("error_description=\"{}\"", reason.description()));
         }
-        if let Some(scope) = &self.scope {
-            // Scope tokens were checked at compile time to fit the quoted-string.
-            params.push(format!("scope=\"{scope}\""));
+        if let Some(requirement) = self.requirement {
+            // The scopes a 403 lacks, and (MCP) what to ask for on a 401; scope tokens were
+            // checked at compile time to fit the quoted-string.
+            let scoped = reason == Reason::InsufficientScope || reason.http_status() == 401;
+            if scoped && !requirement.scopes.is_empty() {
+                params.push(format!("scope=\"{}\"", requirement.scopes.join(" ")));
+            }
+            if reason.error_code() == Some(ErrorCode::InsufficientUserAuthentication) {
+                params.extend(super::step_up::challenge_params(&requirement.step_up));
+            }
         }
-        params.extend(self.step_up.iter().cloned());
-        if let Some(url) = &challenge.resource_metadata {
+        // The route's own document (none when an `auto` URL cannot be built for this
+        // request: better no pointer than one to another resource's), else the global one.
+        let resource_metadata = match self.requirement.and_then(|r| r.resource.as_ref()) {
+            Some(resource) => resource.metadata_url(self.scheme, self.host),
+            None => challenge.resource_metadata.clone(),
+        };
+        if let Some(url) = resource_metadata {
             params.push(format!("resource_metadata=\"{url}\""));
         }
         let www_authenticate = if reason.http_status() >= 500 {

@@ -42,14 +42,14 @@ pub(super) fn decide_with(snapshot: &Snapshot, authorization: &[&str]) -> Decisi
 pub(super) fn denied(decision: Decision) -> Deny {
     match decision {
         Decision::Deny(deny) => deny,
-        Decision::Allow(allow) => panic!("expected a deny, got {allow:?}"),
+        other => panic!("expected a deny, got {other:?}"),
     }
 }
 
 pub(super) fn allowed(decision: Decision) -> Allow {
     match decision {
         Decision::Allow(allow) => allow,
-        Decision::Deny(deny) => panic!("expected an allow, got {deny:?}"),
+        other => panic!("expected an allow, got {other:?}"),
     }
 }
 

@@ -53,7 +53,7 @@ fn active(claims: serde_json::Value) -> Answer {
 fn reason_and_provider(decision: Decision) -> (Reason, Option<String>) {
     match decision {
         Decision::Deny(deny) => (deny.reason, deny.provider),
-        Decision::Allow(allow) => panic!("expected a deny, got {allow:?}"),
+        other => panic!("expected a deny, got {other:?}"),
     }
 }
 

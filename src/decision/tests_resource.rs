@@ -37,8 +37,8 @@ fn a_routes_audiences_replace_the_providers_and_the_cache_does_not_cross_them() 
             "{path} {aud}: the cache changes no verdict"
         );
         match cached {
-            Decision::Allow(_) => None,
             Decision::Deny(deny) => Some(deny.reason),
+            _ => None,
         }
     };
     // Each token on its own route only, whatever order the cache saw them in.

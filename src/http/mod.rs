@@ -112,7 +112,9 @@ async fn check(
 ) -> Response {
     let convention = match request::convention(&shared.options, &http) {
         Ok(convention) => convention,
-        Err(refusal) => return response::refused(refusal),
+        Err(refusal) => {
+            return document(&shared, peer, &http).unwrap_or_else(|| response::refused(refusal));
+        }
     };
     let parsed = match request::to_request(&shared.options, convention, &http) {
         Ok(parsed) => parsed,
@@ -127,4 +129,23 @@ async fn check(
         .check(&parsed.request, origin, parsed.wait)
         .await;
     response::to_response(convention, decision)
+}
+
+/// The RFC 9728 document, when the proxy routes a metadata path to this listener: a 200
+/// here would only mean "allow" inside a check, so the proxy sends the client's request
+/// itself (see the README's "MCP servers"). `None`: not a metadata request we can answer.
+fn document(shared: &Shared, peer: SocketAddr, http: &Request<Body>) -> Option<Response> {
+    let parsed = match request::document_request(http)? {
+        Ok(parsed) => parsed,
+        Err(refusal) => return Some(response::refused(refusal)),
+    };
+    let origin = Origin {
+        request_id: parsed.request_id,
+        client: &peer,
+    };
+    match shared.authorizer.document(&parsed.request, origin)? {
+        crate::decision::Decision::Serve(serve) => Some(response::served(serve)),
+        // The deny of an `auto` URL that cannot be built (a 500 naming why).
+        decision => Some(response::to_response(Convention::Envoy, decision)),
+    }
 }

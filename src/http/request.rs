@@ -165,6 +165,36 @@ pub(super) fn to_request<'a>(
     })
 }
 
+/// A `GET`/`HEAD` under the RFC 9728 well-known path that a proxy routed to this listener
+/// as to an upstream (no convention's prefix): the client's own request, read with the
+/// same care (`Host`, and the scheme from `X-Forwarded-Proto`). `None`: not one.
+pub(super) fn document_request(http: &Request<Body>) -> Option<Result<Parsed<'_>, Refusal>> {
+    let method = http.method().as_str();
+    let path = http.uri().path_and_query().map_or("/", |p| p.as_str());
+    if !matches!(method, "GET" | "HEAD") || !path.starts_with(crate::snapshot::resource::WELL_KNOWN)
+    {
+        return None;
+    }
+    let headers = http.headers();
+    let parsed = required(headers, "host").and_then(|host| {
+        Ok(Parsed {
+            request: decision::Request {
+                method,
+                path,
+                host,
+                scheme: scheme(headers)?,
+                ..decision::Request::default()
+            },
+            request_id: optional(headers, "x-request-id")
+                .ok()
+                .flatten()
+                .unwrap_or(""),
+            wait: Duration::ZERO,
+        })
+    });
+    Some(parsed)
+}
+
 /// The original scheme, from `X-Forwarded-Proto` in every convention: Envoy's connection
 /// manager sets it from the downstream connection (trusting a client's value only with
 /// `xff_num_trusted_hops`), and the forward-auth recipes overwrite it. Missing: unknown;

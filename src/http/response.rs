@@ -8,7 +8,7 @@
 //! `x-authz-error-body` for the recipe's `error_page` to send.
 
 use super::request::{Convention, Forwarded, Refusal};
-use crate::decision::{Allow, Decision, Deny, JSON_ANSWER_HEADERS};
+use crate::decision::{Allow, Decision, Deny, JSON_ANSWER_HEADERS, Serve};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -22,6 +22,10 @@ pub fn to_response(convention: Convention, decision: Decision) -> Response {
     match decision {
         Decision::Allow(allow) => allowed(convention, allow),
         Decision::Deny(deny) => denied(convention, deny),
+        // A 200 here means allow, so no check answer can carry the document: let the
+        // request through with no identity, for the proxy to route the metadata path to
+        // our listener, which serves it ([`served`]).
+        Decision::Serve(serve) => allowed(convention, serve.pass),
     }
 }
 
@@ -49,6 +53,18 @@ fn denied(convention: Convention, mut deny: Deny) -> Response {
     let status = StatusCode::from_u16(deny.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = std::mem::take(&mut deny.body);
     json_answer(convention, status, deny.headers(), body)
+}
+
+/// The document itself, for a metadata request the proxy routed to our listener.
+pub fn served(serve: Serve) -> Response {
+    let mut response = Response::new(Body::from(serve.body.clone()));
+    let headers = response.headers_mut();
+    for (name, value) in serve.headers() {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
 }
 
 /// A request we could not read: 400 (or 404) with the same JSON shape as a deny.
