@@ -15,6 +15,7 @@ mod explain;
 mod http_mode;
 mod interop_oidc;
 mod introspection;
+mod mcp;
 mod properties;
 mod reload;
 mod remote;

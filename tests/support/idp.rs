@@ -1,5 +1,6 @@
 //! A real HTTP(S) identity-provider stand-in on loopback: serves a JWK Set at `/jwks` and
-//! discovery documents, counts requests per path, and can misbehave on demand (down, 500,
+//! discovery documents (RFC 8414 / OpenID: `issuer`, `jwks_uri` and the endpoints an OAuth
+//! client reads), counts requests per path, and can misbehave on demand (down, 500,
 //! garbage, 10 MiB, empty key set, slow). HTTPS uses a private CA generated at test time.
 
 use super::accept::{Acceptor, read_head};
@@ -219,8 +220,19 @@ fn serve(stream: &mut (impl Read + Write), state: &Mutex<State>, base: &str) {
         }
         _ => {}
     }
+    // What an OAuth client (an MCP client, say) reads besides the keys: where to send the
+    // user and get tokens, and that PKCE with S256 is supported (nothing answers there).
     let discovery_doc = |issuer: Option<String>| {
-        serde_json::json!({ "issuer": issuer.unwrap_or_else(|| base.to_owned()), "jwks_uri": format!("{base}/jwks") }).to_string()
+        serde_json::json!({
+            "issuer": issuer.unwrap_or_else(|| base.to_owned()),
+            "jwks_uri": format!("{base}/jwks"),
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+        })
+        .to_string()
     };
     let (status, body) = match (path.as_str(), &answer) {
         ("/.well-known/oauth-authorization-server", _) if discovery == Discovery::Rfc8414 => {

@@ -154,6 +154,13 @@ impl Server {
         serde_json::from_str(&response.body).expect("/status JSON")
     }
 
+    /// The Prometheus text of `/metrics`, from the admin listener.
+    pub fn metrics(&self) -> String {
+        super::http::request(self.admin, "GET", "/metrics", &[])
+            .expect("/metrics")
+            .body
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
