@@ -9,7 +9,7 @@
 use crate::support::envoy::Envoy;
 use crate::support::proxy::{self, Proxy, render};
 use crate::support::server::Server;
-use crate::support::{self, claims_with, ec_key, http, impostor_key, mint, rsa_key};
+use crate::support::{self, AUDIENCE, claims_with, ec_key, http, impostor_key, mint, rsa_key};
 use envoy_jwt_authz::token::verify::UnixTime;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -29,6 +29,10 @@ fn config() -> String {
     scopes: [orders.write]
   - match: {{ path_prefix: /cors }}
     cors_preflight: allow
+  - match: {{ path_prefix: /mcp }}
+    scopes: [orders.read]
+    audiences: [{AUDIENCE}]
+    resource: {{ id: auto }}
 "
     ))
 }
@@ -259,6 +263,33 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
     );
     let bare = http::request(at, "OPTIONS", "/cors/items", &[]).expect("OPTIONS");
     assert_eq!(bare.status, 401, "{}", ctx(&format!("{bare:?}")));
+
+    // RFC 9728: the `auto` route's metadata document needs no token (the gRPC Check answers
+    // it; in HTTP mode the proxy routes the path to our listener), and the route's 401
+    // points at it, port included. Plain http is only trusted on loopback: `localhost`.
+    let host = format!("localhost:{}", at.port());
+    let document = get(
+        "/.well-known/oauth-protected-resource/mcp",
+        &[("Host", &host)],
+    );
+    assert_eq!(document.status, 200, "{}", ctx(&format!("{document:?}")));
+    assert_eq!(
+        document.header("content-type"),
+        Some("application/json"),
+        "{name}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&document.body).expect(name);
+    assert_eq!(json["resource"], format!("http://{host}/mcp"), "{name}");
+    let denied = get("/mcp", &[("Host", &host)]);
+    let expected = format!(
+        r#"Bearer realm="{REALM}", scope="orders.read", resource_metadata="http://{host}/.well-known/oauth-protected-resource/mcp""#
+    );
+    assert_eq!(
+        (denied.status, denied.header("www-authenticate")),
+        (401, Some(expected.as_str())),
+        "{}",
+        ctx(&format!("{denied:?}"))
+    );
 
     // The proxy's own unauthenticated health check.
     assert_eq!(http::get(at, "/healthz", None).status, 200, "{name}");

@@ -2,9 +2,9 @@
 //! request from, and what is refused (with no guess) — no server, no network.
 
 use super::HttpOptions;
-use super::request::{Convention, Forwarded, convention, to_request};
-use super::response::{ERROR_BODY_HEADER, refused, to_response};
-use crate::decision::{Allow, Decision, Scheme};
+use super::request::{Convention, Forwarded, convention, document_request, to_request};
+use super::response::{ERROR_BODY_HEADER, refused, served, to_response};
+use crate::decision::{Allow, Decision, Scheme, Serve};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
@@ -235,4 +235,80 @@ fn options_without_a_convention_or_with_a_bad_prefix_are_refused() {
         ..options()
     };
     assert!(upper.problem().is_some());
+}
+
+#[test]
+fn a_document_is_let_through_by_a_check_and_served_by_the_listener_itself() {
+    let serve = Serve {
+        route: None,
+        resource: "https://mcp.example.com/mcp".into(),
+        body: r#"{"resource":"https://mcp.example.com/mcp"}"#.into(),
+        cache_control: "public, max-age=60".into(),
+        pass: Allow {
+            route: None,
+            identity: None,
+            set_headers: vec![],
+            remove_headers: vec!["x-jwt-sub".into()],
+            metadata: vec![],
+        },
+        metadata: vec![],
+    };
+    // Inside a check a 200 is an allow: the anonymous one, never the document.
+    let check = to_response(Convention::Envoy, Decision::Serve(serve.clone()));
+    assert_eq!(check.status(), StatusCode::OK);
+    assert_eq!(
+        check.headers()["x-envoy-auth-headers-to-remove"],
+        "x-jwt-sub"
+    );
+    assert!(!check.headers().contains_key("content-type"));
+    let document = served(serve);
+    assert_eq!(document.status(), StatusCode::OK);
+    assert_eq!(document.headers()["content-type"], "application/json");
+    assert_eq!(document.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(document.headers()["access-control-allow-origin"], "*");
+    // What the listener reads of a metadata request routed to it: the client's own.
+    let get = |method: &str, target: &str, headers: &[(&str, &[u8])]| {
+        let mut http = request(target, headers);
+        *http.method_mut() = method.parse().unwrap();
+        document_request(&http).map(|parsed| {
+            parsed
+                .map(|p| {
+                    (
+                        p.request.method.to_owned(),
+                        p.request.host.to_owned(),
+                        p.request.scheme,
+                    )
+                })
+                .map_err(|refusal| refusal.status)
+        })
+    };
+    let path = "/.well-known/oauth-protected-resource/mcp";
+    let headers: &[(&str, &[u8])] = &[
+        ("host", b"mcp.example.com"),
+        ("x-forwarded-proto", b"https"),
+    ];
+    assert_eq!(
+        get("HEAD", path, headers),
+        Some(Ok((
+            "HEAD".into(),
+            "mcp.example.com".into(),
+            Some(Scheme::Https)
+        )))
+    );
+    assert_eq!(get("POST", path, headers), None, "only reads");
+    assert_eq!(
+        get("GET", "/mcp", headers),
+        None,
+        "only the well-known path"
+    );
+    assert_eq!(
+        get("GET", path, &[]),
+        Some(Err(StatusCode::BAD_REQUEST)),
+        "no Host"
+    );
+    let bad_proto: &[(&str, &[u8])] = &[("host", b"a.test"), ("x-forwarded-proto", b"ftp")];
+    assert_eq!(
+        get("GET", path, bad_proto),
+        Some(Err(StatusCode::BAD_REQUEST))
+    );
 }

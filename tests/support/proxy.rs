@@ -42,28 +42,38 @@ pub fn free_port() -> u16 {
 /// The committed file `path` (repo-relative) with each `(from, to)` replaced; each `from`
 /// must occur exactly once, so a changed example cannot silently keep a fixed port.
 pub fn render(path: &str, replacements: &[(&str, String)]) -> String {
+    let counted: Vec<(&str, String, usize)> = replacements
+        .iter()
+        .map(|(from, to)| (*from, to.clone(), 1))
+        .collect();
+    render_counted(path, &counted)
+}
+
+/// [`render`], each `from` occurring exactly the given number of times (a file that names
+/// the authorizer twice: its check and its metadata documents).
+pub fn render_counted(path: &str, replacements: &[(&str, String, usize)]) -> String {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     let mut text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
-    for (from, to) in replacements {
+    for (from, to, count) in replacements {
         assert_eq!(
             text.matches(from).count(),
-            1,
-            "{path} must contain {from:?} exactly once"
+            *count,
+            "{path} must contain {from:?} exactly {count} times"
         );
         text = text.replace(from, to);
     }
     text
 }
 
-/// [`render`] written to `dir/name` in a new temp dir: the proxy's working directory.
+/// [`render_counted`] written to `dir/name` in a new temp dir: the proxy's working directory.
 fn rendered(
     path: &str,
     name: &str,
-    replacements: &[(&str, String)],
+    replacements: &[(&str, String, usize)],
 ) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join(name);
-    std::fs::write(&file, render(path, replacements)).expect("write the rendered config");
+    std::fs::write(&file, render_counted(path, replacements)).expect("write the rendered config");
     (dir, file)
 }
 
@@ -197,9 +207,9 @@ pub fn nginx(authz_port: u16) -> Proxy {
         "envoy/nginx/nginx.conf",
         "nginx.conf",
         &[
-            ("127.0.0.1:10000", format!("127.0.0.1:{port}")),
-            ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}")),
-            ("127.0.0.1:8080", echo_app().to_string()),
+            ("127.0.0.1:10000", format!("127.0.0.1:{port}"), 1),
+            ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}"), 1),
+            ("127.0.0.1:8080", echo_app().to_string(), 1),
         ],
     );
     std::fs::create_dir(dir.path().join("tmp")).expect("tmp");
@@ -227,9 +237,9 @@ pub fn caddy(authz_port: u16) -> Proxy {
         "envoy/caddy/Caddyfile",
         "Caddyfile",
         &[
-            (":10000", format!(":{port}")),
-            ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}")),
-            ("127.0.0.1:8080", echo_app().to_string()),
+            (":10000", format!(":{port}"), 1),
+            ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}"), 2),
+            ("127.0.0.1:8080", echo_app().to_string(), 1),
         ],
     );
     // Caddy keeps state (autosave.json, instance ids) under these: keep it in the temp dir.
@@ -256,8 +266,8 @@ pub fn traefik(authz_port: u16) -> Proxy {
         "envoy/traefik/dynamic.yaml",
         "dynamic.yaml",
         &[
-            ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}")),
-            ("127.0.0.1:8080", echo_app().to_string()),
+            ("127.0.0.1:9194", format!("127.0.0.1:{authz_port}"), 2),
+            ("127.0.0.1:8080", echo_app().to_string(), 1),
         ],
     );
     let mut command = Command::new(binary);
