@@ -13,7 +13,7 @@ use crate::explain;
 use crate::introspection::Introspector;
 use crate::mint::SigningKey;
 use crate::remote::{FetchReport, RemoteKeys};
-use crate::snapshot::KeySource;
+use crate::snapshot::{KeySource, ResourceId};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::token::verify::UnixTime;
 use serde_json::{Value, json};
@@ -248,6 +248,13 @@ fn route_summary(snapshot: &Snapshot, label: &str, r: &crate::snapshot::Requirem
     }
     if let Some(age) = r.step_up.max_age {
         line.push_str(&format!(" max_age {}s", age.as_secs()));
+    }
+    match r.resource.as_ref().map(|resource| &resource.id) {
+        Some(ResourceId::Fixed { url, .. }) => line.push_str(&format!(" resource {url}")),
+        Some(ResourceId::Auto { path }) => {
+            line.push_str(&format!(" resource auto (<scheme>://<host>{path})"));
+        }
+        None => {}
     }
     line + "\n"
 }

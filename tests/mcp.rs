@@ -286,3 +286,81 @@ routes:
     let denied = send(envoy.listener, "GET", "/mcp", "mcp.example.com", None);
     assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
 }
+
+#[test]
+fn check_config_prints_each_routes_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(
+        &path,
+        crate::support::config_yaml(
+            "routes:
+  - name: mcp
+    match: { path_prefix: /mcp }
+    audiences: [https://mcp.example.com/mcp]
+    resource: { id: auto }
+default:
+  resource: { id: 'https://api.example.com' }
+",
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::support::server::binary())
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for line in [
+        "route mcp: providers any audiences [https://mcp.example.com/mcp] resource auto (<scheme>://<host>/mcp)",
+        "route default: providers any audiences [https://api.example.com] resource https://api.example.com",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no {line:?} in:\n{stdout}"
+        );
+    }
+}
+
+/// The README's worked example is this server's real answer: its config compiles, and the
+/// decision gives exactly the 401 and the document it shows.
+#[test]
+fn the_readmes_mcp_example_is_what_the_server_answers() {
+    use envoy_jwt_authz::decision::{Decision, Request, Scheme, decide};
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## MCP servers").expect("the section")..];
+    let block = |fence: &str| {
+        let start = section.find(fence).expect(fence) + fence.len();
+        &section[start..start + section[start..].find("```").unwrap()]
+    };
+    let snapshot =
+        envoy_jwt_authz::config::compile_str(block("```yaml\n"), std::path::Path::new("README.md"))
+            .expect("the README's config compiles");
+    let shown = block("```text\n");
+    let challenge = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("401  www-authenticate: "))
+        .expect("the 401 line");
+    let body = shown
+        .lines()
+        .find(|l| l.starts_with("{\"resource\""))
+        .expect("the document");
+    let ask = |method, path| Request {
+        method,
+        path,
+        host: "mcp.example.com",
+        scheme: Some(Scheme::Https),
+        ..Request::default()
+    };
+    let now = UnixTime::now();
+    match decide(&snapshot, &ask("POST", "/mcp"), now) {
+        Decision::Deny(deny) => assert_eq!(deny.www_authenticate.as_deref(), Some(challenge)),
+        other => panic!("{other:?}"),
+    }
+    match decide(&snapshot, &ask("GET", &format!("{WELL_KNOWN}/mcp")), now) {
+        Decision::Serve(serve) => assert_eq!(serve.body, body),
+        other => panic!("{other:?}"),
+    }
+}
