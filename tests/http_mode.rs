@@ -3,8 +3,9 @@
 //! (`envoy/nginx/nginx.conf`), Caddy `forward_auth` (`envoy/caddy/Caddyfile`) and Traefik
 //! `ForwardAuth` (`envoy/traefik/dynamic.yaml`). Every proxy goes through the same table
 //! ([`assert_table`]), and so does the gRPC front end behind `envoy/envoy.yaml`: allow,
-//! 401 bare, 401 invalid_token, 400, 403 insufficient_scope, forged identity headers, and
-//! forged forwarded headers.
+//! 401 bare, 401 invalid_token, 400, 403 insufficient_scope, forged identity headers,
+//! forged forwarded headers, and the RFC 9728 document of a `resource: auto` route. Over
+//! 400 lines: the table every front end must pass stays one function.
 
 use crate::support::envoy::Envoy;
 use crate::support::proxy::{self, Proxy, render};

@@ -8,11 +8,12 @@
 //! `/.well-known/oauth-protected-resource` is also the MCP clients' fallback for a resource
 //! with a path: when no root resource claims it, the first document for the host answers.
 
+use super::Scheme;
 use super::answer::{Denial, anonymous, metadata};
 use super::{Decision, Request, Serve};
 use crate::reason::Reason;
 use crate::route::{Selected, canonical_path, host_matches, normalize_host};
-use crate::snapshot::resource::WELL_KNOWN;
+use crate::snapshot::resource::{WELL_KNOWN, authority};
 use crate::snapshot::{Resource, Snapshot};
 use crate::trace::{Check, Tracer, stage};
 
@@ -80,7 +81,13 @@ fn serve(
         (Some(index), None) => format!("routes[{index}]"),
         (None, None) => "the default".to_owned(),
     };
-    let result = url.clone().ok_or(Reason::ResourceUrlUnknown);
+    // A `Host` no URL can hold is the client's mistake (400); an unknown scheme, or http
+    // off loopback, the deployment's (500).
+    let result = match &url {
+        Some(url) => Ok(url.clone()),
+        None if authority(Scheme::Https, request.host).is_none() => Err(Reason::HostNotCanonical),
+        None => Err(Reason::ResourceUrlUnknown),
+    };
     let result = stage(tracer, Check::Route, result, || {
         let actual = match &url {
             Some(url) => {

@@ -174,6 +174,22 @@ fn auto_builds_the_resource_from_each_requests_scheme_and_host() {
 }
 
 #[test]
+fn an_auto_document_for_a_host_no_url_can_hold_is_a_400() {
+    let snap = snapshot(
+        "routes:\n  - match: { path: /mcp }\n    audiences: [x]\n    resource: { id: auto }\n",
+    );
+    let path = "/.well-known/oauth-protected-resource/mcp";
+    for host in ["a..b", "a.test:65536", "user@a.test"] {
+        let deny = denied(decide(&snap, &at("GET", path, host, HTTPS, &[]), NOW));
+        assert_eq!(
+            (deny.reason, deny.status()),
+            (Reason::HostNotCanonical, 400),
+            "{host}"
+        );
+    }
+}
+
+#[test]
 fn a_root_resource_wins_the_bare_path_over_the_fallback() {
     let snap = snapshot(
         "routes:
