@@ -399,7 +399,7 @@ mod tests_hardening;
 #[cfg(test)]
 mod tests_introspection;
 #[cfg(test)]
-mod tests_metadata;
+pub(crate) mod tests_metadata;
 #[cfg(test)]
 mod tests_resource;
 #[cfg(test)]

@@ -289,11 +289,8 @@ routes:
 
 #[test]
 fn check_config_prints_each_routes_resource() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.yaml");
-    std::fs::write(
-        &path,
-        crate::support::config_yaml(
+    crate::support::server::assert_check_config_prints(
+        &crate::support::config_yaml(
             "routes:
   - name: mcp
     match: { path_prefix: /mcp }
@@ -303,24 +300,11 @@ default:
   resource: { id: 'https://api.example.com' }
 ",
         ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(crate::support::server::binary())
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    for line in [
-        "route mcp: providers any audiences [https://mcp.example.com/mcp] resource auto (<scheme>://<host>/mcp)",
-        "route default: providers any audiences [https://api.example.com] resource https://api.example.com",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "no {line:?} in:\n{stdout}"
-        );
-    }
+        &[
+            "route mcp: providers any audiences [https://mcp.example.com/mcp] resource auto (<scheme>://<host>/mcp)",
+            "route default: providers any audiences [https://api.example.com] resource https://api.example.com",
+        ],
+    );
 }
 
 /// The README's worked example is this server's real answer: its config compiles, and the

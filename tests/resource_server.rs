@@ -137,11 +137,8 @@ routes:
 
 #[test]
 fn check_config_prints_each_routes_audiences_step_up_and_the_scope_hierarchy() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.yaml");
-    std::fs::write(
-        &path,
-        support::config_yaml(
+    crate::support::server::assert_check_config_prints(
+        &support::config_yaml(
             "scope_implies: { 'files:write': ['files:read'] }
 routes:
   - name: transfer
@@ -152,23 +149,10 @@ routes:
     max_age: 5m
 ",
         ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(crate::support::server::binary())
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    for line in [
-        "route transfer: providers any scopes [files:read] audiences [https://bank.example.com] acr_values [mfa phr] max_age 300s",
-        "route default: providers any",
-        "scope files:write implies [files:read]",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "no {line:?} in:\n{stdout}"
-        );
-    }
+        &[
+            "route transfer: providers any scopes [files:read] audiences [https://bank.example.com] acr_values [mfa phr] max_age 300s",
+            "route default: providers any",
+            "scope files:write implies [files:read]",
+        ],
+    );
 }

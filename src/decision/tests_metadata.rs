@@ -38,6 +38,24 @@ fn at<'a>(
 
 const HTTPS: Option<Scheme> = Some(Scheme::Https);
 
+/// A document as the front ends' unit tests convert it: `remove_headers` in its pass.
+pub(crate) fn sample_serve(remove_headers: &[&str]) -> Serve {
+    Serve {
+        route: None,
+        resource: "https://mcp.example.com/mcp".into(),
+        body: r#"{"resource":"https://mcp.example.com/mcp"}"#.into(),
+        cache_control: "public, max-age=60".into(),
+        pass: Allow {
+            route: None,
+            identity: None,
+            set_headers: vec![],
+            remove_headers: remove_headers.iter().map(|h| h.to_string()).collect(),
+            metadata: vec![],
+        },
+        metadata: vec![("served".into(), "resource_metadata".into())],
+    }
+}
+
 fn served(decision: Decision) -> Serve {
     match decision {
         Decision::Serve(serve) => serve,

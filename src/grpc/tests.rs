@@ -78,20 +78,7 @@ fn the_scheme_is_http_or_https_or_not_sent() {
 
 #[test]
 fn a_document_is_a_denied_response_with_status_200() {
-    let serve = crate::decision::Serve {
-        route: Some("mcp".into()),
-        resource: "https://mcp.example.com/mcp".into(),
-        body: r#"{"resource":"https://mcp.example.com/mcp"}"#.into(),
-        cache_control: "public, max-age=60".into(),
-        pass: Allow {
-            route: None,
-            identity: None,
-            set_headers: vec![],
-            remove_headers: vec![],
-            metadata: vec![],
-        },
-        metadata: vec![("served".into(), "resource_metadata".into())],
-    };
+    let serve = crate::decision::tests_metadata::sample_serve(&[]);
     let response = to_response(Decision::Serve(serve));
     // Envoy allows on OK only; anything else sends `denied_response` to the client.
     assert_ne!(response.status.as_ref().unwrap().code, OK);

@@ -4,7 +4,7 @@
 use super::HttpOptions;
 use super::request::{Convention, Forwarded, convention, document_request, to_request};
 use super::response::{ERROR_BODY_HEADER, refused, served, to_response};
-use crate::decision::{Allow, Decision, Scheme, Serve};
+use crate::decision::{Allow, Decision, Scheme};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
@@ -239,20 +239,7 @@ fn options_without_a_convention_or_with_a_bad_prefix_are_refused() {
 
 #[test]
 fn a_document_is_let_through_by_a_check_and_served_by_the_listener_itself() {
-    let serve = Serve {
-        route: None,
-        resource: "https://mcp.example.com/mcp".into(),
-        body: r#"{"resource":"https://mcp.example.com/mcp"}"#.into(),
-        cache_control: "public, max-age=60".into(),
-        pass: Allow {
-            route: None,
-            identity: None,
-            set_headers: vec![],
-            remove_headers: vec!["x-jwt-sub".into()],
-            metadata: vec![],
-        },
-        metadata: vec![],
-    };
+    let serve = crate::decision::tests_metadata::sample_serve(&["x-jwt-sub"]);
     // Inside a check a 200 is an allow: the anonymous one, never the document.
     let check = to_response(Convention::Envoy, Decision::Serve(serve.clone()));
     assert_eq!(check.status(), StatusCode::OK);

@@ -24,6 +24,27 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_envoy-jwt-authz")
 }
 
+/// Runs `check-config` on `config` (written to a temp file), asserts it succeeded, and
+/// asserts each of `lines` is one whole line of what it printed.
+pub fn assert_check_config_prints(config: &str, lines: &[&str]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, config).expect("write config");
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run check-config");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for line in lines {
+        assert!(
+            stdout.lines().any(|l| l == *line),
+            "no {line:?} in:\n{stdout}"
+        );
+    }
+}
+
 impl Server {
     /// Writes `config` to a temp dir and serves it on 127.0.0.1:0 (every port).
     pub fn start(config: &str) -> Server {
