@@ -145,6 +145,11 @@ fn both_document_forms_answer_through_envoy_with_the_url_each_host_used() {
             Some(r#"Bearer realm="mcp""#)
         );
     }
+    // Envoy counts the 9 documents with the 3 denials (how else could a Check send a
+    // body); we count them apart.
+    let stats = http::request(s.envoy.admin, "GET", "/stats?filter=ext_authz", &[]).unwrap();
+    let denied = "http.ingress.ext_authz.denied: 12";
+    assert!(stats.body.lines().any(|l| l == denied), "{}", stats.body);
     let metrics = s.server.metrics();
     let served = r#"authz_decisions_total{decision="serve",reason="resource_metadata",provider="",route=""} 9"#;
     assert!(
