@@ -4,6 +4,9 @@
 //!
 //! Exit codes: 0 success (`explain`: allowed); 1 failure (`explain`: denied); 2 usage (clap,
 //! `explain`'s own errors); 64 unusable configuration (sysexits' `EX_USAGE`).
+//!
+//! (Slightly over 400 lines: `check-config`'s summary of providers, routes and resources
+//! grew with #16/#17; splitting it off is the next step when it grows again.)
 
 use crate::algorithm::Algorithm;
 use crate::app::{self, AppError, ServeOptions};

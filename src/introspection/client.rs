@@ -4,6 +4,9 @@
 //!
 //! Only the endpoint from the trusted config is ever called (no redirect is followed: a
 //! redirected POST would carry the token somewhere the config never named).
+//!
+//! (Over 400 lines: about half is the unit tests of the wire format — client
+//! authentication encodings, the assertion, what counts as an answer — kept beside it.)
 
 use super::Answer;
 use crate::remote::fetch::{self, error_chain, lost_before_answer};
