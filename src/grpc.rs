@@ -202,7 +202,7 @@ fn to_response(decision: Decision) -> CheckResponse {
     match decision {
         Decision::Allow(allow) => allowed(allow),
         Decision::Deny(deny) => denied(deny),
-        Decision::Serve(serve) => served(serve),
+        Decision::Serve(serve) => served(*serve),
     }
 }
 

@@ -107,7 +107,7 @@ fn serve(
             return Denial::new(reason).route(selected.name).render(snapshot);
         }
     };
-    Decision::Serve(Serve {
+    Decision::Serve(Box::new(Serve {
         route: selected.name.map(str::to_owned),
         body: resource.document(&url),
         resource: url,
@@ -118,5 +118,5 @@ fn serve(
             selected.name,
             [("served".to_owned(), "resource_metadata".to_owned())],
         ),
-    })
+    }))
 }

@@ -58,7 +58,7 @@ pub(crate) fn sample_serve(remove_headers: &[&str]) -> Serve {
 
 fn served(decision: Decision) -> Serve {
     match decision {
-        Decision::Serve(serve) => serve,
+        Decision::Serve(serve) => *serve,
         other => panic!("expected a document, got {other:?}"),
     }
 }

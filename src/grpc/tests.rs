@@ -79,7 +79,7 @@ fn the_scheme_is_http_or_https_or_not_sent() {
 #[test]
 fn a_document_is_a_denied_response_with_status_200() {
     let serve = crate::decision::tests_metadata::sample_serve(&[]);
-    let response = to_response(Decision::Serve(serve));
+    let response = to_response(Decision::Serve(Box::new(serve)));
     // Envoy allows on OK only; anything else sends `denied_response` to the client.
     assert_ne!(response.status.as_ref().unwrap().code, OK);
     let Some(HttpResponse::DeniedResponse(denied)) = response.http_response else {

@@ -144,7 +144,7 @@ fn document(shared: &Shared, peer: SocketAddr, http: &Request<Body>) -> Option<R
         client: &peer,
     };
     match shared.authorizer.document(&parsed.request, origin)? {
-        crate::decision::Decision::Serve(serve) => Some(response::served(serve)),
+        crate::decision::Decision::Serve(serve) => Some(response::served(*serve)),
         // The deny of an `auto` URL that cannot be built (a 500 naming why).
         decision => Some(response::to_response(Convention::Envoy, decision)),
     }

@@ -241,7 +241,7 @@ fn options_without_a_convention_or_with_a_bad_prefix_are_refused() {
 fn a_document_is_let_through_by_a_check_and_served_by_the_listener_itself() {
     let serve = crate::decision::tests_metadata::sample_serve(&["x-jwt-sub"]);
     // Inside a check a 200 is an allow: the anonymous one, never the document.
-    let check = to_response(Convention::Envoy, Decision::Serve(serve.clone()));
+    let check = to_response(Convention::Envoy, Decision::Serve(Box::new(serve.clone())));
     assert_eq!(check.status(), StatusCode::OK);
     assert_eq!(
         check.headers()["x-envoy-auth-headers-to-remove"],
