@@ -67,6 +67,17 @@ fn endpoint(answer: String) -> String {
     url
 }
 
+/// `GET /api/items` (the scoped route) carrying `authorization`.
+fn api_request(authorization: &str) -> Request<'_> {
+    Request {
+        authorization: vec![authorization.as_bytes()],
+        method: "GET",
+        path: "/api/items",
+        host: "api",
+        ..Request::default()
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let now = UnixTime::now().0;
     let claims = json!({"active": true, "iss": ISS, "aud": "https://api.example.com/", "sub": "user-42",
@@ -113,13 +124,7 @@ routes:
         ("check/opaque_cache_hit", "2YotnFZFEjr1zCsicMWpAA"),
     ] {
         let authorization = format!("Bearer {token}");
-        let request = Request {
-            authorization: vec![authorization.as_bytes()],
-            method: "GET",
-            path: "/api/items",
-            host: "api",
-            ..Request::default()
-        };
+        let request = api_request(&authorization);
         let wait = Duration::from_secs(2);
         // The first Check fills the caches (for the opaque token: one real request).
         let first = runtime.block_on(authorizer.check(&request, origin, wait));
@@ -131,13 +136,7 @@ routes:
 
     // A miss without the network: what we add to the endpoint's round trip.
     let authorization = "Bearer 2YotnFZFEjr1zCsicMWpAA".to_owned();
-    let request = Request {
-        authorization: vec![authorization.as_bytes()],
-        method: "GET",
-        path: "/api/items",
-        host: "api",
-        ..Request::default()
-    };
+    let request = api_request(&authorization);
     let provider = &snapshot.providers[1];
     let settings = provider.introspection.as_ref().unwrap();
     let body = claims.to_string().into_bytes();

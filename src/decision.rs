@@ -1,5 +1,9 @@
 //! The decision: a pure function of (snapshot, request, now). No I/O, no clock, no globals;
 //! the gRPC adapter reads the clock once and converts to and from protobuf.
+//!
+//! (Slightly over 400 lines: `decide_unguarded` runs every stage in order, and keeping the
+//! order in one function is what makes it readable against SPEC §3; the stages' own rules
+//! live in the submodules.)
 
 use crate::introspection::Answer;
 use crate::reason::Reason;

@@ -1,3 +1,6 @@
+//! (Just over 400 lines: one serde type per config block, kept together so the file reads
+//! as the schema.)
+//!
 //! The YAML file as written: a plain serde mirror, strict (`deny_unknown_fields`), with no
 //! defaults or cross-checks — those belong to `compile`. Values with a fixed syntax
 //! (durations, keywords, algorithm names) are typed here, so a bad one fails while reading,
