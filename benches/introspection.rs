@@ -144,8 +144,14 @@ routes:
     let at = UnixTime(now);
     c.bench_function("introspection/miss_in_process", |b| {
         b.iter(|| {
-            let pending =
-                decide_introspected(&snapshot, black_box(&request), at, None, None, &mut Off);
+            let pending = decide_introspected(
+                &snapshot,
+                black_box(&request),
+                at,
+                Default::default(),
+                None,
+                &mut Off,
+            );
             let (form, _) = client::request_parts(settings, "2YotnFZFEjr1zCsicMWpAA").unwrap();
             let answer =
                 Arc::new(client::parse(200, "application/json", black_box(&body)).unwrap());
@@ -157,8 +163,14 @@ routes:
                 Duration::from_secs(60),
                 Instant::now(),
             );
-            let decision =
-                decide_introspected(&snapshot, &request, at, None, Some(&answer), &mut Off);
+            let decision = decide_introspected(
+                &snapshot,
+                &request,
+                at,
+                Default::default(),
+                Some(&answer),
+                &mut Off,
+            );
             (pending, form, decision)
         })
     });

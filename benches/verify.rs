@@ -22,7 +22,7 @@ use envoy_jwt_authz::proto::envoy::service::auth::v3::authorization_server::Auth
 use envoy_jwt_authz::proto::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use envoy_jwt_authz::snapshot::{ProviderSet, Snapshot};
 use envoy_jwt_authz::token::cache::TokenCache;
-use envoy_jwt_authz::token::extract::bearer_token;
+use envoy_jwt_authz::token::extract::access_token;
 use envoy_jwt_authz::token::verify::{UnixTime, inspect, verify};
 use prost::Message;
 use serde_json::json;
@@ -99,7 +99,7 @@ fn benches(c: &mut Criterion) {
     let authorization = format!("Bearer {es_token}");
 
     c.bench_function("extract/bearer_token", |b| {
-        b.iter(|| bearer_token(black_box(&[authorization.as_bytes()])))
+        b.iter(|| access_token(black_box(&[authorization.as_bytes()])))
     });
     let limits = snapshot(&[&es]).limits;
     c.bench_function("parse/inspect", |b| {

@@ -8,14 +8,15 @@
 //! never arrived) lets the refresher fetch once, coalesced and rate-limited, within the
 //! caller's deadline, and is decided again on the new snapshot.
 
-use crate::decision::{Decision, Request, decide_cached, decide_introspected};
+use crate::decision::{Decision, Memory, Request, decide_introspected};
+use crate::dpop::ProofState;
 use crate::introspection::Introspector;
 use crate::observe::{Observer, Origin};
 use crate::reason::Reason;
 use crate::remote::RemoteKeys;
 use crate::snapshot::SharedSnapshot;
 use crate::token::cache::TokenCache;
-use crate::token::extract::bearer_token;
+use crate::token::extract::access_token;
 use crate::token::verify::UnixTime;
 use crate::trace::Off;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct Authorizer {
     remote: Option<Arc<RemoteKeys>>,
     observer: Arc<Observer>,
     cache: Option<Arc<TokenCache>>,
+    /// DPoP proofs seen and the nonce key, for the process's lifetime.
+    proofs: Arc<ProofState>,
     introspector: Option<Arc<Introspector>>,
 }
 
@@ -55,6 +58,7 @@ impl Authorizer {
             remote,
             observer,
             cache: None,
+            proofs: Arc::default(),
             introspector: None,
         }
     }
@@ -108,17 +112,17 @@ impl Authorizer {
         now: UnixTime,
         wait: Duration,
     ) -> Decision {
+        let memory = Memory {
+            tokens: self.cache.as_deref(),
+            proofs: Some(&self.proofs),
+        };
         // One snapshot per decision: a reload mid-request cannot mix two configs.
         let decide = || {
-            decide_cached(
-                &self.snapshot.load_full(),
-                request,
-                now,
-                self.cache.as_deref(),
-            )
+            let snapshot = self.snapshot.load_full();
+            decide_introspected(&snapshot, request, now, memory, None, &mut Off)
         };
         let snapshot = self.snapshot.load_full();
-        let decision = decide_cached(&snapshot, request, now, self.cache.as_deref());
+        let decision = decide_introspected(&snapshot, request, now, memory, None, &mut Off);
         let Decision::Deny(deny) = &decision else {
             return decision;
         };
@@ -127,19 +131,12 @@ impl Authorizer {
         {
             let provider = snapshot.providers.iter().find(|p| &p.name == name);
             let Some((provider, Ok(Some(token)))) =
-                provider.map(|p| (p, bearer_token(&request.authorization)))
+                provider.map(|p| (p, access_token(&request.authorization)))
             else {
                 return decision;
             };
             let answer = introspector.introspect(provider, token, wait).await;
-            return decide_introspected(
-                &snapshot,
-                request,
-                now,
-                self.cache.as_deref(),
-                Some(&answer),
-                &mut Off,
-            );
+            return decide_introspected(&snapshot, request, now, memory, Some(&answer), &mut Off);
         }
         let Some(remote) = &self.remote else {
             return decision;

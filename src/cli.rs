@@ -30,6 +30,9 @@ pub enum Command {
     MintToken(MintArgs),
     /// Print the public JWK Set for a local PKCS#8 PEM private key.
     PublicJwks(KeyArgs),
+    /// Sign a DPoP proof (RFC 9449) with a local PKCS#8 PEM private key, or print the key's
+    /// thumbprint (a bound token's `cnf.jkt`) with --jkt (demos and tests).
+    MintDpopProof(DpopProofArgs),
     /// Explain why a token would be allowed or denied, step by step, with a fix.
     /// Exit 0: allowed; 1: denied; 2: usage or config error.
     Explain(ExplainArgs),
@@ -161,6 +164,30 @@ pub struct KeyArgs {
     /// Key id placed in the token header and the JWK.
     #[arg(long)]
     pub kid: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DpopProofArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Print the key's RFC 7638 thumbprint instead of a proof.
+    #[arg(long, conflicts_with_all = ["method", "url"])]
+    pub jkt: bool,
+    /// `htm`: the request's method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// `htu`: the request's URL (query and fragment are ignored by the server).
+    #[arg(long, required_unless_present = "jkt")]
+    pub url: Option<String>,
+    /// The access token the proof accompanies (`ath`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The server's nonce (`DPoP-Nonce` of a `use_dpop_nonce` answer).
+    #[arg(long)]
+    pub nonce: Option<String>,
+    /// Seconds to add to `iat` (negative: an older proof), for tests.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub iat_offset: i64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -10,7 +10,9 @@
 
 use crate::algorithm::Algorithm;
 use crate::app::{self, AppError, ServeOptions};
-use crate::cli::{Cli, Command, ExplainArgs, KeyArgs, LogFormat, MintArgs, ServeArgs};
+use crate::cli::{
+    Cli, Command, DpopProofArgs, ExplainArgs, KeyArgs, LogFormat, MintArgs, ServeArgs,
+};
 use crate::config::{self, ConfigError};
 use crate::explain;
 use crate::introspection::Introspector;
@@ -55,6 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::MintToken(args) => print_or_fail(mint_token(&args, UnixTime::now())),
         Command::PublicJwks(args) => print_or_fail(public_jwks(&args)),
+        Command::MintDpopProof(args) => print_or_fail(mint_dpop_proof(&args, UnixTime::now())),
     }
 }
 
@@ -317,6 +320,23 @@ pub fn mint_token(args: &MintArgs, now: UnixTime) -> Result<String, DevError> {
         claims[name] = value;
     }
     Ok(key.mint(&claims)?)
+}
+
+/// `mint-dpop-proof`: a proof for `--method` `--url`, or with `--jkt` the key's thumbprint.
+pub fn mint_dpop_proof(args: &DpopProofArgs, now: UnixTime) -> Result<String, DevError> {
+    let key = signing_key(&args.key)?;
+    if args.jkt {
+        return Ok(key.thumbprint());
+    }
+    let url = args.url.as_deref().unwrap_or_default();
+    let iat = now.0.saturating_add(args.iat_offset);
+    Ok(key.dpop_proof(
+        &args.method,
+        url,
+        iat,
+        args.token.as_deref(),
+        args.nonce.as_deref(),
+    )?)
 }
 
 /// Why `explain` could not run.

@@ -5,12 +5,13 @@
 //! order in one function is what makes it readable against SPEC §3; the stages' own rules
 //! live in the submodules.)
 
+use crate::dpop::ProofState;
 use crate::introspection::Answer;
 use crate::reason::Reason;
 use crate::route::{self, Target};
 use crate::snapshot::Snapshot;
 use crate::token::cache::TokenCache;
-use crate::token::extract::bearer_token;
+use crate::token::extract::credential;
 use crate::token::verify::{Accept, Observed, Rejection, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
 
@@ -62,6 +63,8 @@ pub struct Deny {
     pub route: Option<String>,
     /// What the token said (`iss`, `aud`, `kid`, `alg`, `typ`), when it could be decoded.
     pub observed: Option<Observed>,
+    /// RFC 9449 §9: the nonce the client must put in its next proof (`use_dpop_nonce`).
+    pub dpop_nonce: Option<String>,
     /// `dynamic_metadata` fields: `reason`; empty when turned off.
     pub metadata: Vec<(String, String)>,
 }
@@ -116,12 +119,14 @@ impl Deny {
     }
 
     /// The answer's headers, the same for every front end: the challenge (when there is
-    /// one), then [`JSON_ANSWER_HEADERS`].
+    /// one), a DPoP nonce (when the client must use one), then [`JSON_ANSWER_HEADERS`].
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let challenge = self.www_authenticate.as_deref();
+        let nonce = self.dpop_nonce.as_deref();
         challenge
             .map(|c| ("www-authenticate", c))
             .into_iter()
+            .chain(nonce.map(|n| ("dpop-nonce", n)))
             .chain(JSON_ANSWER_HEADERS)
     }
 }
@@ -155,10 +160,11 @@ pub fn decide_traced(
     cache: Option<&TokenCache>,
     tracer: &mut dyn Tracer,
 ) -> Decision {
-    decide_introspected(snapshot, request, now, cache, None, tracer)
+    decide_introspected(snapshot, request, now, cache.into(), None, tracer)
 }
 
-/// [`decide_traced`], judging the token by `introspected` — what the introspection
+/// [`decide_cached`] with everything the server remembers (`memory`: the token cache and
+/// the DPoP proofs seen), judging the token by `introspected` — what the introspection
 /// endpoint of the provider this decision names said about the request's token — when the
 /// token goes to introspection. Without it, such a token is a 503
 /// `introspection_unavailable` naming the provider: the authorizer's cue to ask it.
@@ -166,16 +172,25 @@ pub fn decide_introspected(
     snapshot: &Snapshot,
     request: &Request<'_>,
     now: UnixTime,
-    cache: Option<&TokenCache>,
+    memory: Memory<'_>,
     introspected: Option<&Answer>,
     tracer: &mut dyn Tracer,
 ) -> Decision {
-    let cache = cache.filter(|_| !tracer.enabled());
+    let cache = memory.tokens.filter(|_| !tracer.enabled());
+    let fresh;
+    let proofs = match memory.proofs {
+        Some(proofs) => proofs,
+        None => {
+            fresh = ProofState::default();
+            &fresh
+        }
+    };
     let inputs = Inputs {
         snapshot,
         request,
         now,
         cache,
+        proofs,
         introspected,
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -197,6 +212,7 @@ struct Inputs<'a, 'r> {
     request: &'a Request<'r>,
     now: UnixTime,
     cache: Option<&'a TokenCache>,
+    proofs: &'a ProofState,
     introspected: Option<&'a Answer>,
 }
 
@@ -206,6 +222,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         request,
         now,
         cache,
+        proofs,
         introspected,
     } = inputs;
     // A stand-in for a bug, so the guard above has a test that fails without it.
@@ -252,7 +269,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     // Every denial from here on is the route's: its challenge names the route's scopes and
     // metadata document.
     let refuse = |reason| Denial::new(reason).selected(selected, request);
-    const CREDENTIALS: &str = "Authorization: Bearer <one token>";
+    const CREDENTIALS: &str = "Authorization: Bearer (or DPoP) <one token>";
     if requirement.cors_preflight
         && request.cors_preflight
         && request.method.eq_ignore_ascii_case("OPTIONS")
@@ -262,16 +279,16 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         });
         return Decision::Allow(anonymous(snapshot, selected, request));
     }
-    let token = bearer_token(&request.authorization);
-    let anonymous_ok = requirement.allow_anonymous && matches!(token, Ok(None));
-    let token = token.and_then(|t| t.ok_or(Reason::NoCredentials).map(Some));
-    let token = stage(
+    let presented = credential(&request.authorization);
+    let anonymous_ok = requirement.allow_anonymous && matches!(presented, Ok(None));
+    let presented = presented.and_then(|t| t.ok_or(Reason::NoCredentials).map(Some));
+    let presented = stage(
         tracer,
         Check::Credentials,
-        token.or_else(|r| if anonymous_ok { Ok(None) } else { Err(r) }),
+        presented.or_else(|r| if anonymous_ok { Ok(None) } else { Err(r) }),
         || {
-            let actual = match token {
-                Ok(Some(t)) => format!("a bearer token of {} bytes", t.len()),
+            let actual = match presented {
+                Ok(Some(c)) => format!("a {} token of {} bytes", c.scheme.name(), c.token.len()),
                 _ if anonymous_ok => "no token: anonymous access allowed".to_owned(),
                 Err(Reason::NoCredentials) => "no bearer token".to_owned(),
                 Err(reason) => reason.description().to_owned(),
@@ -280,11 +297,14 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
             (CREDENTIALS.into(), actual)
         },
     );
-    let token = match token {
-        Ok(Some(token)) => token,
+    let presented = match presented {
+        Ok(Some(presented)) => presented,
         Ok(None) => return Decision::Allow(anonymous(snapshot, selected, request)),
         Err(reason) => return refuse(reason).render(snapshot),
     };
+    let token = presented.token;
+    // From here on a denial's challenge answers in the scheme the client used.
+    let refuse = |reason| refuse(reason).scheme(presented.scheme);
     let accept = Accept::from(requirement);
     let verified = match cache {
         Some(cache) => cache.verify(token, snapshot, accept, now),
@@ -315,6 +335,22 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         }
     };
     let provider = Some(verified.provider().name.as_str());
+    let bound = crate::dpop::check(
+        verified.provider(),
+        verified.claims(),
+        presented,
+        request,
+        proofs,
+        now,
+        tracer,
+    );
+    if let Err(refusal) = bound {
+        return refuse(refusal.reason)
+            .provider(provider)
+            .observed(Some(verified.observed()))
+            .nonce(refusal.nonce)
+            .render(snapshot);
+    }
     if let Err(reason) = step_up::check(&verified, &requirement.step_up, now, tracer) {
         return refuse(reason)
             .provider(provider)
@@ -386,10 +422,12 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
 mod answer;
 mod claims;
 mod introspected;
+mod memory;
 mod metadata;
 mod request;
 mod step_up;
 
+pub use memory::Memory;
 pub use request::{Request, Scheme, is_cors_preflight};
 
 use answer::{Denial, allow, anonymous};
@@ -399,6 +437,8 @@ use introspected::{introspector_for, judge};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_dpop;
 #[cfg(test)]
 mod tests_hardening;
 #[cfg(test)]

@@ -68,6 +68,15 @@ pub struct Question<'a> {
     pub introspected: Option<&'a Answer>,
 }
 
+impl Question<'_> {
+    /// `DPoP <token>` when a `DPoP` proof header is given (`--dpop`), else `Bearer <token>`.
+    fn authorization(&self) -> String {
+        let dpop = self.headers.iter().any(|(name, _)| name == "dpop");
+        let scheme = if dpop { "DPoP" } else { "Bearer" };
+        format!("{scheme} {}", self.token)
+    }
+}
+
 /// The provider whose introspection endpoint the server would ask about this token, if it
 /// would ask one: the decision's own choice, so `--introspect` sends the token nowhere
 /// else.
@@ -76,7 +85,7 @@ pub fn introspector<'s>(
     question: &Question<'_>,
     now: UnixTime,
 ) -> Option<&'s Provider> {
-    let authorization = format!("Bearer {}", question.token);
+    let authorization = question.authorization();
     let request = request(question, &authorization);
     match decide_traced(snapshot, &request, now, None, &mut Off) {
         Decision::Deny(deny) if deny.reason == Reason::IntrospectionUnavailable => {
@@ -98,6 +107,7 @@ fn request<'q>(question: &'q Question<'_>, authorization: &'q str) -> Request<'q
     };
     Request {
         authorization: vec![authorization.as_bytes()],
+        dpop: header("dpop").into_iter().collect(),
         method: question.method,
         path: question.path,
         host: question.host,
@@ -118,14 +128,14 @@ pub fn explain(
     now: UnixTime,
     fetches: &[FetchReport],
 ) -> Report {
-    let authorization = format!("Bearer {}", question.token);
+    let authorization = question.authorization();
     let request = request(question, &authorization);
     let mut trace = Trace::default();
     let decision = decide_introspected(
         snapshot,
         &request,
         now,
-        None,
+        Default::default(),
         question.introspected,
         &mut trace,
     );

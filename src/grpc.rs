@@ -179,6 +179,7 @@ fn to_request<'a>(
     };
     Ok(Request {
         authorization: header_values(http, "authorization").collect(),
+        dpop: header_values(http, "dpop").collect(),
         method: text(&http.method, "method")?,
         path: text(&http.path, "path")?,
         host: text(&http.host, "host")?,

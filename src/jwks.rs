@@ -149,6 +149,18 @@ pub fn no_usable_key_message(set: &KeySet) -> String {
     }
 }
 
+/// The verifier for `alg` of one JWK that is not from a key set (a DPoP proof's header
+/// key): the same checks as a key set's key (type, curve, size, point on the curve, no
+/// private material, a declared `alg` must be `alg`).
+pub(crate) fn verifier_for(jwk: &Value, alg: Algorithm) -> Result<ParsedPublicKey, String> {
+    let verifiers = parse_key(jwk, [alg].into_iter().collect())?;
+    verifiers
+        .into_iter()
+        .next()
+        .map(|(_, verifier)| verifier)
+        .ok_or_else(|| format!("the key cannot verify {alg}"))
+}
+
 fn parse_key(
     entry: &Value,
     allowed: AlgorithmSet,

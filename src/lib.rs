@@ -19,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decision;
+pub mod dpop;
 pub mod explain;
 pub mod grpc;
 pub mod http;

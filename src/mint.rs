@@ -6,7 +6,7 @@
 
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::b64;
-use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use serde_json::{Value, json};
@@ -189,6 +189,50 @@ impl SigningKey {
         let input = format!("{}.{}", b64::encode(header), b64::encode(payload));
         let sig = self.signature(input.as_bytes())?;
         Ok(format!("{input}.{}", b64::encode(&sig)))
+    }
+
+    /// The public JWK with the key type's members only (what a DPoP proof's header holds).
+    pub fn bare_public_jwk(&self) -> Value {
+        let mut jwk = self.public_jwk_without_alg();
+        if let Some(members) = jwk.as_object_mut() {
+            members.remove("use");
+            members.remove("kid");
+        }
+        jwk
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key: a DPoP-bound token's `cnf.jkt`.
+    pub fn thumbprint(&self) -> String {
+        match self.bare_public_jwk() {
+            Value::Object(jwk) => crate::dpop::proof::thumbprint(&jwk).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2) of `method` and `url` made at `iat`, with a random
+    /// `jti`, `ath` for `access_token` and `nonce` when given.
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        iat: i64,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String, MintError> {
+        let mut jti = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut jti)
+            .map_err(|_| MintError::SigningFailed)?;
+        let header =
+            json!({ "typ": "dpop+jwt", "alg": self.alg.name(), "jwk": self.bare_public_jwk() });
+        let mut claims = json!({ "jti": b64::encode(&jti), "htm": method, "htu": url, "iat": iat });
+        if let Some(token) = access_token {
+            claims["ath"] = json!(crate::dpop::proof::access_token_hash(token));
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        self.sign_parts(header.to_string().as_bytes(), claims.to_string().as_bytes())
     }
 
     /// A token with the header `{"alg", "typ": "JWT", "kid"}` and these claims.

@@ -84,6 +84,31 @@ pub enum Reason {
     InsufficientAcr,
     /// RFC 9470: the route has a `max_age` and the token's `auth_time` is older (or absent).
     AuthenticationTooOld,
+    /// `Authorization: DPoP` and no `DPoP` proof header.
+    DpopProofMissing,
+    /// Two `DPoP` headers, or a proof that is not a `dpop+jwt` JWS with an allowed `alg`
+    /// and a public `jwk`, or lacks `jti`/`htm`/`htu`/`iat`.
+    DpopProofMalformed,
+    /// The proof's signature does not verify with the key in its own header.
+    DpopProofSignatureInvalid,
+    /// The proof is for another method (`htm`), URL (`htu`) or access token (`ath`).
+    DpopProofMismatch,
+    /// The proof's `iat` is further from now than the provider's `dpop.max_age`.
+    DpopProofStale,
+    /// A proof with this `jti` was accepted before (RFC 9449 §11.1).
+    DpopProofReplayed,
+    /// The proof was made with another key than the token's `cnf.jkt`.
+    DpopKeyMismatch,
+    /// The provider requires a server nonce and the proof has none, or an old one.
+    DpopNonceRequired,
+    /// A DPoP-bound token (`cnf.jkt`) presented as `Bearer`: a downgrade.
+    DpopBoundToken,
+    /// The provider's `dpop: required`, or the DPoP scheme with a token without `cnf.jkt`.
+    DpopRequired,
+    /// The DPoP scheme for a provider whose `dpop` is `off`.
+    DpopNotAccepted,
+    /// The provider's DPoP replay cache is full of live proofs: 503, never an allow.
+    DpopReplayCacheFull,
     /// The token lacks a scope the route requires.
     InsufficientScope,
     /// A claim the route requires does not have the required value.
@@ -105,6 +130,10 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 9470 §3: the authentication behind the token is too weak or too old (a 401).
     InsufficientUserAuthentication,
+    /// RFC 9449 §7.1: the DPoP proof is missing or invalid (a 401).
+    InvalidDpopProof,
+    /// RFC 9449 §9: the proof must carry the nonce in the answer's `DPoP-Nonce` (a 401).
+    UseDpopNonce,
     /// Not RFC 6750: the OAuth `temporarily_unavailable` code, for a 503.
     TemporarilyUnavailable,
     /// Not RFC 6750: the OAuth `server_error` code, for a 500 (a deployment mistake).
@@ -118,6 +147,8 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::ServerError => "server_error",
         }
@@ -126,7 +157,7 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 37] = [
+    pub const ALL: [Reason; 49] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -159,6 +190,18 @@ impl Reason {
         Reason::IntrospectionUnavailable,
         Reason::InsufficientAcr,
         Reason::AuthenticationTooOld,
+        Reason::DpopProofMissing,
+        Reason::DpopProofMalformed,
+        Reason::DpopProofSignatureInvalid,
+        Reason::DpopProofMismatch,
+        Reason::DpopProofStale,
+        Reason::DpopProofReplayed,
+        Reason::DpopKeyMismatch,
+        Reason::DpopNonceRequired,
+        Reason::DpopBoundToken,
+        Reason::DpopRequired,
+        Reason::DpopNotAccepted,
+        Reason::DpopReplayCacheFull,
         Reason::InsufficientScope,
         Reason::ClaimMismatch,
         Reason::RouteNotConfigured,
@@ -176,7 +219,9 @@ impl Reason {
         match self.error_code() {
             None
             | Some(ErrorCode::InvalidToken)
-            | Some(ErrorCode::InsufficientUserAuthentication) => 401,
+            | Some(ErrorCode::InsufficientUserAuthentication)
+            | Some(ErrorCode::InvalidDpopProof)
+            | Some(ErrorCode::UseDpopNonce) => 401,
             Some(ErrorCode::InvalidRequest) => 400,
             Some(ErrorCode::InsufficientScope) => 403,
             Some(ErrorCode::TemporarilyUnavailable) => 503,
@@ -190,7 +235,9 @@ impl Reason {
         match self.error_code() {
             None
             | Some(ErrorCode::InvalidToken)
-            | Some(ErrorCode::InsufficientUserAuthentication) => 16, // UNAUTHENTICATED
+            | Some(ErrorCode::InsufficientUserAuthentication)
+            | Some(ErrorCode::InvalidDpopProof)
+            | Some(ErrorCode::UseDpopNonce) => 16, // UNAUTHENTICATED
             Some(ErrorCode::InvalidRequest) => 3, // INVALID_ARGUMENT
             Some(ErrorCode::InsufficientScope) => 7, // PERMISSION_DENIED
             Some(ErrorCode::TemporarilyUnavailable) => 14, // UNAVAILABLE
@@ -215,9 +262,16 @@ impl Reason {
             Reason::RouteNotConfigured | Reason::ResourceUrlUnknown | Reason::Internal => {
                 Some(ErrorCode::ServerError)
             }
-            Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
-                Some(ErrorCode::TemporarilyUnavailable)
-            }
+            Reason::KeysUnavailable
+            | Reason::IntrospectionUnavailable
+            | Reason::DpopReplayCacheFull => Some(ErrorCode::TemporarilyUnavailable),
+            Reason::DpopProofMissing
+            | Reason::DpopProofMalformed
+            | Reason::DpopProofSignatureInvalid
+            | Reason::DpopProofMismatch
+            | Reason::DpopProofStale
+            | Reason::DpopProofReplayed => Some(ErrorCode::InvalidDpopProof),
+            Reason::DpopNonceRequired => Some(ErrorCode::UseDpopNonce),
             _ => Some(ErrorCode::InvalidToken),
         }
     }
@@ -309,6 +363,42 @@ impl Reason {
             Reason::AuthenticationTooOld => {
                 r#"The sign-in behind the token (`auth_time`) is older than the route's `max_age`, or the token has no `auth_time`: the client must re-authenticate with `max_age=` (RFC 9470 §4); ask the IdP to include `auth_time`."#
             }
+            Reason::DpopProofMissing => {
+                r#"`Authorization: DPoP <token>` needs a `DPoP: <proof>` header: the client (or a proxy in between) dropped it."#
+            }
+            Reason::DpopProofMalformed => {
+                r#"The `DPoP` header must be one JWS with `typ: dpop+jwt`, an `alg` in the provider's `dpop.algorithms`, a public `jwk` (no `d`), and claims `jti`, `htm`, `htu`, `iat`; not two headers. `explain --header 'DPoP: <proof>'` says which part."#
+            }
+            Reason::DpopProofSignatureInvalid => {
+                r#"The proof's signature does not verify with the `jwk` in its own header: the client signed with another key than it published, or the proof was altered."#
+            }
+            Reason::DpopProofMismatch => {
+                r#"The proof is for another request: `htm` must be the method, `htu` the URL without query (scheme and host as the client used them: behind a TLS-terminating proxy Envoy must know the scheme is `https`), `ath` the SHA-256 of this access token."#
+            }
+            Reason::DpopProofStale => {
+                r#"The proof's `iat` is further from now than `dpop.max_age` (default 60s): clients must make a new proof per request; check the client's clock."#
+            }
+            Reason::DpopProofReplayed => {
+                r#"A proof is single-use: this `jti` was accepted before. The client must make a new proof for every request (a retry too)."#
+            }
+            Reason::DpopKeyMismatch => {
+                r#"The proof was signed by another key than the one the token is bound to (`cnf.jkt`): the client lost or rotated its DPoP key; it needs a new token."#
+            }
+            Reason::DpopNonceRequired => {
+                r#"The provider's `dpop.nonce: required`: retry with the nonce in the answer's `DPoP-Nonce` header in the proof's `nonce` claim (DPoP clients do this themselves)."#
+            }
+            Reason::DpopBoundToken => {
+                r#"The token is bound to a DPoP key (`cnf.jkt`) and was sent as `Bearer`: send `Authorization: DPoP <token>` with a `DPoP` proof."#
+            }
+            Reason::DpopRequired => {
+                r#"The provider has `dpop: required` (or the DPoP scheme came with a token that has no `cnf.jkt`): ask the IdP for a DPoP-bound token (send a `DPoP` proof to its token endpoint)."#
+            }
+            Reason::DpopNotAccepted => {
+                r#"The token's provider has `dpop: off`: send the token as `Bearer`, or set `dpop: allowed`."#
+            }
+            Reason::DpopReplayCacheFull => {
+                r#"The provider's DPoP replay cache (`dpop.replay_cache_entries`) is full of live proofs: raise it or lower `dpop.max_age`. No `WWW-Authenticate` is sent."#
+            }
             Reason::InsufficientScope => {
                 r#"The token lacks a scope the route requires (listed in the challenge's `scope`): request it from the IdP. Scopes are space-separated; `"a,b"` is one scope."#
             }
@@ -392,6 +482,26 @@ impl Reason {
                 "authentication_too_old",
                 "a more recent authentication is required",
             ),
+            Reason::DpopProofMissing => ("dpop_proof_missing", "DPoP proof missing"),
+            Reason::DpopProofMalformed => ("dpop_proof_malformed", "malformed DPoP proof"),
+            Reason::DpopProofSignatureInvalid => (
+                "dpop_proof_signature_invalid",
+                "DPoP proof signature invalid",
+            ),
+            Reason::DpopProofMismatch => (
+                "dpop_proof_mismatch",
+                "DPoP proof does not match the request",
+            ),
+            Reason::DpopProofStale => ("dpop_proof_stale", "DPoP proof not fresh"),
+            Reason::DpopProofReplayed => ("dpop_proof_replayed", "DPoP proof replayed"),
+            Reason::DpopKeyMismatch => ("dpop_key_mismatch", "invalid DPoP key binding"),
+            Reason::DpopNonceRequired => ("dpop_nonce_required", "DPoP nonce required"),
+            Reason::DpopBoundToken => ("dpop_bound_token", "token is bound to a DPoP key"),
+            Reason::DpopRequired => ("dpop_required", "DPoP-bound token required"),
+            Reason::DpopNotAccepted => ("dpop_not_accepted", "DPoP not accepted"),
+            Reason::DpopReplayCacheFull => {
+                ("dpop_replay_cache_full", "DPoP replay check unavailable")
+            }
             Reason::InsufficientScope => ("insufficient_scope", "insufficient scope"),
             Reason::ClaimMismatch => ("claim_mismatch", "required claim value missing"),
             Reason::RouteNotConfigured => {

@@ -14,12 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod dpop;
 mod introspection;
 mod proxy;
 pub mod resource;
 pub mod scopes;
 mod shared;
 mod tenants;
+pub use dpop::{
+    DEFAULT_DPOP_MAX_AGE, DEFAULT_NONCE_LIFETIME, DEFAULT_REPLAY_ENTRIES, Dpop, DpopMode,
+};
 pub use introspection::{
     AssertionKey, ClientAuth, Endpoint, IntrospectTokens, Introspection, Secret,
 };
@@ -101,6 +105,8 @@ pub struct Provider {
     pub introspection: Option<Arc<Introspection>>,
     /// How its outbound requests reach the IdP (`proxy:`).
     pub proxy: Proxy,
+    /// RFC 9449 DPoP: sender-constrained tokens and their proofs.
+    pub dpop: Dpop,
     /// Files this provider was compiled from besides the config (`jwks.file`,
     /// `tls.ca_file`, `proxy.credentials_file`), watched for changes.
     pub files: Vec<PathBuf>,

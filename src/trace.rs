@@ -33,6 +33,8 @@ pub enum Check {
     Audience,
     Crit,
     Type,
+    /// RFC 9449 DPoP: the proof and the token's key binding (shown only when it ran).
+    Dpop,
     /// RFC 9470 step-up, only on routes that ask for it (shown only when it ran).
     Acr,
     AuthTime,
@@ -41,7 +43,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 21] = [
+    pub const ALL: [Check; 22] = [
         Check::Route,
         Check::Credentials,
         Check::Format,
@@ -59,6 +61,7 @@ impl Check {
         Check::Audience,
         Check::Crit,
         Check::Type,
+        Check::Dpop,
         Check::Acr,
         Check::AuthTime,
         Check::Scopes,
@@ -68,7 +71,10 @@ impl Check {
     /// Stages only some requests run (introspection, step-up): `explain` lists them only
     /// when they ran, so a plain JWT's report is not padded with them.
     pub fn optional(self) -> bool {
-        matches!(self, Check::Introspection | Check::Acr | Check::AuthTime)
+        matches!(
+            self,
+            Check::Introspection | Check::Dpop | Check::Acr | Check::AuthTime
+        )
     }
 
     /// The short name `explain` prints.
@@ -91,6 +97,7 @@ impl Check {
             Check::Audience => "audience",
             Check::Crit => "crit",
             Check::Type => "typ",
+            Check::Dpop => "dpop",
             Check::Acr => "acr",
             Check::AuthTime => "auth_time",
             Check::Scopes => "scopes",

@@ -4,7 +4,7 @@
 use crate::support::{self, ec_key, mint};
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::snapshot::{ProviderSet, Snapshot};
-use envoy_jwt_authz::token::extract::bearer_token;
+use envoy_jwt_authz::token::extract::access_token;
 use envoy_jwt_authz::token::verify::{UnixTime, verify};
 use proptest::prelude::*;
 use std::path::Path;
@@ -28,7 +28,7 @@ proptest! {
     #[test]
     fn extraction_never_panics(values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..3)) {
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        let _ = bearer_token(&refs);
+        let _ = access_token(&refs);
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct ProviderFile {
     pub token_types: Option<Vec<String>>,
     /// Absent: the proxy environment variables decide.
     pub proxy: Option<ProxyFile>,
+    /// RFC 9449 DPoP: a mode, or a block (see `config::dpop`).
+    pub dpop: Option<super::dpop::DpopEntry>,
 }
 
 /// Exactly one source must be given.

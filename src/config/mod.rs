@@ -3,6 +3,7 @@
 //! file and field (`error`).
 
 pub mod compile;
+mod dpop;
 mod duration;
 pub mod error;
 pub mod file;

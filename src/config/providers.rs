@@ -90,6 +90,7 @@ impl Compiler<'_> {
                 ));
             }
         };
+        let dpop = self.dpop(field, p.dpop.as_ref(), algorithms)?;
         let required_claims = p
             .required_claims
             .clone()
@@ -182,6 +183,7 @@ impl Compiler<'_> {
             token_types,
             introspection: introspection.map(|i| Arc::new(i.settings)),
             proxy: proxy.proxy,
+            dpop,
             files,
             fingerprint: finish(fingerprint),
         })

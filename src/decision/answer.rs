@@ -10,9 +10,11 @@
 
 use super::claims::{claim, header_value};
 use super::{Allow, Decision, Deny, Identity, Request, Scheme};
+use crate::algorithm::AlgorithmSet;
 use crate::reason::{ErrorCode, Reason};
 use crate::route::Selected;
-use crate::snapshot::{Requirement, Snapshot};
+use crate::snapshot::{DpopMode, Requirement, Snapshot};
+use crate::token::extract::AuthScheme;
 use crate::token::verify::{Observed, Verified};
 use serde_json::{Value, json};
 
@@ -109,9 +111,13 @@ pub(super) struct Denial<'a> {
     /// The selected route's requirement (its scopes, step-up and resource), once known.
     requirement: Option<&'a Requirement>,
     /// What an `auto` resource's document URL is built from.
-    scheme: Option<Scheme>,
+    url_scheme: Option<Scheme>,
     host: &'a str,
     observed: Option<Observed>,
+    /// How the client presented its token, once known: the challenge it gets the error in.
+    scheme: Option<AuthScheme>,
+    /// A fresh DPoP nonce for the `DPoP-Nonce` header (with `use_dpop_nonce`).
+    nonce: Option<String>,
 }
 
 impl<'a> Denial<'a> {
@@ -129,7 +135,7 @@ impl<'a> Denial<'a> {
         Denial {
             route: selected.name,
             requirement: Some(selected.requirement),
-            scheme: request.scheme,
+            url_scheme: request.scheme,
             host: request.host,
             ..self
         }
@@ -139,6 +145,15 @@ impl<'a> Denial<'a> {
     }
     pub(super) fn observed(self, observed: Option<Observed>) -> Denial<'a> {
         Denial { observed, ..self }
+    }
+    pub(super) fn scheme(self, scheme: AuthScheme) -> Denial<'a> {
+        Denial {
+            scheme: Some(scheme),
+            ..self
+        }
+    }
+    pub(super) fn nonce(self, nonce: Option<String>) -> Denial<'a> {
+        Denial { nonce, ..self }
     }
 
     /// The answer: challenge (none for a 5xx: the token was not judged, so nothing is asked
@@ -150,10 +165,12 @@ impl<'a> Denial<'a> {
         if let Some(realm) = &challenge.realm {
             params.push(format!("realm=\"{realm}\""));
         }
-        if let Some(code) = reason.error_code() {
-            params.push(format!("error=\"{}\"", code.as_str()));
-            params.push(format!("error_description=\"{}\"", reason.description()));
-        }
+        let error: Vec<String> = reason.error_code().map_or_else(Vec::new, |code| {
+            vec![
+                format!("error=\"{}\"", code.as_str()),
+                format!("error_description=\"{}\"", reason.description()),
+            ]
+        });
         if let Some(requirement) = self.requirement {
             // The scopes a 403 lacks, and (MCP) what to ask for on a 401; scope tokens were
             // checked at compile time to fit the quoted-string.
@@ -168,19 +185,22 @@ impl<'a> Denial<'a> {
         // The route's own document (none when an `auto` URL cannot be built for this
         // request: better no pointer than one to another resource's), else the global one.
         let resource_metadata = match self.requirement.and_then(|r| r.resource.as_ref()) {
-            Some(resource) => resource.metadata_url(self.scheme, self.host),
+            Some(resource) => resource.metadata_url(self.url_scheme, self.host),
             None => challenge.resource_metadata.clone(),
         };
         if let Some(url) = resource_metadata {
             params.push(format!("resource_metadata=\"{url}\""));
         }
-        let www_authenticate = if reason.http_status() >= 500 {
-            None
-        } else if params.is_empty() {
-            Some("Bearer".to_owned())
-        } else {
-            Some(format!("Bearer {}", params.join(", ")))
-        };
+        let www_authenticate = (reason.http_status() < 500).then(|| {
+            challenges(
+                snapshot,
+                self.requirement,
+                self.scheme,
+                reason,
+                &params,
+                error,
+            )
+        });
         let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
         let body = json!({ "error": error, "error_description": reason.description() }).to_string();
         Decision::Deny(Deny {
@@ -190,6 +210,7 @@ impl<'a> Denial<'a> {
             provider: self.provider.map(str::to_owned),
             route: self.route.map(str::to_owned),
             observed: self.observed,
+            dpop_nonce: self.nonce,
             metadata: metadata(
                 snapshot,
                 None,
@@ -197,4 +218,83 @@ impl<'a> Denial<'a> {
             ),
         })
     }
+}
+
+/// The `WWW-Authenticate` value: a `Bearer` challenge unless every provider the route
+/// accepts requires DPoP, and a `DPoP` one (RFC 9449 §7.1, with the proof algorithms in
+/// `algs`) when a provider there configures `dpop:`, the client used DPoP, or the denial is
+/// about DPoP. Both share `params`; the error goes in the challenge of the scheme the
+/// client used (a DPoP error always in the DPoP one). Two challenges are one header value,
+/// comma-separated (RFC 9110 §11.6.1), which every front end passes on as it is.
+fn challenges(
+    snapshot: &Snapshot,
+    requirement: Option<&Requirement>,
+    used: Option<AuthScheme>,
+    reason: Reason,
+    params: &[String],
+    error: Vec<String>,
+) -> String {
+    let mut algs = AlgorithmSet::default();
+    let (mut advertised, mut bearer) = (false, false);
+    let accepted = snapshot
+        .providers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| requirement.is_none_or(|r| r.providers.allows(*i)));
+    for (_, provider) in accepted {
+        let dpop = &provider.dpop;
+        if dpop.mode != DpopMode::Off {
+            dpop.algorithms.iter().for_each(|a| algs.insert(a));
+            advertised |= dpop.advertise;
+        }
+        bearer |= dpop.mode != DpopMode::Required;
+    }
+    let dpop_error = matches!(
+        reason.error_code(),
+        Some(ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce)
+    ) || reason.code().starts_with("dpop_");
+    let with_dpop =
+        !algs.is_empty() && (advertised || used == Some(AuthScheme::Dpop) || dpop_error);
+    let bearer = bearer || !with_dpop;
+    let error_in_dpop = with_dpop
+        && (used == Some(AuthScheme::Dpop)
+            || matches!(
+                reason.error_code(),
+                Some(ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce)
+            )
+            || !bearer);
+    let challenge = |scheme: &str, error: &[String], extra: Option<String>| {
+        let all: Vec<&str> = params
+            .iter()
+            .take(usize::from(snapshot.challenge.realm.is_some()))
+            .chain(error)
+            .chain(
+                params
+                    .iter()
+                    .skip(usize::from(snapshot.challenge.realm.is_some())),
+            )
+            .map(String::as_str)
+            .chain(extra.as_deref())
+            .collect();
+        if all.is_empty() {
+            scheme.to_owned()
+        } else {
+            format!("{scheme} {}", all.join(", "))
+        }
+    };
+    let mut out = Vec::new();
+    if bearer {
+        let error: &[String] = if error_in_dpop { &[] } else { &error };
+        out.push(challenge("Bearer", error, None));
+    }
+    if with_dpop {
+        let names: Vec<&str> = algs.iter().map(|a| a.name()).collect();
+        let error: &[String] = if error_in_dpop { &error } else { &[] };
+        out.push(challenge(
+            "DPoP",
+            error,
+            Some(format!("algs=\"{}\"", names.join(" "))),
+        ));
+    }
+    out.join(", ")
 }

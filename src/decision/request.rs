@@ -7,14 +7,15 @@
 pub struct Request<'a> {
     /// Every `Authorization` value received, one per header line (or Envoy's joined value).
     pub authorization: Vec<&'a [u8]>,
+    /// Every `DPoP` proof header value received, the same way (RFC 9449 §4.3 wants one).
+    pub dpop: Vec<&'a [u8]>,
     pub method: &'a str,
     /// `:path`, query string included.
     pub path: &'a str,
     /// `:authority`.
     pub host: &'a str,
-    /// The scheme the client used, when the front end was told it (`None`: not sent). Not
-    /// read by any check yet; carried so features that build the client's URL (RFC 9728
-    /// `resource`, DPoP `htu`) need no front end to change.
+    /// The scheme the client used, when the front end was told it (`None`: not sent): what
+    /// the client's URL is built from (RFC 9728 `resource`, DPoP `htu`).
     pub scheme: Option<Scheme>,
     /// Envoy's per-route `context_extensions["route"]`.
     pub route_name: Option<&'a str>,

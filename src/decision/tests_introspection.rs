@@ -43,7 +43,7 @@ fn decide_for(snap: &Snapshot, path: &str, token: &str, answer: Option<&Answer>)
         host: "api.test",
         ..Request::default()
     };
-    decide_introspected(snap, &request, NOW, None, answer, &mut Off)
+    decide_introspected(snap, &request, NOW, Memory::default(), answer, &mut Off)
 }
 
 fn active(claims: serde_json::Value) -> Answer {
@@ -232,7 +232,14 @@ fn the_trace_shows_the_introspection_stage_and_the_answers_claims() {
     };
     let mut trace = crate::trace::Trace::default();
     let answer = active(json!({"active": true, "exp": NOW.0 + 60, "sub": "bob"}));
-    let decision = decide_introspected(&snap, &request, NOW, None, Some(&answer), &mut trace);
+    let decision = decide_introspected(
+        &snap,
+        &request,
+        NOW,
+        Memory::default(),
+        Some(&answer),
+        &mut trace,
+    );
     assert!(matches!(decision, Decision::Allow(_)));
     let format = trace
         .steps
@@ -248,7 +255,7 @@ fn the_trace_shows_the_introspection_stage_and_the_answers_claims() {
     assert_eq!((step.failed, step.actual.as_str()), (None, "active"));
     assert_eq!(trace.claims.as_ref().unwrap()["sub"], "bob");
     let mut untraced = crate::trace::Trace::default();
-    let pending = decide_introspected(&snap, &request, NOW, None, None, &mut untraced);
+    let pending = decide_introspected(&snap, &request, NOW, Memory::default(), None, &mut untraced);
     assert!(matches!(pending, Decision::Deny(_)));
     let step = untraced
         .steps

@@ -145,6 +145,11 @@ pub(super) fn to_request<'a>(
             .iter()
             .map(|v| v.as_bytes())
             .collect(),
+        dpop: headers
+            .get_all("dpop")
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect(),
         method,
         path,
         host,

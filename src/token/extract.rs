@@ -1,20 +1,45 @@
-//! Finding the one bearer token in a request's `Authorization` header(s) (RFC 6750 §2.1).
+//! Finding the one access token in a request's `Authorization` header(s): `Bearer` (RFC
+//! 6750 §2.1) or `DPoP` (RFC 9449 §7.1, the same token68 syntax).
 //!
 //! Pure. The caller passes every `Authorization` value it received: one per header line
 //! when Envoy sends raw headers, or Envoy's comma-joined value otherwise. Anything that is
-//! not exactly `Bearer` + spaces + one b64token is refused, so two parsers can never
-//! disagree about which token was presented.
+//! not exactly `Bearer` or `DPoP` + spaces + one b64token is refused, so two parsers can
+//! never disagree about which token was presented.
 
 use crate::reason::Reason;
 
-/// The bearer token from the request's `Authorization` values.
+/// How the access token was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    Bearer,
+    /// With a proof of possession in the `DPoP` header.
+    Dpop,
+}
+
+impl AuthScheme {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Dpop => "DPoP",
+        }
+    }
+}
+
+/// The access token and its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential<'a> {
+    pub scheme: AuthScheme,
+    pub token: &'a str,
+}
+
+/// The access token from the request's `Authorization` values.
 ///
 /// `Ok(None)`: no credentials at all (no header, an empty value, or another scheme such as
 /// Basic). `Err`: a malformed request — two headers or comma-joined credentials
 /// ([`Reason::MultipleCredentials`]), `Bearer` alone ([`Reason::EmptyBearer`]), or extra
 /// words, tabs or characters outside the b64token charset
 /// ([`Reason::MalformedAuthorization`]).
-pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> {
+pub fn credential<'a>(values: &[&'a [u8]]) -> Result<Option<Credential<'a>>, Reason> {
     let value = match values {
         [] => return Ok(None),
         [one] => trim_ows(one),
@@ -25,7 +50,14 @@ pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> 
         .position(|b| *b == b' ' || *b == b'\t')
         .unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Some(AuthScheme::Bearer)
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
+        Some(AuthScheme::Dpop)
+    } else {
+        None
+    };
+    let Some(scheme) = scheme else {
         // Envoy joins repeated headers with ",": "Basic x,Bearer y" is two credentials.
         if value
             .split(|b| *b == b',')
@@ -35,7 +67,7 @@ pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> 
             return Err(Reason::MultipleCredentials);
         }
         return Ok(None);
-    }
+    };
     if rest.is_empty() {
         return Err(Reason::EmptyBearer);
     }
@@ -55,15 +87,26 @@ pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> 
     }
     // is_b64token admits ASCII only, so this cannot fail; map it to a refusal regardless.
     std::str::from_utf8(token)
-        .map(Some)
+        .map(|token| Some(Credential { scheme, token }))
         .map_err(|_| Reason::MalformedAuthorization)
 }
 
+/// The access token alone, whichever scheme carried it.
+pub fn access_token<'a>(values: &[&'a [u8]]) -> Result<Option<&'a str>, Reason> {
+    credential(values).map(|c| c.map(|c| c.token))
+}
+
+/// Whether a comma-separated part of a joined value is itself a `Bearer` or `DPoP`
+/// credential.
 fn is_bearer_credential(part: &[u8]) -> bool {
     let part = trim_ows(part);
-    part.len() >= 6
-        && part[..6].eq_ignore_ascii_case(b"bearer")
-        && part.get(6).is_none_or(|b| *b == b' ' || *b == b'\t')
+    [&b"bearer"[..], b"dpop"].iter().any(|scheme| {
+        part.len() >= scheme.len()
+            && part[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && part
+                .get(scheme.len())
+                .is_none_or(|b| *b == b' ' || *b == b'\t')
+    })
 }
 
 fn trim_ows(mut v: &[u8]) -> &[u8] {
@@ -112,7 +155,7 @@ mod tests {
     use super::*;
 
     fn one(v: &str) -> Result<Option<&str>, Reason> {
-        bearer_token(&[v.as_bytes()])
+        access_token(&[v.as_bytes()])
     }
 
     #[test]
@@ -140,7 +183,7 @@ mod tests {
 
     #[test]
     fn no_header_empty_value_or_another_scheme_is_no_credentials() {
-        assert_eq!(bearer_token(&[]), Ok(None));
+        assert_eq!(access_token(&[]), Ok(None));
         assert_eq!(one(""), Ok(None));
         assert_eq!(one("Basic dXNlcjpwYXNz"), Ok(None));
         assert_eq!(one("Bearerabc"), Ok(None));
@@ -150,11 +193,11 @@ mod tests {
     #[test]
     fn two_headers_or_joined_credentials_are_multiple() {
         assert_eq!(
-            bearer_token(&[b"Bearer a", b"Bearer b"]),
+            access_token(&[b"Bearer a", b"Bearer b"]),
             Err(Reason::MultipleCredentials)
         );
         assert_eq!(
-            bearer_token(&[b"Basic x", b"Bearer b"]),
+            access_token(&[b"Basic x", b"Bearer b"]),
             Err(Reason::MultipleCredentials)
         );
         assert_eq!(one("Bearer a,Bearer b"), Err(Reason::MultipleCredentials));
@@ -178,9 +221,38 @@ mod tests {
         assert_eq!(one("Bearer ==="), Err(Reason::MalformedAuthorization));
         assert_eq!(one("Bearer a\"b"), Err(Reason::MalformedAuthorization));
         assert_eq!(
-            bearer_token(&[b"Bearer \xff\xfe"]),
+            access_token(&[b"Bearer \xff\xfe"]),
             Err(Reason::MalformedAuthorization)
         );
         assert_eq!(one("Bearer a\r\n b"), Err(Reason::MalformedAuthorization));
+    }
+
+    #[test]
+    fn a_dpop_token_is_found_with_its_scheme_and_the_same_rules() {
+        fn dpop(v: &str) -> Result<Option<Credential<'_>>, Reason> {
+            credential(&[v.as_bytes()])
+        }
+        let found = |token| {
+            Ok(Some(Credential {
+                scheme: AuthScheme::Dpop,
+                token,
+            }))
+        };
+        assert_eq!(dpop("DPoP abc.def.ghi"), found("abc.def.ghi"));
+        assert_eq!(dpop("dpop  abc"), found("abc"));
+        assert_eq!(
+            dpop("Bearer abc").map(|c| c.map(|c| c.scheme)),
+            Ok(Some(AuthScheme::Bearer))
+        );
+        assert_eq!(dpop("DPoP"), Err(Reason::EmptyBearer));
+        assert_eq!(dpop("DPoP a b"), Err(Reason::MalformedAuthorization));
+        assert_eq!(dpop("DPoPabc"), Ok(None));
+        // Joined or repeated credentials of either scheme are two credentials.
+        assert_eq!(dpop("DPoP a,Bearer b"), Err(Reason::MultipleCredentials));
+        assert_eq!(dpop("Basic x, DPoP b"), Err(Reason::MultipleCredentials));
+        assert_eq!(
+            credential(&[b"DPoP a", b"Bearer b"]),
+            Err(Reason::MultipleCredentials)
+        );
     }
 }
