@@ -21,7 +21,7 @@ const REALM: &str = "orders-api";
 /// `admin` route Envoy's HTTP-mode example names through `x-authz-route`.
 fn config() -> String {
     support::config_yaml(&format!(
-        "challenge:\n  realm: {REALM}\nupstream:\n  claim_headers: {{ sub: x-jwt-sub, scope: x-jwt-scope }}\nroutes:
+        "    dpop: {{ nonce: required, algorithms: [ES256] }}\nchallenge:\n  realm: {REALM}\nupstream:\n  claim_headers: {{ sub: x-jwt-sub, scope: x-jwt-scope }}\nroutes:
   - name: admin
     scopes: [orders.admin]
   - match: {{ path_prefix: /public }}
@@ -56,9 +56,13 @@ fn http_port(server: &Server) -> u16 {
         .port()
 }
 
+/// The provider configures `dpop:`, so every challenge offers DPoP too (RFC 9449 §7.1),
+/// in the same header: what each proxy must pass on whole.
 fn challenge(error: &str, description: &str) -> String {
-    format!(r#"Bearer realm="{REALM}", error="{error}", error_description="{description}""#)
+    format!(r#"Bearer realm="{REALM}", error="{error}", error_description="{description}", {DPOP}"#)
 }
+
+const DPOP: &str = r#"DPoP realm="orders-api", algs="ES256""#;
 
 fn body(error: &str, description: &str) -> String {
     format!(r#"{{"error":"{error}","error_description":"{description}"}}"#)
@@ -88,7 +92,7 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
     assert_eq!(missing.status, 401, "{}", ctx(&format!("{missing:?}")));
     assert_eq!(
         missing.header("www-authenticate"),
-        Some(r#"Bearer realm="orders-api""#),
+        Some(format!(r#"Bearer realm="orders-api", {DPOP}"#).as_str()),
         "{name}"
     );
     assert_eq!(
@@ -173,8 +177,7 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
     let post = http::request(at, "POST", "/orders", &headers).expect("POST");
     assert_eq!(post.status, 403, "{}", ctx(&format!("{post:?}")));
     let scope = format!(
-        r#"{}, scope="orders.write""#,
-        challenge("insufficient_scope", "insufficient scope")
+        r#"Bearer realm="{REALM}", error="insufficient_scope", error_description="insufficient scope", scope="orders.write", DPoP realm="{REALM}", scope="orders.write", algs="ES256""#
     );
     assert_eq!(
         post.header("www-authenticate"),
@@ -283,7 +286,7 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
     assert_eq!(json["resource"], format!("http://{host}/mcp"), "{name}");
     let denied = get("/mcp", &[("Host", &host)]);
     let expected = format!(
-        r#"Bearer realm="{REALM}", scope="orders.read", resource_metadata="http://{host}/.well-known/oauth-protected-resource/mcp""#
+        r#"Bearer realm="{REALM}", scope="orders.read", resource_metadata="http://{host}/.well-known/oauth-protected-resource/mcp", DPoP realm="{REALM}", scope="orders.read", resource_metadata="http://{host}/.well-known/oauth-protected-resource/mcp", algs="ES256""#
     );
     assert_eq!(
         (denied.status, denied.header("www-authenticate")),
@@ -291,6 +294,8 @@ fn assert_table(at: SocketAddr, name: &str, log: &dyn Fn() -> String) {
         "{}",
         ctx(&format!("{denied:?}"))
     );
+
+    crate::dpop::assert_nonce_proof_and_replay(at, name, log);
 
     // The proxy's own unauthenticated health check.
     assert_eq!(http::get(at, "/healthz", None).status, 200, "{name}");

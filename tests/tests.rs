@@ -10,6 +10,7 @@ mod cli;
 mod deploy;
 mod deploy_http;
 mod diagnostics;
+mod dpop;
 mod e2e;
 mod explain;
 mod http_mode;
