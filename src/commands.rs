@@ -192,8 +192,24 @@ fn summary(path: &Path, snapshot: &Snapshot) -> String {
                 t.tenants.describe()
             )
         });
+        // Only for a provider that names `dpop:`, likewise.
+        let dpop = &p.dpop;
+        let dpop = if dpop.advertise {
+            let algs: Vec<&str> = dpop.algorithms.iter().map(|a| a.name()).collect();
+            let nonce = dpop
+                .nonce
+                .map_or_else(String::new, |n| format!(" nonce {}s", n.as_secs()));
+            let mode = format!("{:?}", dpop.mode).to_lowercase();
+            format!(
+                " dpop {mode} algs [{}] max_age {}s{nonce}",
+                algs.join(" "),
+                dpop.max_age.as_secs()
+            )
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "provider {}: issuers [{}]{templates} audiences [{}] keys [{}] skipped [{}] clock_skew {}s\n",
+            "provider {}: issuers [{}]{templates} audiences [{}] keys [{}] skipped [{}] clock_skew {}s{dpop}\n",
             p.name,
             p.issuers.join(", "),
             p.audiences.iter().cloned().collect::<Vec<_>>().join(", "),

@@ -25,6 +25,8 @@ pub use error::ConfigError;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_dpop;
+#[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
 mod tests_introspection;

@@ -96,6 +96,14 @@ fn every_proof_check_refuses_with_its_own_reason() {
         &json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": private }),
         &claims,
     );
+    // A member only an RSA private key has: refused by the proof check itself (key loading
+    // alone would not look for it on an EC key).
+    let mut odd = key.bare_public_jwk();
+    odd["qi"] = json!("AAAA");
+    let with_qi = crafted(
+        &json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": odd }),
+        &claims,
+    );
     header["typ"] = json!("JWT");
     let wrong_typ = crafted(&header, &claims);
     let unsigned = format!(
@@ -141,6 +149,7 @@ fn every_proof_check_refuses_with_its_own_reason() {
             vec![with_private],
             Reason::DpopProofMalformed,
         ),
+        ("qi in jwk", vec![with_qi], Reason::DpopProofMalformed),
         ("alg none", vec![unsigned], Reason::DpopProofMalformed),
         ("alg HS256", vec![hs256], Reason::DpopProofMalformed),
         (
