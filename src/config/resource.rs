@@ -10,7 +10,7 @@ use super::file::ResourceFile;
 use super::scopes::is_scope_token;
 use crate::decision::Scheme;
 use crate::snapshot::resource::{self, Resource, ResourceId, metadata_path};
-use crate::snapshot::{PathMatch, Provider, ProviderSet, Requirement, Route};
+use crate::snapshot::{DpopMode, PathMatch, Provider, ProviderSet, Requirement, Route};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -27,8 +27,10 @@ pub(super) struct RouteFacts<'a> {
 
 /// The document's members with a name of their own under `resource:` (and `resource`
 /// itself): `extra` may not set them.
-const MODELLED: [&str; 8] = [
+const MODELLED: [&str; 10] = [
     "resource",
+    "dpop_signing_alg_values_supported",
+    "dpop_bound_access_tokens_required",
     "authorization_servers",
     "scopes_supported",
     "bearer_methods_supported",
@@ -131,6 +133,21 @@ impl Compiler<'_> {
             ));
         }
         member("bearer_methods_supported", vec!["header"].into());
+        // RFC 9728 §2: what the route's providers say about DPoP, when one names `dpop:`.
+        let accepted: Vec<&Provider> = (route.known.iter().enumerate())
+            .filter(|(i, _)| route.providers.allows(*i))
+            .map(|(_, p)| p)
+            .collect();
+        if accepted.iter().any(|p| p.dpop.advertise) {
+            let mut algs = crate::algorithm::AlgorithmSet::default();
+            for p in accepted.iter().filter(|p| p.dpop.mode != DpopMode::Off) {
+                p.dpop.algorithms.iter().for_each(|a| algs.insert(a));
+            }
+            let names: Vec<&str> = algs.iter().map(|a| a.name()).collect();
+            member("dpop_signing_alg_values_supported", names.into());
+            let required = accepted.iter().all(|p| p.dpop.mode == DpopMode::Required);
+            member("dpop_bound_access_tokens_required", required.into());
+        }
         if let Some(name) = &file.resource_name {
             if name.trim().is_empty() {
                 return Err(self.invalid(format!("{field}.resource_name"), "expected a name"));

@@ -90,3 +90,30 @@ fn each_bad_value_is_an_error_naming_its_field() {
         assert!(e.contains(expected), "{yaml}: {e}");
     }
 }
+
+#[test]
+fn a_routes_protected_resource_metadata_says_what_its_providers_do_with_dpop() {
+    let members = |dpop: &str| {
+        let yaml = format!("{dpop}default: {{ resource: {{ id: 'https://api.example.com' }} }}\n");
+        let snapshot = compile_str(&provider(&yaml), Path::new("c.yaml")).unwrap();
+        snapshot.default_requirement.resource.unwrap().members
+    };
+    assert!(!members("").contains("dpop"), "silent without `dpop:`");
+    assert!(
+        members("    dpop: { algorithms: [ES256] }\n").ends_with(
+            r#","dpop_signing_alg_values_supported":["ES256"],"dpop_bound_access_tokens_required":false"#
+        ),
+        "{}",
+        members("    dpop: { algorithms: [ES256] }\n")
+    );
+    assert!(members("    dpop: { mode: required, algorithms: [ES256, EdDSA] }\n").ends_with(
+        r#","dpop_signing_alg_values_supported":["ES256","EdDSA"],"dpop_bound_access_tokens_required":true"#
+    ));
+    let e = error(&provider(
+        "default: { resource: { id: 'https://a.example/', extra: { dpop_bound_access_tokens_required: true } } }\n",
+    ));
+    assert!(
+        e.contains("default.resource.extra.dpop_bound_access_tokens_required"),
+        "{e}"
+    );
+}

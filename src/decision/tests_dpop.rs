@@ -415,3 +415,48 @@ fn the_proof_is_checked_on_every_request_when_the_token_comes_from_the_cache() {
     );
     assert_eq!(decide("x"), Some(Reason::DpopProofMalformed));
 }
+
+#[test]
+fn an_introspected_token_bound_by_its_answer_needs_its_proof_too() {
+    use crate::introspection::Answer;
+    let snap = snapshot(
+        "  - name: opaque
+    audiences: [api://a]
+    introspection: { endpoint: 'http://127.0.0.1:1/introspect', allow_insecure_http: true }
+",
+    );
+    let key = client_key();
+    let answer = Answer::Active(std::sync::Arc::new(
+        json!({ "active": true, "aud": "api://a", "exp": NOW.0 + 60, "cnf": { "jkt": key.thumbprint() } })
+            .as_object()
+            .unwrap()
+            .clone(),
+    ));
+    let token = "2YotnFZFEjr1zCsicMWpAA";
+    let state = ProofState::default();
+    let judge = |authorization: &str, proofs: &[&str]| {
+        let memory = Memory {
+            tokens: None,
+            proofs: Some(&state),
+        };
+        let request = request(authorization, proofs);
+        reason(decide_introspected(
+            &snap,
+            &request,
+            NOW,
+            memory,
+            Some(&answer),
+            &mut Off,
+        ))
+    };
+    let proof = proof(&key, "GET", URL, NOW.0, Some(token));
+    assert_eq!(judge(&format!("DPoP {token}"), &[&proof]), None);
+    assert_eq!(
+        judge(&format!("Bearer {token}"), &[]),
+        Some(Reason::DpopBoundToken)
+    );
+    assert_eq!(
+        judge(&format!("DPoP {token}"), &[]),
+        Some(Reason::DpopProofMissing)
+    );
+}
