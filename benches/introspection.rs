@@ -118,6 +118,7 @@ routes:
     let origin = Origin {
         request_id: "r",
         client: &client,
+        headers: &envoy_jwt_authz::telemetry::NoHeaders,
     };
     for (name, token) in [
         ("check/jwt_cache_hit", jwt.as_str()),

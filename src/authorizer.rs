@@ -15,6 +15,7 @@ use crate::observe::{Observer, Origin};
 use crate::reason::Reason;
 use crate::remote::RemoteKeys;
 use crate::snapshot::SharedSnapshot;
+use crate::telemetry::{CheckSpan, INTROSPECTION_SPAN, REFETCH_SPAN, Telemetry};
 use crate::token::cache::TokenCache;
 use crate::token::extract::access_token;
 use crate::token::verify::UnixTime;
@@ -43,6 +44,8 @@ pub struct Authorizer {
     /// DPoP proofs seen and the nonce key, for the process's lifetime.
     proofs: Arc<ProofState>,
     introspector: Option<Arc<Introspector>>,
+    /// Traces on: a span per Check. `None` costs a Check nothing (no span, no header read).
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Authorizer {
@@ -60,7 +63,14 @@ impl Authorizer {
             cache: None,
             proofs: Arc::default(),
             introspector: None,
+            telemetry: None,
         }
+    }
+
+    /// Traces every Check with `telemetry` (see [`crate::telemetry`]).
+    pub fn with_telemetry(mut self, telemetry: Option<Arc<Telemetry>>) -> Authorizer {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Answers repeated tokens from `cache` (see [`TokenCache`]).
@@ -86,7 +96,13 @@ impl Authorizer {
     ) -> Decision {
         let started = Instant::now();
         let now = UnixTime::now();
-        let decision = self.decide_with_waits(request, now, wait).await;
+        let span = self.telemetry.as_deref().map(|t| t.check(origin.headers));
+        let decision = self
+            .decide_with_waits(request, now, wait, span.as_ref())
+            .await;
+        if let Some(span) = span {
+            span.end(&decision);
+        }
         self.observer
             .record(&decision, started.elapsed(), now, origin);
         decision
@@ -97,7 +113,11 @@ impl Authorizer {
     /// [`crate::decision::document`]).
     pub fn document(&self, request: &Request<'_>, origin: Origin<'_>) -> Option<Decision> {
         let started = Instant::now();
+        let span = self.telemetry.as_deref().map(|t| t.check(origin.headers));
         let decision = crate::decision::document(&self.snapshot.load(), request)?;
+        if let Some(span) = span {
+            span.end(&decision);
+        }
         self.observer
             .record(&decision, started.elapsed(), UnixTime::now(), origin);
         Some(decision)
@@ -105,12 +125,13 @@ impl Authorizer {
 
     /// The decision, and the two waits it may need: an introspection (decided again on
     /// the same snapshot with the answer) or an unknown-`kid` refetch (decided again on the
-    /// new snapshot).
+    /// new snapshot); each wait is a child of `span`, when traced.
     async fn decide_with_waits(
         &self,
         request: &Request<'_>,
         now: UnixTime,
         wait: Duration,
+        span: Option<&CheckSpan<'_>>,
     ) -> Decision {
         let memory = Memory {
             tokens: self.cache.as_deref(),
@@ -135,7 +156,11 @@ impl Authorizer {
             else {
                 return decision;
             };
+            let child = span.map(|s| s.child(INTROSPECTION_SPAN, name));
             let answer = introspector.introspect(provider, token, wait).await;
+            if let Some(child) = child {
+                child.end_introspection(&answer);
+            }
             return decide_introspected(&snapshot, request, now, memory, Some(&answer), &mut Off);
         }
         let Some(remote) = &self.remote else {
@@ -146,7 +171,16 @@ impl Authorizer {
         else {
             return decision;
         };
-        match tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await {
+        let child = span.map(|s| s.child(REFETCH_SPAN, provider));
+        let refetched = tokio::time::timeout(wait, remote.refetch_unknown_kid(provider)).await;
+        if let Some(child) = child {
+            child.end(match refetched {
+                Ok(true) => "changed",
+                Ok(false) => "unchanged",
+                Err(_) => "deadline",
+            });
+        }
+        match refetched {
             Ok(true) => decide(),
             _ => decision,
         }

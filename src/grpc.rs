@@ -88,8 +88,8 @@ impl Authorization for AuthzService {
         &self,
         request: tonic::Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
-        let wait = refetch_wait(grpc_timeout(request.metadata()));
-        let check = request.into_inner();
+        let (metadata, _, check) = request.into_parts();
+        let wait = refetch_wait(grpc_timeout(&metadata));
         let Some(attributes) = check.attributes.as_ref() else {
             return Err(Status::invalid_argument("CheckRequest has no attributes"));
         };
@@ -106,6 +106,10 @@ impl Authorization for AuthzService {
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .unwrap_or(""),
             client: &ClientAddress(attributes),
+            headers: &TraceHeaders {
+                metadata: &metadata,
+                http,
+            },
         };
         let decision = self.authorizer.check(&request, origin, wait).await;
         Ok(Response::new(to_response(decision)))
@@ -114,7 +118,7 @@ impl Authorization for AuthzService {
 
 /// Every occurrence of the header `name` (lowercase): the joined value from `headers`, and
 /// one value per line from `header_map` (sent instead with `encode_raw_headers: true`).
-fn header_values<'a>(http: &'a HttpRequest, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+fn header_values<'a>(http: &'a HttpRequest, name: &str) -> impl Iterator<Item = &'a [u8]> {
     let joined = http
         .headers
         .iter()
@@ -162,8 +166,26 @@ impl std::fmt::Display for ClientAddress<'_> {
 }
 
 /// The first value of `name`, without collecting the rest (a lookup on every Check).
-fn header<'a>(http: &'a HttpRequest, name: &'a str) -> Option<&'a [u8]> {
+fn header<'a>(http: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
     header_values(http, name).next()
+}
+
+/// Where a Check's trace context is, looked at only when traces are on: the call's own
+/// metadata, where Envoy's ext_authz client span injects it (our span's true parent); else
+/// the original request's headers (a context the client or an earlier proxy sent).
+/// `traceparent` and `tracestate` are taken from the same place.
+struct TraceHeaders<'a> {
+    metadata: &'a tonic::metadata::MetadataMap,
+    http: &'a HttpRequest,
+}
+
+impl crate::telemetry::Headers for TraceHeaders<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        if self.metadata.contains_key("traceparent") {
+            return self.metadata.get(name).and_then(|v| v.to_str().ok());
+        }
+        header(self.http, name).and_then(|v| std::str::from_utf8(v).ok())
+    }
 }
 
 fn to_request<'a>(

@@ -9,6 +9,7 @@
 //! - [`reason`]: every denial reason and its HTTP status / RFC 6750 mapping.
 //! - [`grpc`]: the tonic adapter; [`http`]: the HTTP check / forward-auth adapter; [`admin`]: `/healthz`, `/readyz`; [`app`]: wiring.
 //! - [`cli`], [`commands`]: the command line; [`mint`]: demo/test token signing.
+//! - [`telemetry`]: OpenTelemetry spans of Checks (off unless an OTLP endpoint is set).
 
 pub mod admin;
 pub mod algorithm;
@@ -33,6 +34,7 @@ pub mod reason;
 pub mod remote;
 pub mod route;
 pub mod snapshot;
+pub mod telemetry;
 pub mod token;
 pub mod trace;
 

@@ -64,6 +64,9 @@ pub struct Origin<'a> {
     pub request_id: &'a str,
     /// Formatted only when an audit event is written.
     pub client: &'a (dyn std::fmt::Display + Sync),
+    /// Where the trace context (`traceparent`, `tracestate`) is; read only when traces are
+    /// on.
+    pub headers: &'a dyn crate::telemetry::Headers,
 }
 
 impl Observer {
@@ -101,6 +104,12 @@ impl Observer {
     /// Adds the introspection families (counted by the introspector as it works).
     pub fn register_introspection(&mut self, metrics: &crate::introspection::Metrics) {
         metrics.register(&mut self.registry);
+    }
+
+    /// Adds the span export counts of `telemetry` (`trace_spans_*`).
+    pub fn register_telemetry(&mut self, telemetry: &crate::telemetry::Telemetry) {
+        self.registry
+            .register_collector(Box::new(telemetry.collector()));
     }
 
     /// Records one answered Check.

@@ -103,3 +103,37 @@ fn a_document_is_a_denied_response_with_status_200() {
     );
     assert!(response.dynamic_metadata.is_some());
 }
+
+#[test]
+fn the_trace_context_comes_from_the_calls_metadata_before_the_requests_headers() {
+    use crate::telemetry::Headers;
+    let http = sample_http(&[
+        (
+            "traceparent",
+            "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01",
+        ),
+        ("tracestate", "from=request"),
+    ]);
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    let none = TraceHeaders {
+        metadata: &metadata,
+        http: &http,
+    };
+    assert_eq!(none.get("tracestate"), Some("from=request"));
+    metadata.insert(
+        "traceparent",
+        "00-cccccccccccccccccccccccccccccccc-dddddddddddddddd-01"
+            .parse()
+            .unwrap(),
+    );
+    let envoys = TraceHeaders {
+        metadata: &metadata,
+        http: &http,
+    };
+    assert!(envoys.get("traceparent").unwrap().contains("cccc"));
+    assert_eq!(
+        envoys.get("tracestate"),
+        None,
+        "never the request's tracestate beside Envoy's traceparent"
+    );
+}

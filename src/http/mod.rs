@@ -123,6 +123,7 @@ async fn check(
     let origin = Origin {
         request_id: parsed.request_id,
         client: &peer,
+        headers: http.headers(),
     };
     let decision = shared
         .authorizer
@@ -142,6 +143,7 @@ fn document(shared: &Shared, peer: SocketAddr, http: &Request<Body>) -> Option<R
     let origin = Origin {
         request_id: parsed.request_id,
         client: &peer,
+        headers: http.headers(),
     };
     match shared.authorizer.document(&parsed.request, origin)? {
         crate::decision::Decision::Serve(serve) => Some(response::served(*serve)),

@@ -36,6 +36,18 @@ pub enum Answer {
     Unavailable(Failure),
 }
 
+impl Answer {
+    /// `active`, `inactive`, or why it was not judged ([`Failure::kind`]): the `result`
+    /// label of `introspection_requests` and of a Check's introspection span.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Answer::Active(_) => "active",
+            Answer::Inactive => "inactive",
+            Answer::Unavailable(failure) => failure.kind(),
+        }
+    }
+}
+
 /// The state of one provider's endpoint, for one config of it.
 struct Endpoint {
     fingerprint: [u8; 32],
@@ -287,13 +299,8 @@ impl Request {
                 (Answer::Unavailable(failure), 0, Duration::ZERO)
             }
         };
-        let result = match &answer {
-            Answer::Active(_) => "active",
-            Answer::Inactive => "inactive",
-            Answer::Unavailable(failure) => failure.kind(),
-        };
         self.metrics
-            .counter(&self.metrics.requests, &self.provider, result)
+            .counter(&self.metrics.requests, &self.provider, answer.kind())
             .inc();
         let answer = Arc::new(answer);
         // A failure is never cached: the next Check asks again.
