@@ -50,6 +50,8 @@ pub struct ServeOptions {
     pub http_listen: Option<SocketAddr>,
     /// What it serves.
     pub http: crate::http::HttpOptions,
+    /// OpenTelemetry traces; off when `None`.
+    pub traces: Option<crate::telemetry::Settings>,
 }
 
 /// Why the server could not run.
@@ -77,6 +79,8 @@ pub enum AppError {
     Signals(std::io::Error),
     #[error("cannot watch the config: {0}")]
     Watch(#[from] notify::Error),
+    #[error("cannot export traces: {0}")]
+    Telemetry(String),
 }
 
 /// Loads the config, binds, and serves until SIGTERM or SIGINT.
@@ -194,6 +198,8 @@ pub async fn run(
     let introspection_metrics = crate::introspection::Metrics::new();
     observer.register_introspection(&introspection_metrics);
     let introspector = crate::introspection::Introspector::new(introspection_metrics);
+    let telemetry = crate::telemetry::start(options.traces.as_ref(), &mut observer)
+        .map_err(AppError::Telemetry)?;
     let observer = Arc::new(observer);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -213,7 +219,8 @@ pub async fn run(
     // One core for every front end: same cache, same refetch limiter, same record.
     let authorizer = Authorizer::new(snapshot.clone(), Some(remote), observer)
         .with_cache(cache)
-        .with_introspector(Some(introspector));
+        .with_introspector(Some(introspector))
+        .with_telemetry(telemetry.clone());
     // The HTTP front end stops with the gRPC one: both carry checks to drain.
     let mut http_task = listeners.http.map(|listener| {
         let stop = stopped(grpc_stopped.clone());
@@ -304,6 +311,7 @@ pub async fn run(
         watch_task.abort();
     }
     grace_task.abort();
+    crate::telemetry::stop(telemetry).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -141,6 +141,9 @@ pub struct ServeArgs {
     /// How many recent denials GET /debug/denials keeps (0 turns it off).
     #[arg(long, default_value_t = envoy_jwt_authz_default_recent())]
     pub recent_denials: usize,
+    /// OpenTelemetry traces (off unless an OTLP endpoint is set); boxed, as rarely used.
+    #[command(flatten)]
+    pub traces: Box<crate::telemetry::TraceArgs>,
 }
 
 fn envoy_jwt_authz_default_recent() -> usize {

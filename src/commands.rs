@@ -63,6 +63,12 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// `serve`: the runtime sized by `--worker-threads`, then [`app::serve`] until a signal.
 fn serve(args: &ServeArgs) -> ExitCode {
+    let traces =
+        match crate::telemetry::Settings::resolve(&args.traces, |name| std::env::var(name).ok()) {
+            Ok(traces) => traces,
+            // A usage error, like clap's own.
+            Err(problem) => return fail(&std::io::Error::other(problem), ExitCode::from(2)),
+        };
     let options = ServeOptions {
         config: args.config.clone(),
         grpc_listen: args.grpc_listen,
@@ -82,6 +88,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             forward_auth: args.http_forward_auth,
             forward_auth_path: args.http_forward_auth_path.clone(),
         },
+        traces,
     };
     if args.http_listen.is_some()
         && let Some(problem) = options.http.problem()
