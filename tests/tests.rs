@@ -26,4 +26,5 @@ mod routes;
 mod slow_clients;
 mod soak;
 mod tenants;
+mod tracing;
 mod wycheproof;

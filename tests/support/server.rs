@@ -101,6 +101,9 @@ impl Server {
             .env_remove("all_proxy")
             .env_remove("NO_PROXY")
             .env_remove("no_proxy")
+            // Nor do their trace exporter settings: a test that traces sets its own.
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr_path).expect("log file"))
