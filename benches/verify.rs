@@ -2,7 +2,8 @@
 //! verification per algorithm with the raw aws-lc-rs primitive beside it (so the overhead of
 //! our code is visible), the whole `decide` with and without the token cache, and a whole
 //! Check through the tonic service in-process, and the same from protobuf bytes to protobuf
-//! bytes beside what the always-allow stand-in does.
+//! bytes beside what the always-allow stand-in does; and that Check with traces compiled in
+//! but off, on with a sampler recording nothing, and on recording every Check (`trace/*`).
 //!
 //! Run: `cargo bench --bench verify` (add `-- --quick` for a short run).
 
@@ -13,6 +14,7 @@ use aws_lc_rs::signature::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_jwt_authz::algorithm::Algorithm;
+use envoy_jwt_authz::authorizer::Authorizer;
 use envoy_jwt_authz::config::compile_str;
 use envoy_jwt_authz::decision::{Request, decide, decide_cached};
 use envoy_jwt_authz::grpc::{AuthzService, envoy_sample};
@@ -184,6 +186,8 @@ fn benches(c: &mut Criterion) {
         });
     }
 
+    traced_checks(c, &runtime, &shared, &check);
+
     // The whole Check as tonic runs it, minus HTTP/2: decode the protobuf body, answer,
     // encode. `wire/standin_floor` does what the always-allow stand-in of ../shared/perf
     // does (decode, answer a bare OK), so the difference is the cost of our code.
@@ -210,6 +214,67 @@ fn benches(c: &mut Criterion) {
                 .encode_to_vec()
         })
     });
+}
+
+/// The cache-hit Check with Envoy's `traceparent` in its metadata: traces off (no pipeline,
+/// the header unread: what `check/ES256_cache_hit` costs), on with `always_off` (the
+/// context is parsed, no span is recorded), and on with `always_on` (every Check a span,
+/// exported to nowhere by the batch thread).
+fn traced_checks(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    shared: &Arc<ArcSwap<Snapshot>>,
+    check: &CheckRequest,
+) {
+    use envoy_jwt_authz::telemetry::{SamplerKind, Settings, Telemetry};
+    let traceparent: tonic::metadata::MetadataValue<_> =
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap();
+    for (name, sampler) in [
+        ("trace/off", None),
+        ("trace/sampler_always_off", Some(SamplerKind::AlwaysOff)),
+        ("trace/sampler_always_on", Some(SamplerKind::AlwaysOn)),
+    ] {
+        let telemetry = sampler.map(|sampler| {
+            let settings = Settings {
+                sampler,
+                ..Settings::new("http://127.0.0.1:4317")
+            };
+            Arc::new(Telemetry::with_exporter(Discard, &settings))
+        });
+        let authorizer = Authorizer::new(shared.clone(), None, Arc::new(Observer::new(100)))
+            .with_cache(TokenCache::new(4096, 8 << 20).map(Arc::new))
+            .with_telemetry(telemetry.clone());
+        let service = AuthzService::over(authorizer);
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let mut request = tonic::Request::new(check.clone());
+                request
+                    .metadata_mut()
+                    .insert("traceparent", traceparent.clone());
+                runtime.block_on(service.check(request)).is_ok()
+            })
+        });
+        if let Some(telemetry) = telemetry {
+            let (exported, queue_full, _) = telemetry.counts().get();
+            eprintln!("{name}: {exported} spans exported, {queue_full} dropped (queue full)");
+        }
+    }
+}
+
+/// An exporter that drops every batch: the export's own cost is the batch thread's, not
+/// the Check's.
+#[derive(Debug)]
+struct Discard;
+
+impl opentelemetry_sdk::trace::SpanExporter for Discard {
+    async fn export(
+        &self,
+        _: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
 }
 
 /// Upstream's request schema (strings, maps, every field Envoy sets), as the stand-in's
