@@ -30,6 +30,8 @@ pub enum Command {
     MintToken(MintArgs),
     /// Print the public JWK Set for a local PKCS#8 PEM private key.
     PublicJwks(KeyArgs),
+    /// Print the config file's JSON Schema (what envoy/config.schema.json holds).
+    ConfigSchema,
     /// Sign a DPoP proof (RFC 9449) with a local PKCS#8 PEM private key, or print the key's
     /// thumbprint (a bound token's `cnf.jkt`) with --jkt (demos and tests).
     MintDpopProof(DpopProofArgs),

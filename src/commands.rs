@@ -57,6 +57,10 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::MintToken(args) => print_or_fail(mint_token(&args, UnixTime::now())),
         Command::PublicJwks(args) => print_or_fail(public_jwks(&args)),
+        Command::ConfigSchema => {
+            print!("{}", crate::config::schema::config_schema());
+            ExitCode::SUCCESS
+        }
         Command::MintDpopProof(args) => print_or_fail(mint_dpop_proof(&args, UnixTime::now())),
     }
 }
