@@ -1,5 +1,5 @@
 //! `envoy/config.schema.json` against the real `check-jsonschema` (PyPI, installed by
-//! `.ci/setup-python-tools`): every config we ship or document validates (the example, the
+//! `.ci/setup-checkers`): every config we ship or document validates (the example, the
 //! ConfigMap's, the README's reference block), and each of a set of wrong configs is refused
 //! by the schema *and* by `check-config`, so an editor flags what the server would refuse.
 //! (That the schema is exactly what the code generates is a unit test in `config::schema`.)
@@ -14,7 +14,7 @@ fn check_jsonschema(file: &Path) -> (bool, String) {
     let checker = tool(
         "CHECK_JSONSCHEMA",
         "check-jsonschema",
-        "run .ci/setup-python-tools",
+        "run .ci/setup-checkers",
     );
     let out = Command::new(checker)
         .arg("--schemafile")
@@ -52,7 +52,7 @@ fn readme_reference() -> String {
 fn every_shipped_and_documented_config_validates() {
     let dir = tempfile::tempdir().unwrap();
     let configmap = dir.path().join("configmap-config.yaml");
-    let text = yaml("envoy/kubernetes/configmap.yaml")["data"]["config.yaml"]
+    let text = yaml("envoy/kubernetes/base/configmap.yaml")["data"]["config.yaml"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -10,6 +10,7 @@ mod cli;
 mod config_schema;
 mod deploy;
 mod deploy_http;
+mod deploy_k8s;
 mod diagnostics;
 mod dpop;
 mod e2e;
