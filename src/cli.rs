@@ -140,6 +140,10 @@ pub struct ServeArgs {
     /// Approximate memory bound of the token cache, in bytes.
     #[arg(long, default_value_t = crate::token::cache::DEFAULT_BYTES)]
     pub token_cache_bytes: usize,
+    /// Denial audit events written per reason per second; the rest are counted in one
+    /// `audit events suppressed` line per reason (0: write every event). Metrics stay exact.
+    #[arg(long, default_value_t = crate::audit::DEFAULT_AUDIT_RATE_LIMIT)]
+    pub audit_rate_limit: u32,
     /// How many recent denials GET /debug/denials keeps (0 turns it off).
     #[arg(long, default_value_t = envoy_jwt_authz_default_recent())]
     pub recent_denials: usize,

@@ -77,6 +77,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         header_read_timeout: args.header_read_timeout.get(),
         watch_debounce: args.watch_debounce.get(),
         recent_denials: args.recent_denials,
+        audit_rate_limit: args.audit_rate_limit,
         token_cache_entries: args.token_cache_entries,
         token_cache_bytes: args.token_cache_bytes,
         http_listen: args.http_listen,

@@ -5,6 +5,7 @@
 //! `aud`, `kid`, `alg` and `typ` (truncated) in the audit event and the denial list — never
 //! the token, its signature or (above debug level) `sub`.
 
+use crate::audit::{AuditLimiter, DEFAULT_AUDIT_RATE_LIMIT, report_suppressed};
 use crate::config::watch::ReloadStats;
 use crate::decision::{Decision, Deny};
 use crate::lock::lock;
@@ -56,6 +57,8 @@ pub struct Observer {
     latency: Histogram,
     recent: Mutex<VecDeque<DenialRecord>>,
     capacity: usize,
+    /// Denial events per reason per second (`--audit-rate-limit`).
+    audit_limit: AuditLimiter,
 }
 
 /// Who sent a request, for the audit event.
@@ -89,6 +92,29 @@ impl Observer {
             latency,
             recent: Mutex::new(VecDeque::with_capacity(capacity)),
             capacity,
+            audit_limit: AuditLimiter::new(DEFAULT_AUDIT_RATE_LIMIT),
+        }
+    }
+
+    /// At most `per_second` denial events per reason per second (0: no limit).
+    pub fn with_audit_rate_limit(mut self, per_second: u32) -> Observer {
+        self.audit_limit = AuditLimiter::new(per_second);
+        self
+    }
+
+    /// Reports the events suppressed in seconds that are over (see [`AuditLimiter::flush`]).
+    pub fn flush_audit(&self) {
+        self.report(self.audit_limit.flush(self.audit_limit.now()));
+    }
+
+    /// Reports every suppressed event, the current second's too (at shutdown).
+    pub fn flush_audit_all(&self) {
+        self.report(self.audit_limit.flush(u64::MAX));
+    }
+
+    fn report(&self, suppressed: Vec<(crate::reason::Reason, u64)>) {
+        for (reason, count) in suppressed {
+            report_suppressed(reason, count);
         }
     }
 
@@ -170,6 +196,13 @@ impl Observer {
     }
 
     fn audit(&self, deny: &Deny, origin: Origin<'_>) {
+        let verdict = self.audit_limit.admit(deny.reason, self.audit_limit.now());
+        if verdict.suppressed > 0 {
+            report_suppressed(deny.reason, verdict.suppressed);
+        }
+        if !verdict.write {
+            return;
+        }
         let observed = deny.observed.clone().unwrap_or_default();
         tracing::info!(
             target: "audit",
@@ -298,6 +331,9 @@ impl Collector for StateCollector {
             )?;
             ConstCounter::new(hits).encode(lookups.encode_family(&[("result", "hit")])?)?;
             ConstCounter::new(misses).encode(lookups.encode_family(&[("result", "miss")])?)?;
+            // A replayed bad signature refused from the cache, without a signature check.
+            ConstCounter::new(cache.refused_hits())
+                .encode(lookups.encode_family(&[("result", "bad_signature")])?)?;
             let entries = i64::try_from(cache.len()).unwrap_or(i64::MAX);
             let held = encoder.encode_descriptor(
                 "token_cache_entries",

@@ -15,6 +15,7 @@ mod diagnostics;
 mod dpop;
 mod e2e;
 mod explain;
+mod flood;
 mod http_mode;
 mod interop_oidc;
 mod introspection;
