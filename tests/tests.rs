@@ -13,6 +13,7 @@ mod diagnostics;
 mod e2e;
 mod explain;
 mod http_mode;
+mod interop_dpop;
 mod interop_oidc;
 mod introspection;
 mod mcp;
