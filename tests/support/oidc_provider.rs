@@ -23,11 +23,56 @@ const APP_SECRET: &str = "app-secret";
 #[derive(Debug, serde::Deserialize)]
 pub struct DpopGrant {
     /// `DPoP` when oidc-provider bound the token to the proof's key.
+    #[serde(default)]
     pub token_type: String,
     pub access_token: String,
     /// jose's RFC 7638 thumbprint of the client's public key.
     pub jkt: String,
+    /// The client's key pair (JWKs), for [`DpopGrant::proofs_with_nonce`].
+    key: serde_json::Value,
     pub proofs: Vec<String>,
+}
+
+impl DpopGrant {
+    /// New proofs by this grant's key for its token, with the server's DPoP `nonce`.
+    pub fn proofs_with_nonce(&self, nonce: &str, requests: &[(&str, &str)]) -> Vec<String> {
+        let input = serde_json::json!({
+            "key": self.key,
+            "access_token": self.access_token,
+            "nonce": nonce,
+            "requests": requests,
+        });
+        dpop_client(&input, "").proofs
+    }
+}
+
+/// Runs `node dpop-client.js <input>` and reads its JSON line; at most 30 s. A failure
+/// panics with what it said and `context`.
+fn dpop_client(input: &serde_json::Value, context: &str) -> DpopGrant {
+    let out = tempfile::tempdir().expect("temp dir");
+    let stdout = out.path().join("stdout");
+    let stderr = out.path().join("stderr");
+    let child = Command::new(node())
+        .arg("dpop-client.js")
+        .arg(input.to_string())
+        .current_dir(fixture())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("run node dpop-client.js");
+    // Ended by PID if the wait below gives up on it.
+    let mut child = Ended(child);
+    let status = wait_for("dpop-client.js", Duration::from_secs(30), || {
+        child.0.try_wait().expect("dpop-client.js status")
+    });
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        status.success(),
+        "dpop-client.js: {status}\n{}\n{context}",
+        read(&stderr)
+    );
+    serde_json::from_str(&read(&stdout)).expect("dpop-client.js's JSON line")
 }
 
 /// A running oidc-provider; killed by PID on drop.
@@ -139,46 +184,27 @@ impl OidcProvider {
     }
 
     /// A DPoP-bound access token for [`APP_ID`] with `scope`, for `resource`, and a proof for
-    /// each `(method, url)` of `requests`: `dpop-client.js` (jose) makes the key and every
-    /// proof, the token request's included. Waits at most 30 s for it.
+    /// each `(method, url)` of `requests`: `dpop-client.js` (jose) makes a key for the JWS
+    /// algorithm `alg` and every proof, the token request's included.
     pub fn dpop_client_credentials(
         &self,
+        alg: &str,
         scope: &str,
         resource: &str,
         requests: &[(&str, &str)],
     ) -> DpopGrant {
-        let out = tempfile::tempdir().expect("temp dir");
-        let stdout = out.path().join("stdout");
-        let stderr = out.path().join("stderr");
-        let child = Command::new(node())
-            .arg("dpop-client.js")
-            .args([
-                self.token_endpoint.as_str(),
-                APP_ID,
-                APP_SECRET,
-                scope,
-                resource,
-            ])
-            .args(requests.iter().flat_map(|(method, url)| [*method, *url]))
-            .current_dir(fixture())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("run node dpop-client.js");
-        // Ended by PID if the wait below gives up on it.
-        let mut child = Ended(child);
-        let status = wait_for("dpop-client.js", Duration::from_secs(30), || {
-            child.0.try_wait().expect("dpop-client.js status")
+        let input = serde_json::json!({
+            "alg": alg,
+            "requests": requests,
+            "token_request": {
+                "endpoint": self.token_endpoint,
+                "client_id": APP_ID,
+                "client_secret": APP_SECRET,
+                "scope": scope,
+                "resource": resource,
+            },
         });
-        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            status.success(),
-            "dpop-client.js: {status}\n{}\noidc-provider:\n{}",
-            read(&stderr),
-            self.log()
-        );
-        serde_json::from_str(&read(&stdout)).expect("dpop-client.js's JSON line")
+        dpop_client(&input, &format!("oidc-provider:\n{}", self.log()))
     }
 
     /// What the introspection endpoint answers about `token` when we ask it directly.

@@ -71,6 +71,8 @@ const configuration = {
       },
     },
   },
+  // The DPoP proof algorithms it accepts: its default ES256 and EdDSA, and some of RSA's.
+  enabledJWA: { dPoPSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] },
   ttl: { ClientCredentials: 600 }, // seconds; set, so no notice about the default
 };
 
