@@ -17,6 +17,7 @@ mod e2e;
 mod explain;
 mod flood;
 mod http_mode;
+mod interop_dpop;
 mod interop_oidc;
 mod introspection;
 mod mcp;
