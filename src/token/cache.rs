@@ -31,6 +31,8 @@ const SHARDS: usize = 16;
 const HASHED_TAIL: usize = 32;
 /// Bookkeeping per entry beyond the token and claims, for the byte bound.
 const ENTRY_OVERHEAD: usize = 256;
+/// The bad-signature cache's bound.
+const MAX_REFUSED: usize = 256;
 
 struct Entry {
     token: Box<str>,
@@ -100,8 +102,9 @@ impl TokenCache {
             bytes_per_shard: bytes.div_ceil(SHARDS),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            // A quarter as many: replayed forgeries are few distinct tokens.
-            refused: NegativeCache::new(entries.div_ceil(4)),
+            // Replayed forgeries are few distinct tokens: a quarter as many, at most 256
+            // (each entry holds its token, up to 8 KiB).
+            refused: NegativeCache::new(entries.div_ceil(4).min(MAX_REFUSED)),
         })
     }
 
