@@ -5,11 +5,12 @@
 //! `aud`, `kid`, `alg` and `typ` (truncated) in the audit event and the denial list — never
 //! the token, its signature or (above debug level) `sub`.
 
+use crate::admin::Readiness;
 use crate::config::watch::ReloadStats;
 use crate::decision::{Decision, Deny};
 use crate::lock::lock;
 use crate::remote::{FetchReport, RemoteKeys};
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{KeySource, SharedSnapshot};
 use crate::token::cache::TokenCache;
 use crate::token::verify::{Observed, UnixTime};
 use prometheus_client::collector::Collector;
@@ -22,7 +23,7 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How many denials `/debug/denials` keeps by default.
 pub const DEFAULT_RECENT_DENIALS: usize = 100;
@@ -226,6 +227,10 @@ pub struct StateCollector {
     pub remote: Arc<RemoteKeys>,
     pub reloads: Arc<ReloadStats>,
     pub cache: Option<Arc<TokenCache>>,
+    /// What `/readyz` reads, for `authz_ready`.
+    pub ready: Readiness,
+    /// When serving started (for `startup_grace`).
+    pub started: Instant,
 }
 
 impl std::fmt::Debug for StateCollector {
@@ -278,6 +283,31 @@ impl Collector for StateCollector {
                     .encode(age.encode_family(&[("provider", report.provider.as_str())])?)?;
             }
         }
+        let mut failing = encoder.encode_descriptor(
+            "jwks_last_fetch_failed",
+            "1 while the latest fetch of a provider's key set failed (the last good keys keep \
+             serving), 0 once one succeeds",
+            None,
+            gauge.metric_type(),
+        )?;
+        for report in &reports {
+            ConstGauge::new(i64::from(report.last_error.is_some()))
+                .encode(failing.encode_family(&[("provider", report.provider.as_str())])?)?;
+        }
+        let mut stale = encoder.encode_descriptor(
+            "jwks_stale_after_seconds",
+            "Key set age beyond which a refresh is overdue while the IdP answers: the longer of \
+             refresh_interval and max_refresh_interval",
+            None,
+            gauge.metric_type(),
+        )?;
+        for p in &snapshot.providers {
+            if let KeySource::Remote(source) = &p.key_source {
+                let seconds = source.refresh_interval.max(source.max_refresh_interval);
+                ConstGauge::new(seconds.as_secs_f64())
+                    .encode(stale.encode_family(&[("provider", p.name.as_str())])?)?;
+            }
+        }
         let mut reloads = encoder.encode_descriptor(
             "config_reloads",
             "Config reload attempts by result",
@@ -288,6 +318,22 @@ impl Collector for StateCollector {
             .encode(reloads.encode_family(&[("result", "applied")])?)?;
         ConstCounter::new(self.reloads.rejected())
             .encode(reloads.encode_family(&[("result", "rejected")])?)?;
+        let last_reload = encoder.encode_descriptor(
+            "config_last_reload_successful",
+            "0 while the latest config reload attempt was rejected (the last good config keeps \
+             serving), 1 otherwise",
+            None,
+            gauge.metric_type(),
+        )?;
+        ConstGauge::new(i64::from(self.reloads.last_error().is_none())).encode(last_reload)?;
+        let ready = encoder.encode_descriptor(
+            "authz_ready",
+            "1 when /readyz answers 200 (a valid config whose providers all hold keys, or \
+             startup_grace passed; not shutting down), 0 otherwise",
+            None,
+            gauge.metric_type(),
+        )?;
+        ConstGauge::new(i64::from(self.ready.serving(&snapshot, self.started))).encode(ready)?;
         if let Some(cache) = &self.cache {
             let (hits, misses) = cache.counts();
             let mut lookups = encoder.encode_descriptor(
@@ -339,3 +385,6 @@ fn encode_by_result(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
