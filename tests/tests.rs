@@ -17,6 +17,7 @@ mod http_mode;
 mod interop_oidc;
 mod introspection;
 mod mcp;
+mod observability;
 mod properties;
 mod reload;
 mod remote;
