@@ -2,7 +2,7 @@
 //! `config_last_reload_successful`, `jwks_last_fetch_failed` and `jwks_stale_after_seconds`.
 
 use super::*;
-use crate::config::watch::Reloader;
+use crate::config::watch::{Outcome, Reloader};
 use crate::mint::test_keys;
 use std::path::Path;
 
@@ -40,11 +40,18 @@ fn observer(
     (observer, ready)
 }
 
-/// The value of the sample named exactly `series` (name and labels as exposed).
-fn sample(text: &str, series: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ').map(str::to_owned))
+/// The values of the samples named exactly `series` (name and labels as exposed), `-`
+/// for one that is absent.
+fn samples<const N: usize>(text: &str, series: [&str; N]) -> [String; N] {
+    series.map(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+            .unwrap_or_else(|| "-".to_owned())
+    })
 }
+
+const READY: &str = "authz_ready";
+const RELOADED: &str = "config_last_reload_successful";
 
 #[test]
 fn ready_follows_readiness_and_reload_success_follows_the_latest_attempt() {
@@ -53,61 +60,29 @@ fn ready_follows_readiness_and_reload_success_follows_the_latest_attempt() {
     std::fs::write(&path, config("")).unwrap();
     let snapshot = SharedSnapshot::new(crate::config::load(&path).unwrap());
     let reloader = Reloader::new(path.clone(), snapshot.clone(), None);
-    let (observer, ready) = observer(
-        &snapshot,
-        RemoteKeys::new(snapshot.clone()),
-        reloader.stats(),
-    );
+    let remote = RemoteKeys::new(snapshot.clone());
+    let (observer, ready) = observer(&snapshot, remote, reloader.stats());
     let text = observer.metrics_text();
     assert!(text.contains("# TYPE authz_ready gauge"), "{text}");
-    assert_eq!(
-        sample(&text, "authz_ready").as_deref(),
-        Some("0"),
-        "not set yet"
-    );
-    assert_eq!(
-        sample(&text, "config_last_reload_successful").as_deref(),
-        Some("1")
-    );
+    assert!(text.contains("# TYPE config_last_reload_successful gauge"));
+    assert_eq!(samples(&text, [READY, RELOADED]), ["0", "1"], "not set yet");
     ready.set(true);
-    assert_eq!(
-        sample(&observer.metrics_text(), "authz_ready").as_deref(),
-        Some("1")
-    );
+    assert_eq!(samples(&observer.metrics_text(), [READY]), ["1"]);
 
     std::fs::write(&path, "providers: [").unwrap();
-    assert!(matches!(
-        reloader.reload(),
-        crate::config::watch::Outcome::Rejected(_)
-    ));
+    assert!(matches!(reloader.reload(), Outcome::Rejected(_)));
+    let rejected = "config_reloads_total{result=\"rejected\"}";
     let text = observer.metrics_text();
-    assert_eq!(
-        sample(&text, "config_last_reload_successful").as_deref(),
-        Some("0")
-    );
-    assert_eq!(
-        sample(&text, "config_reloads_total{result=\"rejected\"}").as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        sample(&text, "authz_ready").as_deref(),
-        Some("1"),
-        "the last good config serves"
-    );
+    // The last good config keeps serving: still ready.
+    assert_eq!(samples(&text, [RELOADED, rejected, READY]), ["0", "1", "1"]);
     // Back to the serving content: nothing to apply, and no longer a failed reload.
     std::fs::write(&path, config("")).unwrap();
-    assert!(matches!(
-        reloader.reload(),
-        crate::config::watch::Outcome::Unchanged
-    ));
-    assert_eq!(
-        sample(&observer.metrics_text(), "config_last_reload_successful").as_deref(),
-        Some("1")
-    );
+    assert!(matches!(reloader.reload(), Outcome::Unchanged));
+    assert_eq!(samples(&observer.metrics_text(), [RELOADED]), ["1"]);
     ready.set(false);
     assert_eq!(
-        sample(&observer.metrics_text(), "authz_ready").as_deref(),
-        Some("0"),
+        samples(&observer.metrics_text(), [READY]),
+        ["0"],
         "shutting down"
     );
 }
@@ -138,32 +113,20 @@ async fn a_failing_remote_provider_is_flagged_not_ready_and_has_its_staleness_bo
     let remote = RemoteKeys::new(snapshot.clone());
     let (observer, ready) = observer(&snapshot, remote.clone(), Arc::default());
     ready.set(true);
+    let stale = |p: &str| format!("jwks_stale_after_seconds{{provider=\"{p}\"}}");
+    let failed = |p: &str| format!("jwks_last_fetch_failed{{provider=\"{p}\"}}");
     let text = observer.metrics_text();
-    assert_eq!(
-        sample(&text, "jwks_stale_after_seconds{provider=\"hourly\"}").as_deref(),
-        Some("3600.0")
-    );
-    assert_eq!(
-        sample(&text, "jwks_stale_after_seconds{provider=\"slow\"}").as_deref(),
-        Some("7200.0")
-    );
-    assert!(
-        !text.contains("jwks_stale_after_seconds{provider=\"local\"}"),
-        "a static key set is never stale:\n{text}"
-    );
-    assert_eq!(
-        sample(&text, "authz_ready").as_deref(),
-        Some("0"),
-        "no remote keys yet"
-    );
+    // A static key set is never stale; no remote keys yet, so not ready.
+    let (hourly, slow, local) = (stale("hourly"), stale("slow"), stale("local"));
+    let bounds = [hourly.as_str(), slow.as_str(), local.as_str(), READY];
+    assert_eq!(samples(&text, bounds), ["3600.0", "7200.0", "-", "0"]);
 
     remote.sync();
     let deadline = Instant::now() + Duration::from_secs(10);
+    let failing = [failed("hourly"), failed("slow")];
     let text = loop {
         let text = observer.metrics_text();
-        if sample(&text, "jwks_last_fetch_failed{provider=\"slow\"}").as_deref() == Some("1")
-            && sample(&text, "jwks_last_fetch_failed{provider=\"hourly\"}").as_deref() == Some("1")
-        {
+        if samples(&text, failing.each_ref().map(String::as_str)) == ["1", "1"] {
             break text;
         }
         assert!(
@@ -176,7 +139,7 @@ async fn a_failing_remote_provider_is_flagged_not_ready_and_has_its_staleness_bo
         text.contains("# TYPE jwks_last_fetch_failed gauge"),
         "{text}"
     );
-    assert_eq!(sample(&text, "authz_ready").as_deref(), Some("0"));
+    assert_eq!(samples(&text, [READY]), ["0"]);
     assert!(
         !text.contains("jwks_age_seconds{"),
         "never fetched, so no age:\n{text}"
