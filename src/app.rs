@@ -193,6 +193,8 @@ pub async fn run(
         remote: remote.clone(),
         reloads: reloader.stats(),
         cache: cache.clone(),
+        ready: ready.clone(),
+        started,
     });
     let introspection_metrics = crate::introspection::Metrics::new();
     observer.register_introspection(&introspection_metrics);

@@ -95,12 +95,13 @@ fn both_overlays_render_and_validate_against_kubernetes_and_crd_schemas() {
             );
         }
     }
-    // The mesh-level Istio config and the Prometheus rules, as shipped.
-    let mut shipped = vec![
+    // The mesh-level Istio config and the PrometheusRule (the alerts of
+    // envoy/observability/alerts.yaml), as shipped.
+    let shipped = [
         repo("envoy/istio/extension-provider.yaml"),
         repo("envoy/istio/extension-provider-http.yaml"),
+        repo("envoy/kubernetes/prometheusrule.yaml"),
     ];
-    shipped.retain(|p| p.exists());
     let refs: Vec<&Path> = shipped.iter().map(|p| p.as_path()).collect();
     let (ok, text) = crd_validate(&refs);
     assert!(ok, "{text}");

@@ -12,6 +12,7 @@ pub mod introspection;
 pub mod load;
 pub mod logs;
 pub mod oidc_provider;
+pub mod prometheus;
 pub mod proxy;
 pub mod server;
 pub mod stale;
