@@ -8,7 +8,7 @@ pub mod debug;
 use crate::config::watch::ReloadStats;
 use crate::observe::Observer;
 use crate::remote::RemoteKeys;
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -28,6 +28,15 @@ impl Readiness {
     pub fn get(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// What `/readyz` answers (and `authz_ready` reports): set (not shutting down), and every
+    /// provider of `snapshot` holds keys or its `startup_grace` has passed since `started`.
+    pub fn serving(&self, snapshot: &Snapshot, started: Instant) -> bool {
+        let grace_over = snapshot
+            .startup_grace
+            .is_some_and(|g| started.elapsed() >= g);
+        self.get() && (snapshot.all_keys_loaded() || grace_over)
+    }
 }
 
 /// What the admin endpoints read.
@@ -46,11 +55,7 @@ impl AdminState {
     /// Ready: not shutting down, and every provider holds keys or the startup grace has
     /// expired.
     fn is_ready(&self) -> bool {
-        let snapshot = self.snapshot.load();
-        let grace_over = snapshot
-            .startup_grace
-            .is_some_and(|g| self.started.elapsed() >= g);
-        self.ready.get() && (snapshot.all_keys_loaded() || grace_over)
+        self.ready.serving(&self.snapshot.load(), self.started)
     }
 }
 

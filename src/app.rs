@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub watch_debounce: Duration,
     /// How many denials `/debug/denials` keeps.
     pub recent_denials: usize,
+    /// Denial audit events written per reason per second (0: all).
+    pub audit_rate_limit: u32,
     /// Verified-token cache bounds (0: off).
     pub token_cache_entries: usize,
     pub token_cache_bytes: usize,
@@ -188,12 +190,15 @@ pub async fn run(
     let started = Instant::now();
     let cache =
         TokenCache::new(options.token_cache_entries, options.token_cache_bytes).map(Arc::new);
-    let mut observer = Observer::new(options.recent_denials);
+    let mut observer =
+        Observer::new(options.recent_denials).with_audit_rate_limit(options.audit_rate_limit);
     observer.register_state(StateCollector {
         snapshot: snapshot.clone(),
         remote: remote.clone(),
         reloads: reloader.stats(),
         cache: cache.clone(),
+        ready: ready.clone(),
+        started,
     });
     let introspection_metrics = crate::introspection::Metrics::new();
     observer.register_introspection(&introspection_metrics);
@@ -201,6 +206,16 @@ pub async fn run(
     let telemetry = crate::telemetry::start(options.traces.as_ref(), &mut observer)
         .map_err(AppError::Telemetry)?;
     let observer = Arc::new(observer);
+    // Reports audit events suppressed by the rate limit even when the flood has stopped.
+    let flushing = observer.clone();
+    let observer_at_stop = observer.clone();
+    let flush_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            flushing.flush_audit();
+        }
+    });
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<AuthorizationServer<AuthzService>>()
@@ -296,6 +311,9 @@ pub async fn run(
         }
     }
     let _ = stop_others.send(true);
+    flush_task.abort();
+    // Whatever the limit held back in the last seconds, the current one included.
+    observer_at_stop.flush_audit_all();
     for task in [&mut admin_task, &mut debug_task] {
         if tokio::time::timeout(Duration::from_secs(1), &mut *task)
             .await

@@ -30,6 +30,8 @@ pub enum Command {
     MintToken(MintArgs),
     /// Print the public JWK Set for a local PKCS#8 PEM private key.
     PublicJwks(KeyArgs),
+    /// Print the config file's JSON Schema (what envoy/config.schema.json holds).
+    ConfigSchema,
     /// Sign a DPoP proof (RFC 9449) with a local PKCS#8 PEM private key, or print the key's
     /// thumbprint (a bound token's `cnf.jkt`) with --jkt (demos and tests).
     MintDpopProof(DpopProofArgs),
@@ -138,6 +140,10 @@ pub struct ServeArgs {
     /// Approximate memory bound of the token cache, in bytes.
     #[arg(long, default_value_t = crate::token::cache::DEFAULT_BYTES)]
     pub token_cache_bytes: usize,
+    /// Denial audit events written per reason per second; the rest are counted in one
+    /// `audit events suppressed` line per reason (0: write every event). Metrics stay exact.
+    #[arg(long, default_value_t = crate::audit::DEFAULT_AUDIT_RATE_LIMIT)]
+    pub audit_rate_limit: u32,
     /// How many recent denials GET /debug/denials keeps (0 turns it off).
     #[arg(long, default_value_t = envoy_jwt_authz_default_recent())]
     pub recent_denials: usize,

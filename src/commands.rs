@@ -57,6 +57,10 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::MintToken(args) => print_or_fail(mint_token(&args, UnixTime::now())),
         Command::PublicJwks(args) => print_or_fail(public_jwks(&args)),
+        Command::ConfigSchema => {
+            print!("{}", crate::config::schema::config_schema());
+            ExitCode::SUCCESS
+        }
         Command::MintDpopProof(args) => print_or_fail(mint_dpop_proof(&args, UnixTime::now())),
     }
 }
@@ -79,6 +83,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         header_read_timeout: args.header_read_timeout.get(),
         watch_debounce: args.watch_debounce.get(),
         recent_denials: args.recent_denials,
+        audit_rate_limit: args.audit_rate_limit,
         token_cache_entries: args.token_cache_entries,
         token_cache_bytes: args.token_cache_bytes,
         http_listen: args.http_listen,

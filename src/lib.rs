@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod algorithm;
 pub mod app;
+pub mod audit;
 pub mod authorizer;
 mod b64;
 pub mod cli;

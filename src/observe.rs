@@ -5,23 +5,18 @@
 //! `aud`, `kid`, `alg` and `typ` (truncated) in the audit event and the denial list — never
 //! the token, its signature or (above debug level) `sub`.
 
-use crate::config::watch::ReloadStats;
+use crate::audit::{AuditLimiter, DEFAULT_AUDIT_RATE_LIMIT, report_suppressed};
 use crate::decision::{Decision, Deny};
 use crate::lock::lock;
-use crate::remote::{FetchReport, RemoteKeys};
-use crate::snapshot::SharedSnapshot;
-use crate::token::cache::TokenCache;
 use crate::token::verify::{Observed, UnixTime};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How many denials `/debug/denials` keeps by default.
@@ -56,6 +51,8 @@ pub struct Observer {
     latency: Histogram,
     recent: Mutex<VecDeque<DenialRecord>>,
     capacity: usize,
+    /// Denial events per reason per second (`--audit-rate-limit`).
+    audit_limit: AuditLimiter,
 }
 
 /// Who sent a request, for the audit event.
@@ -92,6 +89,29 @@ impl Observer {
             latency,
             recent: Mutex::new(VecDeque::with_capacity(capacity)),
             capacity,
+            audit_limit: AuditLimiter::new(DEFAULT_AUDIT_RATE_LIMIT),
+        }
+    }
+
+    /// At most `per_second` denial events per reason per second (0: no limit).
+    pub fn with_audit_rate_limit(mut self, per_second: u32) -> Observer {
+        self.audit_limit = AuditLimiter::new(per_second);
+        self
+    }
+
+    /// Reports the events suppressed in seconds that are over (see [`AuditLimiter::flush`]).
+    pub fn flush_audit(&self) {
+        self.report(self.audit_limit.flush(self.audit_limit.now()));
+    }
+
+    /// Reports every suppressed event, the current second's too (at shutdown).
+    pub fn flush_audit_all(&self) {
+        self.report(self.audit_limit.flush(u64::MAX));
+    }
+
+    fn report(&self, suppressed: Vec<(crate::reason::Reason, u64)>) {
+        for (reason, count) in suppressed {
+            report_suppressed(reason, count);
         }
     }
 
@@ -179,6 +199,13 @@ impl Observer {
     }
 
     fn audit(&self, deny: &Deny, origin: Origin<'_>) {
+        let verdict = self.audit_limit.admit(deny.reason, self.audit_limit.now());
+        if verdict.suppressed > 0 {
+            report_suppressed(deny.reason, verdict.suppressed);
+        }
+        if !verdict.write {
+            return;
+        }
         let observed = deny.observed.clone().unwrap_or_default();
         tracing::info!(
             target: "audit",
@@ -229,122 +256,5 @@ impl Observer {
     }
 }
 
-/// Metrics read from the running state at each scrape.
-pub struct StateCollector {
-    pub snapshot: SharedSnapshot,
-    pub remote: Arc<RemoteKeys>,
-    pub reloads: Arc<ReloadStats>,
-    pub cache: Option<Arc<TokenCache>>,
-}
-
-impl std::fmt::Debug for StateCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StateCollector")
-    }
-}
-
-impl Collector for StateCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let snapshot = self.snapshot.load();
-        let gauge = ConstGauge::new(0i64);
-        let mut keys = encoder.encode_descriptor(
-            "jwks_keys",
-            "Usable keys held per provider",
-            None,
-            gauge.metric_type(),
-        )?;
-        for p in &snapshot.providers {
-            let count = i64::try_from(p.keys.keys().len()).unwrap_or(i64::MAX);
-            ConstGauge::new(count).encode(keys.encode_family(&[("provider", p.name.as_str())])?)?;
-        }
-        let reports = self.remote.reports();
-        let counter = ConstCounter::new(0u64);
-        encode_by_result(
-            &mut encoder,
-            "jwks_fetch",
-            "Key set fetches per provider and result",
-            &reports,
-            |r| &r.fetches,
-        )?;
-        encode_by_result(
-            &mut encoder,
-            "jwks_refetch",
-            "Unknown-kid refetches per provider and result: ok, failed, ok_after_deadline and \
-             failed_after_deadline (finished after every Check waiting for it had answered; \
-             published anyway), rate_limited",
-            &reports,
-            |r| &r.refetches,
-        )?;
-        let mut age = encoder.encode_descriptor(
-            "jwks_age_seconds",
-            "Seconds since the last successful fetch",
-            None,
-            gauge.metric_type(),
-        )?;
-        for report in &reports {
-            if let Some(seconds) = report.age {
-                ConstGauge::new(seconds.as_secs_f64())
-                    .encode(age.encode_family(&[("provider", report.provider.as_str())])?)?;
-            }
-        }
-        let mut reloads = encoder.encode_descriptor(
-            "config_reloads",
-            "Config reload attempts by result",
-            None,
-            counter.metric_type(),
-        )?;
-        ConstCounter::new(self.reloads.applied())
-            .encode(reloads.encode_family(&[("result", "applied")])?)?;
-        ConstCounter::new(self.reloads.rejected())
-            .encode(reloads.encode_family(&[("result", "rejected")])?)?;
-        if let Some(cache) = &self.cache {
-            let (hits, misses) = cache.counts();
-            let mut lookups = encoder.encode_descriptor(
-                "token_cache_lookups",
-                "Verified-token cache lookups by result",
-                None,
-                counter.metric_type(),
-            )?;
-            ConstCounter::new(hits).encode(lookups.encode_family(&[("result", "hit")])?)?;
-            ConstCounter::new(misses).encode(lookups.encode_family(&[("result", "miss")])?)?;
-            let entries = i64::try_from(cache.len()).unwrap_or(i64::MAX);
-            let held = encoder.encode_descriptor(
-                "token_cache_entries",
-                "Verified tokens cached",
-                None,
-                gauge.metric_type(),
-            )?;
-            ConstGauge::new(entries).encode(held)?;
-        }
-        let mut build = encoder.encode_descriptor(
-            "build_info",
-            "Build information",
-            None,
-            gauge.metric_type(),
-        )?;
-        ConstGauge::new(1i64)
-            .encode(build.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
-        Ok(())
-    }
-}
-
-/// One counter family per provider and result, from a count map of each fetch report.
-fn encode_by_result(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    reports: &[FetchReport],
-    counts: impl Fn(&FetchReport) -> &BTreeMap<&'static str, u64>,
-) -> Result<(), std::fmt::Error> {
-    let counter = ConstCounter::new(0u64);
-    let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-    for report in reports {
-        for (result, count) in counts(report) {
-            ConstCounter::new(*count).encode(
-                family
-                    .encode_family(&[("provider", report.provider.as_str()), ("result", result)])?,
-            )?;
-        }
-    }
-    Ok(())
-}
+mod state;
+pub use state::StateCollector;

@@ -23,11 +23,46 @@ pub(crate) fn yaml(path: &str) -> Value {
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `kubectl kustomize envoy/kubernetes/overlays/<overlay>`: the objects a user applies.
+pub(crate) fn rendered(overlay: &str) -> Vec<Value> {
+    let kubectl = crate::support::proxy::binary("KUBECTL", "kubectl", "run .ci/setup-checkers");
+    let out = std::process::Command::new(kubectl)
+        .arg("kustomize")
+        .arg(repo(&format!("envoy/kubernetes/overlays/{overlay}")))
+        .output()
+        .expect("run kubectl kustomize");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{overlay}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{overlay}: {e}"))
+}
+
+/// The one object of `kind` (named `name`, when given) among `objects`.
+pub(crate) fn object<'a>(objects: &'a [Value], kind: &str, name: Option<&str>) -> &'a Value {
+    let mut found = objects
+        .iter()
+        .filter(|o| o["kind"] == kind && name.is_none_or(|n| o["metadata"]["name"] == n));
+    let one = found.next().unwrap_or_else(|| panic!("no {kind} {name:?}"));
+    assert!(found.next().is_none(), "several {kind} {name:?}");
+    one
+}
+
+/// The ConfigMap of the envoy-sidecar overlay holding the file `name`, and the file.
+fn configmap_with(name: &str) -> (String, String) {
+    let objects = rendered("envoy-sidecar");
+    let map = objects
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap" && o["data"][name].is_string())
+        .unwrap_or_else(|| panic!("no ConfigMap holds {name}"));
+    let text = map["data"][name].as_str().unwrap().to_owned();
+    (map["metadata"]["name"].as_str().unwrap().to_owned(), text)
+}
+
 fn configmap_file(name: &str) -> String {
-    yaml("envoy/kubernetes/configmap.yaml")["data"][name]
-        .as_str()
-        .unwrap_or_else(|| panic!("ConfigMap key {name}"))
-        .to_owned()
+    configmap_with(name).1
 }
 
 fn container<'a>(deployment: &'a Value, name: &str) -> &'a Value {
@@ -115,8 +150,9 @@ fn the_configmap_config_passes_check_config() {
 
 #[test]
 fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
-    let deployment = yaml("envoy/kubernetes/deployment.yaml");
-    let authz = container(&deployment, "envoy-jwt-authz");
+    let objects = rendered("envoy-sidecar");
+    let deployment = object(&objects, "Deployment", None);
+    let authz = container(deployment, "envoy-jwt-authz");
     let args: Vec<String> = authz["args"]
         .as_array()
         .unwrap()
@@ -146,12 +182,8 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
         .iter()
         .find(|v| v["name"] == mount["name"])
         .unwrap();
-    assert_eq!(
-        volume["configMap"]["name"],
-        yaml("envoy/kubernetes/configmap.yaml")["metadata"]["name"]
-    );
     let file = serve.config.file_name().unwrap().to_str().unwrap();
-    configmap_file(file);
+    assert_eq!(volume["configMap"]["name"], configmap_with(file).0);
 
     // Ports: gRPC on loopback at the named port, admin where the probes look.
     assert_eq!(
@@ -191,7 +223,7 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
         .map(|p| p["containerPort"].as_u64().unwrap())
         .collect();
     assert!(!declared.contains(&u64::from(serve.debug_listen.port())));
-    let text = std::fs::read_to_string(repo("envoy/kubernetes/deployment.yaml")).unwrap();
+    let text = std::fs::read_to_string(repo("envoy/kubernetes/base/deployment.yaml")).unwrap();
     let forward = format!(
         "kubectl port-forward deployment/{} {}",
         deployment["metadata"]["name"].as_str().unwrap(),
@@ -200,7 +232,7 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
     assert!(text.contains(&forward), "no `{forward}` in deployment.yaml");
 
     // The Service exposes Envoy only: neither admin port is reachable through it.
-    for port in yaml("envoy/kubernetes/service.yaml")["spec"]["ports"]
+    for port in object(&objects, "Service", None)["spec"]["ports"]
         .as_array()
         .unwrap()
     {
@@ -232,7 +264,7 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
     );
     for name in ["envoy-jwt-authz", "envoy"] {
         assert_eq!(
-            container(&deployment, name)["securityContext"]["readOnlyRootFilesystem"],
+            container(deployment, name)["securityContext"]["readOnlyRootFilesystem"],
             true,
             "{name}"
         );
@@ -261,21 +293,30 @@ fn the_deployment_agrees_with_the_server_flags_and_endpoints() {
 
 #[test]
 fn the_istio_resources_name_the_deployment_port_and_service() {
-    let deployment = yaml("envoy/kubernetes/deployment.yaml");
-    let grpc_port = container_port(container(&deployment, "envoy-jwt-authz"), "grpc");
+    let objects = rendered("istio-custom");
+    let deployment = object(&objects, "Deployment", None);
+    assert!(
+        deployment["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "envoy"),
+        "Istio's sidecar takes Envoy's place"
+    );
+    let grpc_port = container_port(container(deployment, "envoy-jwt-authz"), "grpc");
     let provider =
         &yaml("envoy/istio/extension-provider.yaml")["spec"]["meshConfig"]["extensionProviders"][0];
     let grpc = &provider["envoyExtAuthzGrpc"];
     assert_eq!(grpc["port"].as_u64(), Some(grpc_port));
     assert_eq!(grpc["failOpen"], false);
-    let entry = yaml("envoy/istio/service-entry.yaml");
+    let entry = object(&objects, "ServiceEntry", None);
     assert_eq!(entry["spec"]["hosts"][0], grpc["service"]);
     assert_eq!(
         entry["spec"]["ports"][0]["number"].as_u64(),
         Some(grpc_port)
     );
     assert_eq!(entry["spec"]["endpoints"][0]["address"], "127.0.0.1");
-    let policy = yaml("envoy/istio/authorization-policy.yaml");
+    let policy = object(&objects, "AuthorizationPolicy", None);
     assert_eq!(policy["spec"]["action"], "CUSTOM");
     assert_eq!(policy["spec"]["provider"]["name"], provider["name"]);
     assert_eq!(

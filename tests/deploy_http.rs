@@ -71,7 +71,12 @@ fn the_istio_http_provider_uses_only_schema_fields() {
     assert_eq!(http["pathPrefix"], "/authz");
     assert_eq!(http["failOpen"], false);
     assert_eq!(http["statusOnError"], "503", "a string in Istio's schema");
-    let entry = yaml("envoy/istio/service-entry.yaml");
+    let entry = crate::deploy::object(
+        &crate::deploy::rendered("istio-custom"),
+        "ServiceEntry",
+        None,
+    )
+    .clone();
     assert_eq!(entry["spec"]["hosts"][0], http["service"]);
     let upstream = http["headersToUpstreamOnAllow"].as_array().unwrap();
     assert!(upstream.iter().any(|h| h == "x-jwt-sub"));

@@ -68,7 +68,7 @@ fn a_denial_is_explained_step_by_step() {
     let text = render_text(&report_for(&token, "GET", "/"));
     let expected = r#"DENIED 401 audience_not_allowed: audience not allowed
   ✓ route        default (no route matched) (expected a route for the request)
-  ✓ credentials  a bearer token of 290 bytes (expected Authorization: Bearer <one token>)
+  ✓ credentials  a Bearer token of 290 bytes (expected Authorization: Bearer (or DPoP) <one token>)
   ✓ format       header {"alg":"ES256","kid":"ec-1","typ":"JWT"} (expected JWS: three base64url parts of JSON)
   ✓ issuer       "https://idp.test/oauth2/default" (provider okta) (expected one of [https://idp.test/oauth2/default, https://acme.okta.test])
   ✓ algorithm    "ES256" (expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519)
@@ -280,7 +280,7 @@ fn a_non_string_issuer_fails_at_the_issuer_and_no_later_check_is_claimed() {
     let text = render_text(&report_for(&token, "GET", "/"));
     let expected = r#"DENIED 401 claim_malformed: claim has an invalid type
   ✓ route        default (no route matched) (expected a route for the request)
-  ✓ credentials  a bearer token of 249 bytes (expected Authorization: Bearer <one token>)
+  ✓ credentials  a Bearer token of 249 bytes (expected Authorization: Bearer (or DPoP) <one token>)
   ✓ format       header {"alg":"ES256","kid":"ec-1","typ":"JWT"} (expected JWS: three base64url parts of JSON)
   ✗ issuer       123 (not a string) (expected one of [https://idp.test/oauth2/default, https://acme.okta.test])
   · algorithm    not reached

@@ -19,14 +19,20 @@ pub const MAX_NONCE_LIFETIME: std::time::Duration = std::time::Duration::from_se
 pub const MAX_REPLAY_ENTRIES: usize = 10_000_000;
 
 /// `dpop:` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DpopFile {
+    /// `required`, `allowed` (the default) or `off`.
     #[serde(default, deserialize_with = "keyword")]
+    #[schemars(with = "Option<super::schema::DpopModeSchema>")]
     pub mode: Option<DpopMode>,
+    /// Proof algorithms; default: the provider's `algorithms`.
     pub algorithms: Option<Vec<Algorithm>>,
+    /// A proof's `iat` must be within this of now (default 60s, at most 10m).
     pub max_age: Option<Duration>,
+    /// `required`: proofs must carry a current server nonce (default `off`).
     #[serde(default, deserialize_with = "keyword")]
+    #[schemars(with = "Option<super::schema::NonceModeSchema>")]
     pub nonce: Option<NonceMode>,
     pub nonce_lifetime: Option<Duration>,
     pub replay_cache_entries: Option<usize>,

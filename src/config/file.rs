@@ -8,13 +8,14 @@
 
 use super::duration::Duration;
 use crate::algorithm::Algorithm;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::PathBuf;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub providers: Vec<ProviderFile>,
@@ -40,7 +41,7 @@ pub struct ConfigFile {
     pub scope_implies: Option<BTreeMap<String, Vec<String>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderFile {
     pub name: String,
@@ -68,7 +69,7 @@ pub struct ProviderFile {
 }
 
 /// Exactly one source must be given.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwksFile {
     /// Relative paths are resolved against the config file's directory.
@@ -88,7 +89,7 @@ pub struct JwksFile {
     pub tls: Option<TlsFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFile {
     /// PEM bundle of extra trusted CA certificates (a private CA).
@@ -96,7 +97,7 @@ pub struct TlsFile {
 }
 
 /// `introspection:`: where and how to ask the provider whether a token is active.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionFile {
     pub endpoint: Option<String>,
@@ -120,7 +121,7 @@ pub struct IntrospectionFile {
 }
 
 /// How we authenticate to the introspection endpoint (RFC 7662 §2.1 requires some).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuthFile {
     ClientSecretBasic,
@@ -130,7 +131,7 @@ pub enum ClientAuthFile {
 }
 
 /// `private_key`: an unencrypted PKCS#8 PEM and how to sign with it (RFC 7523).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivateKeyFile {
     /// Relative paths are resolved against the config file's directory.
@@ -143,7 +144,7 @@ pub struct PrivateKeyFile {
 }
 
 /// Which of a provider's tokens are introspected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntrospectTokens {
     /// Tokens that are not a compact JWS.
@@ -153,7 +154,7 @@ pub enum IntrospectTokens {
     All,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionCacheFile {
     pub max_ttl: Option<Duration>,
@@ -168,7 +169,7 @@ pub enum ProxyFile {
     Server(ProxyServerFile),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyServerFile {
     /// `http://HOST:PORT`, without userinfo (credentials go in `credentials_file`).
@@ -194,7 +195,7 @@ impl<'de> Deserialize<'de> for ProxyFile {
 }
 
 /// `inline:` takes either a YAML/JSON mapping or a string holding JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum InlineJwks {
     Text(String),
@@ -202,7 +203,7 @@ pub enum InlineJwks {
 }
 
 /// A route (or, without `name` and `match`, the default requirement).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteFile {
     pub name: Option<String>,
@@ -230,7 +231,7 @@ pub struct RouteFile {
 
 /// `resource:` of a route: the RFC 9728 document's members. Strict like every mapping here;
 /// members this server does not model go under `extra`, so a misspelt name still fails.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceFile {
     /// The resource identifier (an `https` URL), or `auto`: built from each request.
@@ -252,7 +253,7 @@ pub struct ResourceFile {
 }
 
 /// Exactly one of `path`, `path_prefix`, `path_glob` (or none: any path).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchFile {
     pub path: Option<String>,
@@ -368,14 +369,14 @@ impl<'de> Deserialize<'de> for CorsPreflight {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeFile {
     pub realm: Option<String>,
     pub resource_metadata: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamFile {
     /// claim name (or nested `a.b` path) → header name.
@@ -384,7 +385,7 @@ pub struct UpstreamFile {
 }
 
 /// What `CheckResponse.dynamic_metadata` carries.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicMetadataFile {
     pub enabled: Option<bool>,
@@ -392,7 +393,7 @@ pub struct DynamicMetadataFile {
     pub claims: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsFile {
     pub max_token_bytes: Option<usize>,
@@ -401,7 +402,7 @@ pub struct LimitsFile {
 }
 
 /// `matching`: how every route's `match` compares paths unless the route says otherwise.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchingFile {
     #[serde(default)]

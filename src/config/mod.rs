@@ -14,6 +14,7 @@ mod providers;
 mod proxy;
 mod resource;
 mod routes;
+pub mod schema;
 mod scopes;
 mod tenants;
 pub mod watch;

@@ -11,6 +11,7 @@
 //! rarely meet on a lock.
 
 use super::claims::check_audience;
+use super::negative::NegativeCache;
 use super::verify::{Accept, Rejection, TimeClaims, UnixTime, Verified, verify};
 use crate::jwks::KeySet;
 use crate::lock::lock;
@@ -30,6 +31,8 @@ const SHARDS: usize = 16;
 const HASHED_TAIL: usize = 32;
 /// Bookkeeping per entry beyond the token and claims, for the byte bound.
 const ENTRY_OVERHEAD: usize = 256;
+/// The bad-signature cache's bound.
+const MAX_REFUSED: usize = 256;
 
 struct Entry {
     token: Box<str>,
@@ -81,6 +84,8 @@ pub struct TokenCache {
     bytes_per_shard: usize,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Recently refused signatures (see `token::negative`), bounded apart.
+    refused: NegativeCache,
 }
 
 impl TokenCache {
@@ -97,7 +102,15 @@ impl TokenCache {
             bytes_per_shard: bytes.div_ceil(SHARDS),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            // Replayed forgeries are few distinct tokens: a quarter as many, at most 256
+            // (each entry holds its token, up to 8 KiB).
+            refused: NegativeCache::new(entries.div_ceil(4).min(MAX_REFUSED)),
         })
+    }
+
+    /// Refusals of a replayed bad signature answered without a signature check.
+    pub fn refused_hits(&self) -> u64 {
+        self.refused.hits()
     }
 
     /// (hits, misses) so far.
@@ -148,10 +161,19 @@ impl TokenCache {
         if token.bytes().filter(|b| *b == b'.').count() != 2 {
             return verify(token, snapshot, accept, now);
         }
+        if let Some(refused) = self
+            .refused
+            .get(hash, token, snapshot, accept.providers, now)
+        {
+            return Err(refused);
+        }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = verify(token, snapshot, accept, now);
-        if let Ok(verified) = &result {
-            self.insert(hash, token, snapshot, verified, accept.audiences.is_some());
+        match &result {
+            Ok(verified) => {
+                self.insert(hash, token, snapshot, verified, accept.audiences.is_some())
+            }
+            Err(rejection) => self.refused.remember(hash, token, snapshot, rejection, now),
         }
         result
     }

@@ -6,6 +6,7 @@ pub mod extract;
 mod header;
 mod issuer;
 pub mod json;
+mod negative;
 pub mod verify;
 
 #[cfg(test)]
@@ -16,5 +17,7 @@ mod tests_audience;
 mod tests_ed25519;
 #[cfg(test)]
 mod tests_header;
+#[cfg(test)]
+mod tests_negative;
 #[cfg(test)]
 mod tests_tenants;

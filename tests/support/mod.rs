@@ -13,6 +13,7 @@ pub mod load;
 pub mod logs;
 pub mod oidc_provider;
 pub mod otlp;
+pub mod prometheus;
 pub mod proxy;
 pub mod server;
 pub mod stale;

@@ -1,6 +1,7 @@
 //! panva's `oidc-provider` (npm, pinned in `tests/interop/oidc-provider/`) as a child
 //! process on a free loopback port: its issuer and endpoints (from its own discovery
-//! document), access tokens by `client_credentials`, and RFC 7009 revocation.
+//! document), access tokens by `client_credentials`, RFC 7009 revocation, and DPoP-bound
+//! tokens with their proofs made by panva's `jose` (`dpop-client.js`, RFC 9449).
 //!
 //! `.ci/setup-node-interop` installs it (`npm ci`); a missing install fails the test with
 //! that hint, nothing is skipped. The clients are the ones `server.js` registers.
@@ -17,6 +18,63 @@ pub const GATEWAY_SECRET: &str = "gw:s3cr3t%with+odd chars";
 pub const APP_ID: &str = "orders-app";
 const APP_SECRET: &str = "app-secret";
 
+/// What `dpop-client.js` printed: a token from the token endpoint, asked for with a DPoP
+/// proof, and one proof per request the test named, by the same key, with `ath`.
+#[derive(Debug, serde::Deserialize)]
+pub struct DpopGrant {
+    /// `DPoP` when oidc-provider bound the token to the proof's key.
+    #[serde(default)]
+    pub token_type: String,
+    pub access_token: String,
+    /// jose's RFC 7638 thumbprint of the client's public key.
+    pub jkt: String,
+    /// The client's key pair (JWKs), for [`DpopGrant::proofs_with_nonce`].
+    key: serde_json::Value,
+    pub proofs: Vec<String>,
+}
+
+impl DpopGrant {
+    /// New proofs by this grant's key for its token, with the server's DPoP `nonce`.
+    pub fn proofs_with_nonce(&self, nonce: &str, requests: &[(&str, &str)]) -> Vec<String> {
+        let input = serde_json::json!({
+            "key": self.key,
+            "access_token": self.access_token,
+            "nonce": nonce,
+            "requests": requests,
+        });
+        dpop_client(&input, "").proofs
+    }
+}
+
+/// Runs `node dpop-client.js <input>` and reads its JSON line; at most 30 s. A failure
+/// panics with what it said and `context`.
+fn dpop_client(input: &serde_json::Value, context: &str) -> DpopGrant {
+    let out = tempfile::tempdir().expect("temp dir");
+    let stdout = out.path().join("stdout");
+    let stderr = out.path().join("stderr");
+    let child = Command::new(node())
+        .arg("dpop-client.js")
+        .arg(input.to_string())
+        .current_dir(fixture())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("run node dpop-client.js");
+    // Ended by PID if the wait below gives up on it.
+    let mut child = Ended(child);
+    let status = wait_for("dpop-client.js", Duration::from_secs(30), || {
+        child.0.try_wait().expect("dpop-client.js status")
+    });
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        status.success(),
+        "dpop-client.js: {status}\n{}\n{context}",
+        read(&stderr)
+    );
+    serde_json::from_str(&read(&stdout)).expect("dpop-client.js's JSON line")
+}
+
 /// A running oidc-provider; killed by PID on drop.
 pub struct OidcProvider {
     child: Child,
@@ -31,6 +89,11 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/oidc-provider")
 }
 
+/// `$NODE`, else `node` on the PATH.
+fn node() -> std::ffi::OsString {
+    std::env::var_os("NODE").unwrap_or_else(|| "node".into())
+}
+
 impl OidcProvider {
     /// Starts `node server.js 0` and waits for the issuer line and the discovery document.
     pub fn start() -> OidcProvider {
@@ -40,7 +103,7 @@ impl OidcProvider {
             "oidc-provider is not installed: run `.ci/setup-node-interop` (npm ci in {})",
             dir.display()
         );
-        let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+        let node = node();
         let logs = tempfile::tempdir().expect("temp dir");
         let stdout = logs.path().join("stdout.log");
         let child = Command::new(&node)
@@ -120,6 +183,30 @@ impl OidcProvider {
             .to_owned()
     }
 
+    /// A DPoP-bound access token for [`APP_ID`] with `scope`, for `resource`, and a proof for
+    /// each `(method, url)` of `requests`: `dpop-client.js` (jose) makes a key for the JWS
+    /// algorithm `alg` and every proof, the token request's included.
+    pub fn dpop_client_credentials(
+        &self,
+        alg: &str,
+        scope: &str,
+        resource: &str,
+        requests: &[(&str, &str)],
+    ) -> DpopGrant {
+        let input = serde_json::json!({
+            "alg": alg,
+            "requests": requests,
+            "token_request": {
+                "endpoint": self.token_endpoint,
+                "client_id": APP_ID,
+                "client_secret": APP_SECRET,
+                "scope": scope,
+                "resource": resource,
+            },
+        });
+        dpop_client(&input, &format!("oidc-provider:\n{}", self.log()))
+    }
+
     /// What the introspection endpoint answers about `token` when we ask it directly.
     pub fn introspect(&self, token: &str) -> serde_json::Value {
         let form = [("token", token), ("token_type_hint", "access_token")];
@@ -147,6 +234,16 @@ impl OidcProvider {
             read("stdout.log").unwrap_or_default(),
             read("stderr.log").unwrap_or_default()
         )
+    }
+}
+
+/// A child process killed on drop (a no-op once it exited and was waited for).
+struct Ended(Child);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

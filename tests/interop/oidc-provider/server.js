@@ -1,6 +1,8 @@
-// Test fixture for tests/interop_oidc.rs: panva's oidc-provider (an OpenID-certified
-// authorization server nobody here wrote) on loopback, issuing OPAQUE access tokens by
-// client_credentials and answering RFC 7662 introspection and RFC 7009 revocation.
+// Test fixture for tests/interop_oidc.rs and tests/interop_dpop.rs: panva's oidc-provider
+// (an OpenID-certified authorization server nobody here wrote) on loopback, issuing access
+// tokens by client_credentials: OPAQUE ones (RFC 7662 introspection, RFC 7009 revocation)
+// and, for the resource `api://orders-dpop`, JWT ones (RFC 9068) that a token request with
+// a `DPoP` proof (RFC 9449) binds to the proof's key (`token_type: DPoP`, `cnf.jkt`).
 //
 // Usage: node server.js [PORT]   (PORT, else $PORT, else 0 = pick a free one)
 // Prints one JSON line on stdout once listening: {"issuer":"http://127.0.0.1:<port>"}.
@@ -11,12 +13,14 @@ import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 
-// The two Resource Servers a client may name with RFC 8707 `resource=`. Both keep the
-// default opaque format: only `accessTokenFormat: 'jwt'` would make a JWT. Without
-// `resource=` a client_credentials token is opaque too, and its introspection has no `aud`.
+// The Resource Servers a client may name with RFC 8707 `resource=`. The first two keep the
+// opaque format; `api://orders-dpop` gets JWTs signed with the provider's keys (its
+// jwks_uri; RS256, the default). Without `resource=` a client_credentials token is opaque
+// too, and its introspection has no `aud`.
 const resourceServers = {
   'api://orders': { scope: 'orders.read orders.write', accessTokenFormat: 'opaque' },
   'api://billing': { scope: 'orders.read', accessTokenFormat: 'opaque' },
+  'api://orders-dpop': { scope: 'orders.read orders.write', accessTokenFormat: 'jwt' },
 };
 
 const configuration = {
@@ -54,6 +58,11 @@ const configuration = {
       // notice oidc-provider prints on stdout for every call).
       allowedPolicy: async (ctx, client) => client.clientId === 'api-gateway',
     },
+    // RFC 9449: a token request with a `DPoP` proof gets a token bound to its key; one
+    // without stays Bearer (no client here sets `dpop_bound_access_tokens`). No
+    // `nonceSecret`: it would be needed only for server nonces, which are off
+    // (`requireNonce` returns false by default). Proof replay detection stays on.
+    dPoP: { enabled: true },
     resourceIndicators: {
       enabled: true,
       getResourceServerInfo: async (ctx, indicator) => {
@@ -62,6 +71,8 @@ const configuration = {
       },
     },
   },
+  // The DPoP proof algorithms it accepts: its default ES256 and EdDSA, and some of RSA's.
+  enabledJWA: { dPoPSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] },
   ttl: { ClientCredentials: 600 }, // seconds; set, so no notice about the default
 };
 
