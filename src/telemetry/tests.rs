@@ -374,3 +374,16 @@ fn a_span_beyond_the_queue_is_dropped_and_counted_while_the_collector_is_slow() 
         "{text}"
     );
 }
+
+#[test]
+fn http_mode_takes_the_context_from_the_check_requests_headers() {
+    let f = fixture(Some(Settings::new("http://unused:4317")));
+    let mut headers = axum::http::HeaderMap::new();
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
+    headers.insert("traceparent", traceparent.parse().unwrap());
+    let spans = f.check("Bearer nope", &headers);
+    let [span] = &spans[..] else {
+        panic!("one span: {spans:?}")
+    };
+    assert_eq!(span.parent_span_id, SpanId::from_hex(PARENT_ID).unwrap());
+}
