@@ -52,6 +52,10 @@ pub struct ExplainArgs {
     /// The route Envoy names through `context_extensions` (`route: NAME`).
     #[arg(long)]
     pub route: Option<String>,
+    /// The client certificate (a PEM file) of the TLS connection, as Envoy would send it
+    /// with `include_peer_certificate`: checked against a certificate-bound token.
+    #[arg(long, value_name = "PEM")]
+    pub client_cert: Option<PathBuf>,
     /// JSON output for tools.
     #[arg(long)]
     pub json: bool,

@@ -15,6 +15,8 @@ pub mod algorithm;
 pub mod app;
 pub mod authorizer;
 mod b64;
+pub mod certificate;
+pub mod cidr;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod client_certificates;
 mod introspection;
 mod proxy;
 pub mod resource;
 pub mod scopes;
 mod shared;
 mod tenants;
+pub use client_certificates::{ClientCertificates, MtlsBinding};
 pub use introspection::{
     AssertionKey, ClientAuth, Endpoint, IntrospectTokens, Introspection, Secret,
 };
@@ -99,6 +101,8 @@ pub struct Provider {
     pub token_types: Option<Vec<String>>,
     /// RFC 7662 introspection, when configured.
     pub introspection: Option<Arc<Introspection>>,
+    /// RFC 8705: what a token's `cnf.x5t#S256` means (`mtls_binding`).
+    pub mtls_binding: MtlsBinding,
     /// How its outbound requests reach the IdP (`proxy:`).
     pub proxy: Proxy,
     /// Files this provider was compiled from besides the config (`jwks.file`,
@@ -282,6 +286,8 @@ pub struct Snapshot {
     pub startup_grace: Option<Duration>,
     /// `scope_implies`: the scopes each scope grants beyond itself.
     pub scope_implies: ScopeImplications,
+    /// RFC 8705: the header trusted proxies forward client certificates in, if any.
+    pub client_certificates: Option<ClientCertificates>,
     /// The config file this snapshot was compiled from.
     pub source: PathBuf,
     /// SHA-256 over every input (config text and key set files): a reload whose digest is

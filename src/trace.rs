@@ -33,6 +33,9 @@ pub enum Check {
     Audience,
     Crit,
     Type,
+    /// RFC 8705 certificate binding, only for bound tokens (or `mtls_binding: required`;
+    /// shown only when it ran).
+    Certificate,
     /// RFC 9470 step-up, only on routes that ask for it (shown only when it ran).
     Acr,
     AuthTime,
@@ -41,7 +44,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 21] = [
+    pub const ALL: [Check; 22] = [
         Check::Route,
         Check::Credentials,
         Check::Format,
@@ -59,16 +62,21 @@ impl Check {
         Check::Audience,
         Check::Crit,
         Check::Type,
+        Check::Certificate,
         Check::Acr,
         Check::AuthTime,
         Check::Scopes,
         Check::ClaimValues,
     ];
 
-    /// Stages only some requests run (introspection, step-up): `explain` lists them only
-    /// when they ran, so a plain JWT's report is not padded with them.
+    /// Stages only some requests run (introspection, certificate binding, step-up):
+    /// `explain` lists them only when they ran, so a plain JWT's report is not padded with
+    /// them.
     pub fn optional(self) -> bool {
-        matches!(self, Check::Introspection | Check::Acr | Check::AuthTime)
+        matches!(
+            self,
+            Check::Introspection | Check::Certificate | Check::Acr | Check::AuthTime
+        )
     }
 
     /// The short name `explain` prints.
@@ -91,6 +99,7 @@ impl Check {
             Check::Audience => "audience",
             Check::Crit => "crit",
             Check::Type => "typ",
+            Check::Certificate => "certificate",
             Check::Acr => "acr",
             Check::AuthTime => "auth_time",
             Check::Scopes => "scopes",

@@ -38,6 +38,8 @@ pub struct ConfigFile {
     pub startup_grace: Option<Duration>,
     /// scope → the scopes it implies (`*`: every scope), applied to routes' `scopes`.
     pub scope_implies: Option<BTreeMap<String, Vec<String>>>,
+    /// RFC 8705: client certificates forwarded by trusted TLS-terminating proxies.
+    pub client_certificates: Option<super::client_certificates::ClientCertificatesFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +65,8 @@ pub struct ProviderFile {
     pub token_types: Option<Vec<String>>,
     /// Absent: the proxy environment variables decide.
     pub proxy: Option<ProxyFile>,
+    /// RFC 8705 certificate-bound tokens: `required`, `allowed` (default) or `off`.
+    pub mtls_binding: Option<crate::snapshot::MtlsBinding>,
 }
 
 /// Exactly one source must be given.
