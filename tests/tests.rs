@@ -16,6 +16,7 @@ mod http_mode;
 mod interop_oidc;
 mod introspection;
 mod mcp;
+mod mtls;
 mod properties;
 mod reload;
 mod remote;
