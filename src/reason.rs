@@ -285,7 +285,7 @@ impl Reason {
                 r#"Wrong key for this `kid` (a stale JWKS after rotation, or a staging token against production keys), or a modified token."#
             }
             Reason::ClaimMalformed => {
-                r#"`exp`/`nbf`/`iat` must be numbers, `iss` a string, the audience a string or array of strings, `cnf` an object whose `x5t#S256` is a string."#
+                r#"`exp`/`nbf`/`iat` must be numbers, `iss` a string, the audience a string or array of strings."#
             }
             Reason::ValidityWindowInvalid => {
                 r#"`exp` is not after `nbf` or `iat`: the issuer's token lifetime is zero or negative."#

@@ -44,23 +44,9 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn challenge(description: &str) -> String {
-    format!(r#"Bearer realm="{REALM}", error="invalid_token", error_description="{description}""#)
-}
-
 /// Asserts `response` is the 401 of `description`, header and body.
 fn assert_refused(response: &Response, description: &str, case: &str) {
-    assert_eq!(response.status, 401, "{case}: {response:?}");
-    assert_eq!(
-        response.header("www-authenticate"),
-        Some(challenge(description).as_str()),
-        "{case}"
-    );
-    assert_eq!(
-        response.body,
-        format!(r#"{{"error":"invalid_token","error_description":"{description}"}}"#),
-        "{case}"
-    );
+    response.assert_invalid_token(REALM, description, case);
 }
 
 /// Envoy running `envoy/envoy-mtls.yaml` with `pki`'s files, in front of `server`;
@@ -172,6 +158,12 @@ fn with_client_certificates_optional_a_bound_token_without_one_is_refused() {
     );
 }
 
+/// Envoy running `envoy/envoy-xfcc.yaml` in front of `server`, with `change` applied.
+fn xfcc_envoy(server: &Server, change: impl FnOnce(String) -> String) -> Envoy {
+    let yaml = render("envoy/envoy-xfcc.yaml", server.grpc.port(), 10000);
+    Envoy::start_bootstrap(&change(yaml))
+}
+
 /// The hex SHA-256 of `identity`'s DER, as Envoy writes XFCC `Hash=`.
 fn hex(identity: &Identity) -> String {
     let thumbprint = envoy_jwt_authz::certificate::Thumbprint::of_der(&identity.cert_der);
@@ -195,11 +187,7 @@ fn behind_a_tls_terminating_proxy_the_xfcc_header_counts_from_trusted_sources_on
     let trusting = Server::start(&config(
         "client_certificates: { header: x-forwarded-client-cert, trusted_sources: [127.0.0.0/8] }\n",
     ));
-    let envoy = Envoy::start_bootstrap(&render(
-        "envoy/envoy-xfcc.yaml",
-        trusting.grpc.port(),
-        10000,
-    ));
+    let envoy = xfcc_envoy(&trusting, |y| y);
     let send = |at, token: &str, xfcc: Option<&str>| {
         let auth = bearer(token);
         let mut headers = vec![("Authorization", auth.as_str())];
@@ -244,12 +232,12 @@ fn behind_a_tls_terminating_proxy_the_xfcc_header_counts_from_trusted_sources_on
 
     // Envoy's FORWARD_ONLY keeps XFCC only on a mutual-TLS connection: on this plain one
     // it removes the header, so the bound token finds no certificate.
-    let forward_only = Envoy::start_bootstrap(
-        &render("envoy/envoy-xfcc.yaml", trusting.grpc.port(), 10000).replace(
+    let forward_only = xfcc_envoy(&trusting, |yaml| {
+        yaml.replace(
             "forward_client_cert_details: ALWAYS_FORWARD_ONLY",
             "forward_client_cert_details: FORWARD_ONLY",
-        ),
-    );
+        )
+    });
     assert_refused(
         &send(forward_only.listener, &bound_a, Some(&by_hash)),
         "certificate binding mismatch",
@@ -261,11 +249,7 @@ fn behind_a_tls_terminating_proxy_the_xfcc_header_counts_from_trusted_sources_on
     let distrusting = Server::start(&config(
         "client_certificates: { trusted_sources: [10.0.0.0/8] }\n",
     ));
-    let envoy_2 = Envoy::start_bootstrap(&render(
-        "envoy/envoy-xfcc.yaml",
-        distrusting.grpc.port(),
-        10000,
-    ));
+    let envoy_2 = xfcc_envoy(&distrusting, |y| y);
     assert_refused(
         &send(envoy_2.listener, &bound_a, Some(&by_hash)),
         "certificate binding mismatch",

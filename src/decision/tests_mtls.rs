@@ -42,6 +42,26 @@ impl HeaderLookup for Headers {
     }
 }
 
+/// `GET /` carrying `auth`, from `peer`.
+fn request<'a>(auth: &'a [String], peer: Peer<'a>) -> Request<'a> {
+    Request {
+        authorization: auth.iter().map(|a| a.as_bytes()).collect(),
+        method: "GET",
+        path: "/",
+        host: "api.test",
+        peer,
+        ..Request::default()
+    }
+}
+
+/// A peer with `certificate` on Envoy's TLS connection and no address.
+fn on_connection(certificate: Option<&str>) -> Peer<'_> {
+    Peer {
+        certificate: certificate.map(str::as_bytes),
+        ..Peer::default()
+    }
+}
+
 /// Decides a token with `claims` arriving from `source` with `certificate` on the
 /// connection and `headers`, at `snap`.
 fn decide_from(
@@ -52,19 +72,12 @@ fn decide_from(
     headers: &Headers,
 ) -> Decision {
     let auth = bearer(claims);
-    let request = Request {
-        authorization: auth.iter().map(|a| a.as_bytes()).collect(),
-        method: "GET",
-        path: "/",
-        host: "api.test",
-        peer: Peer {
-            certificate: certificate.map(str::as_bytes),
-            address: Some(source.parse::<IpAddr>().unwrap()),
-            headers: Some(headers),
-        },
-        ..Request::default()
+    let peer = Peer {
+        certificate: certificate.map(str::as_bytes),
+        address: Some(source.parse::<IpAddr>().unwrap()),
+        headers: Some(headers),
     };
-    decide(snap, &request, NOW)
+    decide(snap, &request(&auth, peer), NOW)
 }
 
 fn bound_to(x5t: &str) -> Value {
@@ -334,22 +347,13 @@ fn introspected_answers_carrying_cnf_are_held_to_the_same_binding() {
         crate::introspection::Answer::Active(Arc::new(claims.as_object().unwrap().clone()))
     };
     let judge = |answer: &crate::introspection::Answer, certificate: Option<&str>| {
-        let request = Request {
-            authorization: vec![b"Bearer 2YotnFZFEjr1zCsicMWpAA"],
-            method: "GET",
-            path: "/",
-            host: "api.test",
-            peer: Peer {
-                certificate: certificate.map(str::as_bytes),
-                ..Peer::default()
-            },
-            ..Request::default()
-        };
+        let auth = ["Bearer 2YotnFZFEjr1zCsicMWpAA".to_owned()];
         outcome(decide_introspected(
             &snap,
-            &request,
+            &request(&auth, on_connection(certificate)),
             NOW,
-            None,
+            // No cache (spelt so it also reads as the merged DPoP branch's `Memory`).
+            Default::default(),
             Some(answer),
             &mut Off,
         ))
@@ -373,17 +377,7 @@ fn a_cached_token_is_still_checked_against_each_requests_certificate() {
     let cache = crate::token::cache::TokenCache::new(16, 1 << 20).unwrap();
     let auth = bearer(bound_to(CLIENT_A_X5T));
     let with_cert = |certificate: &str| {
-        let request = Request {
-            authorization: auth.iter().map(|a| a.as_bytes()).collect(),
-            method: "GET",
-            path: "/",
-            host: "api.test",
-            peer: Peer {
-                certificate: Some(certificate.as_bytes()),
-                ..Peer::default()
-            },
-            ..Request::default()
-        };
+        let request = request(&auth, on_connection(Some(certificate)));
         outcome(decide_cached(&snap, &request, NOW, Some(&cache)))
     };
     assert_eq!(with_cert(CLIENT_A_PEM), None);
@@ -400,18 +394,8 @@ fn explain_sees_the_expected_and_presented_thumbprints_only_when_the_check_ran()
     let (b_pem, b_x5t) = client_b();
     let trace_of = |claims: Value, certificate: Option<&str>| {
         let auth = bearer(claims);
-        let request = Request {
-            authorization: auth.iter().map(|a| a.as_bytes()).collect(),
-            method: "GET",
-            path: "/",
-            host: "api.test",
-            peer: Peer {
-                certificate: certificate.map(str::as_bytes),
-                ..Peer::default()
-            },
-            ..Request::default()
-        };
         let mut trace = Trace::default();
+        let request = request(&auth, on_connection(certificate));
         decide_traced(&snap, &request, NOW, None, &mut trace);
         trace
             .steps

@@ -31,6 +31,27 @@ impl Response {
     }
 }
 
+impl Response {
+    /// Asserts this is a 401 `invalid_token` answer with `description`: status, challenge
+    /// (with `realm`) and JSON body; `case` names the failing case.
+    pub fn assert_invalid_token(&self, realm: &str, description: &str, case: &str) {
+        assert_eq!(self.status, 401, "{case}: {self:?}");
+        let challenge = format!(
+            r#"Bearer realm="{realm}", error="invalid_token", error_description="{description}""#
+        );
+        assert_eq!(
+            self.header("www-authenticate"),
+            Some(challenge.as_str()),
+            "{case}"
+        );
+        assert_eq!(
+            self.body,
+            format!(r#"{{"error":"invalid_token","error_description":"{description}"}}"#),
+            "{case}"
+        );
+    }
+}
+
 /// Sends `method path` with `headers` (each `(name, value)`, duplicates allowed; a `Host`
 /// among them replaces the default `test.local`).
 pub fn request(

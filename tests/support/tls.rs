@@ -23,6 +23,17 @@ impl Identity {
     }
 }
 
+/// A fresh private CA named `common_name` (for the HTTPS IdP too).
+pub fn ca(common_name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let key = rcgen::KeyPair::generate().expect("CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    rcgen::CertifiedIssuer::self_signed(params, key).expect("CA cert")
+}
+
 /// A CA with a server certificate (127.0.0.1) and two client certificates, A and B.
 pub struct Pki {
     pub ca_pem: String,
@@ -34,13 +45,7 @@ pub struct Pki {
 
 impl Pki {
     pub fn new() -> Pki {
-        let ca_key = rcgen::KeyPair::generate().expect("CA key");
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "envoy-jwt-authz mTLS test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(params, ca_key).expect("CA cert");
+        let ca = ca("envoy-jwt-authz mTLS test CA");
         let issue = |names: Vec<String>, cn: &str, usage: rcgen::ExtendedKeyUsagePurpose| {
             let key = rcgen::KeyPair::generate().expect("key");
             let mut params = rcgen::CertificateParams::new(names).expect("params");
