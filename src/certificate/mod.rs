@@ -30,6 +30,7 @@ impl Thumbprint {
     /// The thumbprint of a DER-encoded certificate.
     pub fn of_der(der: &[u8]) -> Thumbprint {
         let mut out = [0; 32];
+        // A SHA-256 digest is 32 bytes: the lengths match, so this cannot panic.
         out.copy_from_slice(digest(&SHA256, der).as_ref());
         Thumbprint(out)
     }
@@ -41,16 +42,17 @@ impl Thumbprint {
         if pem.len() > MAX_CERTIFICATE_BYTES {
             return None;
         }
-        let pem = percent_decode(pem)?;
-        let pem = pem.trim_ascii();
-        let body = pem.strip_prefix(BEGIN)?.strip_suffix(END)?;
+        let mut text = percent_decode(pem)?;
+        let trimmed = text.trim_ascii();
+        let body = trimmed.strip_prefix(BEGIN)?.strip_suffix(END)?;
+        // The body's place in `text`, so it is cut out in place rather than copied.
+        let start = body.as_ptr() as usize - text.as_ptr() as usize;
+        let end = start + body.len();
+        text.truncate(end);
+        text.drain(..start);
         // A second block, or anything but base64 and line breaks, fails the decode below.
-        let base64: Vec<u8> = body
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        let der = STANDARD.decode(base64).ok()?;
+        text.retain(|b| !b.is_ascii_whitespace());
+        let der = STANDARD.decode(&text).ok()?;
         is_one_der_sequence(&der).then(|| Thumbprint::of_der(&der))
     }
 
