@@ -371,6 +371,8 @@ pub enum ExplainError {
     Stdin(std::io::Error),
     #[error("no token given")]
     NoToken,
+    #[error("--client-cert {0}: {1}")]
+    ClientCert(String, std::io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -406,6 +408,13 @@ pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), Expl
         .find(|(k, _)| k == "host")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    let client_cert = match &args.client_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| ExplainError::ClientCert(path.display().to_string(), e))?,
+        ),
+        None => None,
+    };
     let (snapshot, fetches) = snapshot_with_keys(&args.config)?;
     let now = args.now.map_or(now, UnixTime);
     let mut question = explain::Question {
@@ -417,6 +426,7 @@ pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), Expl
         route_name: args.route.as_deref(),
         show_claims: args.show_claims,
         introspected: None,
+        client_certificate: client_cert.as_deref(),
     };
     let answer = match explain::introspector(&snapshot, &question, now) {
         Some(provider) if args.introspect => Some(introspect_once(provider, token)?),

@@ -351,6 +351,12 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
             .nonce(refusal.nonce)
             .render(snapshot);
     }
+    if let Err(reason) = mtls::check(snapshot, request, &verified, tracer) {
+        return refuse(reason)
+            .provider(provider)
+            .observed(Some(verified.observed()))
+            .render(snapshot);
+    }
     if let Err(reason) = step_up::check(&verified, &requirement.step_up, now, tracer) {
         return refuse(reason)
             .provider(provider)
@@ -424,11 +430,12 @@ mod claims;
 mod introspected;
 mod memory;
 mod metadata;
+mod mtls;
 mod request;
 mod step_up;
 
 pub use memory::Memory;
-pub use request::{Request, Scheme, is_cors_preflight};
+pub use request::{HeaderLookup, Peer, Request, Scheme, is_cors_preflight};
 
 use answer::{Denial, allow, anonymous};
 use claims::claim_has;
@@ -445,6 +452,8 @@ mod tests_hardening;
 mod tests_introspection;
 #[cfg(test)]
 pub(crate) mod tests_metadata;
+#[cfg(test)]
+mod tests_mtls;
 #[cfg(test)]
 mod tests_resource;
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub mod app;
 pub mod audit;
 pub mod authorizer;
 mod b64;
+pub mod certificate;
+pub mod cidr;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -21,6 +21,7 @@ mod interop_dpop;
 mod interop_oidc;
 mod introspection;
 mod mcp;
+mod mtls;
 mod observability;
 mod properties;
 mod reload;
