@@ -450,9 +450,9 @@ fn the_commands_mint_a_bound_token_and_a_proof_that_explain_accepts() {
 }
 
 #[test]
-fn check_config_names_a_providers_dpop_settings() {
+fn check_config_names_a_providers_sender_constraints_and_the_trusted_certificate_sources() {
     let config = support::config_yaml(
-        "    dpop: { mode: required, algorithms: [ES256], nonce: required }\n",
+        "    dpop: { mode: required, algorithms: [ES256], nonce: required }\n    mtls_binding: required\nclient_certificates: { trusted_sources: [10.0.0.0/8, 192.0.2.7] }\n",
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yaml");
@@ -469,7 +469,12 @@ fn check_config_names_a_providers_dpop_settings() {
         .find(|l| l.starts_with("provider test-idp:"))
         .unwrap();
     assert!(
-        line.ends_with(" dpop required algs [ES256] max_age 60s nonce 300s"),
+        line.ends_with(" dpop required algs [ES256] max_age 60s nonce 300s mtls_binding required"),
         "{line}"
+    );
+    assert!(
+        stdout.lines().any(|l| l
+            == "client certificates: header x-forwarded-client-cert from [10.0.0.0/8, 192.0.2.7/32]"),
+        "{stdout}"
     );
 }
