@@ -7,6 +7,7 @@ mod adapter;
 mod adversarial;
 mod adversarial_ed25519;
 mod cli;
+mod debug_page;
 mod deploy;
 mod deploy_http;
 mod diagnostics;

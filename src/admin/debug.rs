@@ -1,9 +1,12 @@
-//! The debug listener (loopback by default): `/status`, `/debug/denials` and
-//! `POST /jwks/refresh`. They are kept off the probe port because `/status` and the denials
-//! disclose issuers, audiences, kids, JWKS URLs and fetch errors, and a refresh makes us call
-//! every IdP: anyone who can reach them learns the config or spends our IdP rate limit.
+//! The debug listener (loopback by default): the HTML page at `/` (see [`super::page`]),
+//! `/status`, `/debug/denials` and `POST /jwks/refresh`. They are kept off the probe port
+//! because the page, `/status` and the denials disclose issuers, audiences, kids, JWKS URLs
+//! and fetch errors, and a refresh makes us call every IdP: anyone who can reach them learns
+//! the config or spends our IdP rate limit.
 
 use super::AdminState;
+use super::page;
+use crate::config::watch::LastReload;
 use crate::remote::outbound;
 use crate::snapshot::{Endpoint, KeySource, Tenants};
 use axum::extract::State;
@@ -12,11 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The debug routes.
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(page::page))
         .route("/status", get(status))
         .route("/jwks/refresh", post(refresh))
         .route("/debug/denials", get(denials))
@@ -144,9 +148,22 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
             "reloads_applied": state.reloads.applied(),
             "reloads_rejected": state.reloads.rejected(),
             "last_reload_error": state.reloads.last_error(),
+            "last_reload": state.reloads.last().map(last_reload),
         },
         "providers": providers,
     }))
+}
+
+/// The last applied or rejected reload: Unix time, result, and what changed or why not.
+fn last_reload(last: LastReload) -> Value {
+    let time = last
+        .at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match last.result {
+        Ok(changes) => json!({ "time": time, "result": "applied", "changes": changes }),
+        Err(error) => json!({ "time": time, "result": "rejected", "error": error }),
+    }
 }
 
 #[cfg(test)]
