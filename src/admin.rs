@@ -1,7 +1,7 @@
 //! The admin HTTP servers. The probe listener (`--admin-listen`): `/healthz` (the process is
 //! alive), `/readyz` (the server holds a valid configuration and is not shutting down) and
 //! `/metrics`. The debug listener (`--debug-listen`, loopback by default; see [`debug`]):
-//! the HTML page at `/` ([`page`]), `/status`, `/debug/denials` and
+//! the HTML page at `/` ([`page`]), `/status`, `/debug/denials`, `/debug/log-level` and
 //! `POST /jwks/refresh`.
 
 pub mod debug;
@@ -44,6 +44,8 @@ pub struct AdminState {
     pub observer: Arc<Observer>,
     /// When serving started (for `startup_grace`).
     pub started: Instant,
+    /// The run-time log filter, when this process installed the subscriber.
+    pub log_level: Option<crate::logging::LogLevel>,
 }
 
 impl AdminState {

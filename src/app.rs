@@ -43,6 +43,9 @@ pub struct ServeOptions {
     pub watch_debounce: Duration,
     /// How many denials `/debug/denials` keeps.
     pub recent_denials: usize,
+    /// The log filter `/debug/log-level` reads and replaces (`None`: this process did not
+    /// install the subscriber, e.g. a test).
+    pub log_level: Option<crate::logging::LogLevel>,
     /// Verified-token cache bounds (0: off).
     pub token_cache_entries: usize,
     pub token_cache_bytes: usize,
@@ -208,6 +211,7 @@ pub async fn run(
         remote: remote.clone(),
         observer: observer.clone(),
         started,
+        log_level: options.log_level.clone(),
     };
     let grace_task = tokio::spawn(report_startup_grace(snapshot.clone()));
     // One core for every front end: same cache, same refetch limiter, same record.

@@ -17,6 +17,7 @@ mod explain;
 mod http_mode;
 mod interop_oidc;
 mod introspection;
+mod log_level;
 mod mcp;
 mod properties;
 mod reload;

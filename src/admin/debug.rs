@@ -1,8 +1,9 @@
 //! The debug listener (loopback by default): the HTML page at `/` (see [`super::page`]),
-//! `/status`, `/debug/denials` and `POST /jwks/refresh`. They are kept off the probe port
-//! because the page, `/status` and the denials disclose issuers, audiences, kids, JWKS URLs
-//! and fetch errors, and a refresh makes us call every IdP: anyone who can reach them learns
-//! the config or spends our IdP rate limit.
+//! `/status`, `/debug/denials`, `/debug/log-level` and `POST /jwks/refresh`. They are kept
+//! off the probe port because the page, `/status` and the denials disclose issuers,
+//! audiences, kids, JWKS URLs and fetch errors, a refresh makes us call every IdP, and a
+//! `debug` filter floods the logs: anyone who can reach them learns the config, spends our
+//! IdP rate limit or fills the disk.
 
 use super::AdminState;
 use super::page;
@@ -22,6 +23,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(page::page))
         .route("/status", get(status))
+        .route("/debug/log-level", get(log_level).put(set_log_level))
         .route("/jwks/refresh", post(refresh))
         .route("/debug/denials", get(denials))
         .with_state(state)
@@ -82,6 +84,32 @@ async fn refresh(State(state): State<AdminState>) -> Response {
         StatusCode::BAD_GATEWAY
     };
     (status, Json(Value::Object(body))).into_response()
+}
+
+/// `GET /debug/log-level`: the running filter in `RUST_LOG` syntax.
+async fn log_level(State(state): State<AdminState>) -> (StatusCode, String) {
+    match &state.log_level {
+        Some(level) => (StatusCode::OK, format!("{}\n", level.current())),
+        None => (StatusCode::NOT_FOUND, NO_LOG_LEVEL.to_owned()),
+    }
+}
+
+const NO_LOG_LEVEL: &str = "this process did not install the log subscriber\n";
+
+/// `PUT /debug/log-level` with a `RUST_LOG` filter as the body: 200 with the new filter, or
+/// 400 with the parse error (the old filter stays).
+async fn set_log_level(State(state): State<AdminState>, body: String) -> (StatusCode, String) {
+    let Some(level) = &state.log_level else {
+        return (StatusCode::NOT_FOUND, NO_LOG_LEVEL.to_owned());
+    };
+    let before = level.current();
+    match level.set(&body) {
+        Ok(now) => {
+            tracing::info!(from = %before, to = %now, "log filter changed by PUT /debug/log-level");
+            (StatusCode::OK, format!("{now}\n"))
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+    }
 }
 
 /// The recent denials, newest first.
