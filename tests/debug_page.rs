@@ -94,13 +94,7 @@ fn the_debug_page_shows_what_tokens_carried_beside_what_is_expected() {
     deny(&ec_key(), json!({ "aud": [SCRIPT_AUD, IMG_AUD] }));
     // The IdP fails the next fetch, and a broken config is refused.
     idp.set_answer(Answer::Status(503));
-    let refresh = http::request(
-        server.debug,
-        "POST",
-        "/jwks/refresh",
-        &[("Content-Length", "0")],
-    );
-    assert_eq!(refresh.expect("refresh").status, 502);
+    assert_eq!(server.refresh_jwks().status, 502);
     std::fs::write(server.config_path(), "providers: [").expect("break the config");
     wait_for("the rejected reload", Duration::from_secs(20), || {
         (server.status()["config"]["reloads_rejected"] == 1).then_some(())

@@ -58,13 +58,7 @@ fn put_log_level_turns_on_debug_lines_and_text_logs_have_no_colour() {
     assert_eq!(directives, ["envoy_jwt_authz=debug", "info"]);
 
     // The first on-demand fetch since start: not rate limited, and logged at debug.
-    let refresh = http::request(
-        server.debug,
-        "POST",
-        "/jwks/refresh",
-        &[("Content-Length", "0")],
-    );
-    assert_eq!(refresh.expect("refresh").status, 200);
+    assert_eq!(server.refresh_jwks().status, 200);
     let log = wait_for("a DEBUG line", Duration::from_secs(10), || {
         let log = server.log();
         debug_lines(&log)

@@ -129,12 +129,7 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         .providers
         .iter()
         .map(|p| {
-            let kids: Vec<&str> = p
-                .keys
-                .keys()
-                .iter()
-                .map(|k| k.kid().unwrap_or(""))
-                .collect();
+            let kids = p.kids("");
             let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
             if let Some(t) = &p.tenancy {
                 let tenants = match &t.tenants {

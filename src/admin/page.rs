@@ -134,12 +134,7 @@ fn providers(h: &mut Html, data: &PageData<'_>) {
         .raw("<th>last fetch</th></tr>");
     for p in &data.snapshot.providers {
         let report = data.reports.iter().find(|r| r.provider == p.name);
-        let kids: Vec<&str> = p
-            .keys
-            .keys()
-            .iter()
-            .map(|k| k.kid().unwrap_or("(no kid)"))
-            .collect();
+        let kids = p.kids("(no kid)");
         let algorithms: Vec<&str> = p.algorithms.iter().map(Algorithm::name).collect();
         h.element("<tr><td><b>", &p.name, "</b></td>");
         list(h, &p.trusted_issuers());
