@@ -9,7 +9,7 @@ use crate::admin::html::Html;
 use crate::algorithm::Algorithm;
 use crate::observe::DenialRecord;
 use crate::snapshot::{Provider, Snapshot};
-use crate::token::verify::type_allowed;
+use crate::token::verify::{Observed, type_allowed};
 
 /// The recent denials, one row each.
 pub(super) fn table(h: &mut Html, data: &PageData<'_>) {
@@ -34,8 +34,14 @@ pub(super) fn table(h: &mut Html, data: &PageData<'_>) {
             (None, None) => h.raw("<small>none</small>"),
         };
         h.raw("</td>");
-        for field in fields(data.snapshot, record, provider) {
-            cell(h, &field);
+        if record.observed == Observed::default() {
+            h.raw(
+                "<td colspan=\"5\" class=\"muted\">no token fields: none sent, or not a JWT</td>",
+            );
+        } else {
+            for field in fields(data.snapshot, record, provider) {
+                cell(h, &field);
+            }
         }
         h.raw("</tr>");
     }

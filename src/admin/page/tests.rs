@@ -116,6 +116,18 @@ fn each_denial_marks_what_differs_from_what_its_provider_expects() {
 }
 
 #[test]
+fn a_denial_without_token_fields_says_so_in_one_cell() {
+    let mut record = denial("no_credentials", None, "", &[], "");
+    record.observed = Observed::default();
+    let html = page(&[record]);
+    assert!(
+        html.contains("<td colspan=\"5\" class=\"muted\">no token fields"),
+        "{html}"
+    );
+    assert!(!html.contains("class=\"v bad\""), "{html}");
+}
+
+#[test]
 fn hostile_values_are_escaped_text() {
     let hostile = [
         "<script>alert(1)</script>",
