@@ -16,6 +16,7 @@ use crate::cli::{
 use crate::config::{self, ConfigError};
 use crate::explain;
 use crate::introspection::Introspector;
+use crate::logging::{self, LogLevel};
 use crate::mint::SigningKey;
 use crate::remote::{FetchReport, RemoteKeys};
 use crate::snapshot::KeySource;
@@ -38,11 +39,11 @@ pub const EXIT_CONFIG: u8 = 64;
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
-            init_logging(args.log_format);
-            serve(&args)
+            let log_level = logging::init(args.log_format);
+            serve(&args, log_level)
         }
         Command::CheckConfig { file } => {
-            init_logging(LogFormat::Text);
+            logging::init(LogFormat::Text);
             match check_config(&file) {
                 Ok(summary) => {
                     print!("{summary}");
@@ -69,7 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// `serve`: the runtime sized by `--worker-threads`, then [`app::serve`] until a signal.
-fn serve(args: &ServeArgs) -> ExitCode {
+fn serve(args: &ServeArgs, log_level: LogLevel) -> ExitCode {
     let options = ServeOptions {
         config: args.config.clone(),
         grpc_listen: args.grpc_listen,
@@ -81,6 +82,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         watch_debounce: args.watch_debounce.get(),
         recent_denials: args.recent_denials,
         audit_rate_limit: args.audit_rate_limit,
+        log_level: Some(log_level),
         token_cache_entries: args.token_cache_entries,
         token_cache_bytes: args.token_cache_bytes,
         http_listen: args.http_listen,
@@ -142,19 +144,6 @@ fn print_or_fail(result: Result<String, DevError>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, ExitCode::FAILURE),
-    }
-}
-
-/// Logs go to stderr; `RUST_LOG` overrides the default `info` level.
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }
 

@@ -263,13 +263,7 @@ impl<'a> Facts<'a> {
     }
 
     fn kids(&self, p: &Provider) -> String {
-        let kids: Vec<&str> = p
-            .keys
-            .keys()
-            .iter()
-            .map(|k| k.kid().unwrap_or("(no kid)"))
-            .collect();
-        format!("[{}]", kids.join(", "))
+        format!("[{}]", p.kids("(no kid)").join(", "))
     }
 }
 

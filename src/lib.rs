@@ -8,7 +8,7 @@
 //! - [`decision`]: `decide(snapshot, request, now)`, pure.
 //! - [`reason`]: every denial reason and its HTTP status / RFC 6750 mapping.
 //! - [`grpc`]: the tonic adapter; [`http`]: the HTTP check / forward-auth adapter; [`admin`]: `/healthz`, `/readyz`; [`app`]: wiring.
-//! - [`cli`], [`commands`]: the command line; [`mint`]: demo/test token signing.
+//! - [`cli`], [`commands`]: the command line; [`logging`]: the subscriber and its run-time filter; [`mint`]: demo/test token signing.
 
 pub mod admin;
 pub mod algorithm;
@@ -30,6 +30,7 @@ pub mod http_server;
 pub mod introspection;
 pub mod jwks;
 mod lock;
+pub mod logging;
 pub mod mint;
 pub mod observe;
 pub mod reason;

@@ -120,6 +120,17 @@ pub struct Provider {
     pub fingerprint: [u8; 32],
 }
 
+impl Provider {
+    /// The kids of its keys in key-set order, `absent` standing for a key without one.
+    pub fn kids<'a>(&'a self, absent: &'a str) -> Vec<&'a str> {
+        self.keys
+            .keys()
+            .iter()
+            .map(|k| k.kid().unwrap_or(absent))
+            .collect()
+    }
+}
+
 /// Which providers a requirement accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderSet {

@@ -175,6 +175,12 @@ impl Server {
         serde_json::from_str(&response.body).expect("/status JSON")
     }
 
+    /// `POST /jwks/refresh` on the debug listener.
+    pub fn refresh_jwks(&self) -> super::http::Response {
+        let headers = [("Content-Length", "0")];
+        super::http::request(self.debug, "POST", "/jwks/refresh", &headers).expect("refresh")
+    }
+
     /// The Prometheus text of `/metrics`, from the admin listener.
     pub fn metrics(&self) -> String {
         super::http::request(self.admin, "GET", "/metrics", &[])
