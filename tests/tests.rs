@@ -14,6 +14,7 @@ mod deploy_http;
 mod deploy_k8s;
 mod diagnostics;
 mod dpop;
+mod dpop_commands;
 mod e2e;
 mod explain;
 mod flood;
