@@ -67,6 +67,15 @@ impl Server {
         Server::spawn(&path, dir, &[], env)
     }
 
+    /// [`Server::start`] with extra `serve` arguments.
+    pub fn start_with_args(config: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("config")).expect("config dir");
+        let path = dir.path().join("config/config.yaml");
+        std::fs::write(&path, config).expect("write config");
+        Server::spawn(&path, dir, extra, &[])
+    }
+
     /// As `start_at`, with extra `serve` arguments.
     pub fn start_with(path: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Server {
         Server::spawn(path, dir, extra, &[])
