@@ -2,8 +2,9 @@
 //! verification per algorithm with the raw aws-lc-rs primitive beside it (so the overhead of
 //! our code is visible), the whole `decide` with and without the token cache, and a whole
 //! Check through the tonic service in-process, and the same from protobuf bytes to protobuf
-//! bytes beside what the always-allow stand-in does; and that Check with traces compiled in
-//! but off, on with a sampler recording nothing, and on recording every Check (`trace/*`).
+//! bytes beside what the always-allow stand-in does; and the RFC 8705 binding check (a
+//! certificate's thumbprint from Envoy's URL-encoded PEM or an XFCC `Hash=`, and a cached
+//! decision of a certificate-bound token beside an unbound one).
 //!
 //! Run: `cargo bench --bench verify` (add `-- --quick` for a short run).
 
@@ -14,9 +15,9 @@ use aws_lc_rs::signature::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use envoy_jwt_authz::algorithm::Algorithm;
-use envoy_jwt_authz::authorizer::Authorizer;
+use envoy_jwt_authz::certificate::{Thumbprint, xfcc};
 use envoy_jwt_authz::config::compile_str;
-use envoy_jwt_authz::decision::{Request, decide, decide_cached};
+use envoy_jwt_authz::decision::{Peer, Request, decide, decide_cached};
 use envoy_jwt_authz::grpc::{AuthzService, envoy_sample};
 use envoy_jwt_authz::mint::SigningKey;
 use envoy_jwt_authz::observe::Observer;
@@ -157,6 +158,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decide/ES256_cache_hit", |b| {
         b.iter(|| decide_cached(&snap, black_box(&request), now, Some(&cache)))
     });
+    mtls(c, &snap, &es, now);
 
     let shared = Arc::new(ArcSwap::from_pointee(snapshot(&[&es])));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -186,8 +188,6 @@ fn benches(c: &mut Criterion) {
         });
     }
 
-    traced_checks(c, &runtime, &shared, &check);
-
     // The whole Check as tonic runs it, minus HTTP/2: decode the protobuf body, answer,
     // encode. `wire/standin_floor` does what the always-allow stand-in of ../shared/perf
     // does (decode, answer a bare OK), so the difference is the cost of our code.
@@ -216,65 +216,67 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-/// The cache-hit Check with Envoy's `traceparent` in its metadata: traces off (no pipeline,
-/// the header unread: what `check/ES256_cache_hit` costs), on with `always_off` (the
-/// context is parsed, no span is recorded), and on with `always_on` (every Check a span,
-/// exported to nowhere by the batch thread).
-fn traced_checks(
-    c: &mut Criterion,
-    runtime: &tokio::runtime::Runtime,
-    shared: &Arc<ArcSwap<Snapshot>>,
-    check: &CheckRequest,
-) {
-    use envoy_jwt_authz::telemetry::{SamplerKind, Settings, Telemetry};
-    let traceparent: tonic::metadata::MetadataValue<_> =
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-            .parse()
-            .unwrap();
-    for (name, sampler) in [
-        ("trace/off", None),
-        ("trace/sampler_always_off", Some(SamplerKind::AlwaysOff)),
-        ("trace/sampler_always_on", Some(SamplerKind::AlwaysOn)),
-    ] {
-        let telemetry = sampler.map(|sampler| {
-            let settings = Settings {
-                sampler,
-                ..Settings::new("http://127.0.0.1:4317")
-            };
-            Arc::new(Telemetry::with_exporter(Discard, &settings))
-        });
-        let authorizer = Authorizer::new(shared.clone(), None, Arc::new(Observer::new(100)))
-            .with_cache(TokenCache::new(4096, 8 << 20).map(Arc::new))
-            .with_telemetry(telemetry.clone());
-        let service = AuthzService::over(authorizer);
-        c.bench_function(name, |b| {
-            b.iter(|| {
-                let mut request = tonic::Request::new(check.clone());
-                request
-                    .metadata_mut()
-                    .insert("traceparent", traceparent.clone());
-                runtime.block_on(service.check(request)).is_ok()
-            })
-        });
-        if let Some(telemetry) = telemetry {
-            let (exported, queue_full, _) = telemetry.counts().get();
-            eprintln!("{name}: {exported} spans exported, {queue_full} dropped (queue full)");
-        }
-    }
-}
-
-/// An exporter that drops every batch: the export's own cost is the batch thread's, not
-/// the Check's.
-#[derive(Debug)]
-struct Discard;
-
-impl opentelemetry_sdk::trace::SpanExporter for Discard {
-    async fn export(
-        &self,
-        _: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
+/// RFC 8705: the thumbprint of a client certificate as Envoy sends it (URL-encoded PEM)
+/// and as an XFCC `Hash=` carries it, and the whole cached decision of a token bound to it.
+fn mtls(c: &mut Criterion, snap: &Snapshot, key: &SigningKey, now: UnixTime) {
+    let mut params = rcgen::CertificateParams::new(vec![
+        "client.example.com".to_owned(),
+        "spiffe://example.com/ns/orders/sa/client".to_owned(),
+    ])
+    .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "orders client");
+    let made = params
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let encoded = made
+        .pem()
+        .replace('\n', "%0A")
+        .replace(' ', "%20")
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let thumbprint = Thumbprint::of_der(made.der());
+    let hex: String = thumbprint.0.iter().map(|b| format!("{b:02x}")).collect();
+    let header = format!(
+        "By=spiffe://example.com/ns/edge/sa/gateway;Hash={hex};Subject=\"CN=orders client\";URI=spiffe://example.com/ns/orders/sa/client"
+    );
+    c.bench_function(
+        &format!("mtls/thumbprint_of_pem_{}B_der", made.der().len()),
+        |b| b.iter(|| Thumbprint::of_pem(black_box(encoded.as_bytes()))),
+    );
+    c.bench_function("mtls/thumbprint_of_xfcc_hash", |b| {
+        b.iter(|| match xfcc::nearest(&[black_box(header.as_bytes())]) {
+            Ok(xfcc::Presented::Hash(hex)) => Thumbprint::from_hex(&hex),
+            _ => None,
+        })
+    });
+    let now_s = now.0;
+    let bound = key
+        .mint(&json!({ "iss": ISS, "aud": "https://api.example.com/", "sub": "user-42", "scope": "read write",
+                       "iat": now_s, "exp": now_s + 86_400, "cnf": { "x5t#S256": thumbprint.to_base64url() } }))
+        .unwrap();
+    let authorization = format!("Bearer {bound}");
+    let request = Request {
+        authorization: vec![authorization.as_bytes()],
+        method: "GET",
+        path: "/",
+        host: "api",
+        peer: Peer {
+            certificate: Some(encoded.as_bytes()),
+            ..Peer::default()
+        },
+        ..Request::default()
+    };
+    let cache = TokenCache::new(4096, 8 << 20).unwrap();
+    assert!(matches!(
+        decide_cached(snap, &request, now, Some(&cache)),
+        envoy_jwt_authz::decision::Decision::Allow(_)
+    ));
+    c.bench_function("decide/ES256_cache_hit_certificate_bound", |b| {
+        b.iter(|| decide_cached(snap, black_box(&request), now, Some(&cache)))
+    });
 }
 
 /// Upstream's request schema (strings, maps, every field Envoy sets), as the stand-in's

@@ -1,9 +1,13 @@
 //! The admin HTTP servers. The probe listener (`--admin-listen`): `/healthz` (the process is
 //! alive), `/readyz` (the server holds a valid configuration and is not shutting down) and
 //! `/metrics`. The debug listener (`--debug-listen`, loopback by default; see [`debug`]):
-//! `/status`, `/debug/denials` and `POST /jwks/refresh`.
+//! the HTML page at `/` ([`page`]), `/status`, `/debug/denials`, `/debug/log-level` and
+//! `POST /jwks/refresh`.
 
 pub mod debug;
+pub mod diff;
+pub mod html;
+pub mod page;
 
 use crate::config::watch::ReloadStats;
 use crate::observe::Observer;
@@ -49,6 +53,8 @@ pub struct AdminState {
     pub observer: Arc<Observer>,
     /// When serving started (for `startup_grace`).
     pub started: Instant,
+    /// The run-time log filter, when this process installed the subscriber.
+    pub log_level: Option<crate::logging::LogLevel>,
 }
 
 impl AdminState {

@@ -45,6 +45,9 @@ pub struct ServeOptions {
     pub recent_denials: usize,
     /// Denial audit events written per reason per second (0: all).
     pub audit_rate_limit: u32,
+    /// The log filter `/debug/log-level` reads and replaces (`None`: this process did not
+    /// install the subscriber, e.g. a test).
+    pub log_level: Option<crate::logging::LogLevel>,
     /// Verified-token cache bounds (0: off).
     pub token_cache_entries: usize,
     pub token_cache_bytes: usize,
@@ -229,6 +232,7 @@ pub async fn run(
         remote: remote.clone(),
         observer: observer.clone(),
         started,
+        log_level: options.log_level.clone(),
     };
     let grace_task = tokio::spawn(report_startup_grace(snapshot.clone()));
     // One core for every front end: same cache, same refetch limiter, same record.

@@ -57,6 +57,11 @@ pub struct ExplainArgs {
     /// The route Envoy names through `context_extensions` (`route: NAME`).
     #[arg(long)]
     pub route: Option<String>,
+    /// The client certificate of the TLS connection (a PEM file holding the leaf only), as
+    /// Envoy would send it with `include_peer_certificate`: checked against a
+    /// certificate-bound token (`cnf.x5t#S256`).
+    #[arg(long, value_name = "PEM")]
+    pub client_cert: Option<PathBuf>,
     /// JSON output for tools.
     #[arg(long)]
     pub json: bool,

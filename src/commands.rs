@@ -16,9 +16,10 @@ use crate::cli::{
 use crate::config::{self, ConfigError};
 use crate::explain;
 use crate::introspection::Introspector;
+use crate::logging::{self, LogLevel};
 use crate::mint::SigningKey;
 use crate::remote::{FetchReport, RemoteKeys};
-use crate::snapshot::{KeySource, ResourceId};
+use crate::snapshot::KeySource;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::token::verify::UnixTime;
 use serde_json::{Value, json};
@@ -26,6 +27,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod check_config;
+pub use check_config::check_config;
 
 /// An unusable configuration (sysexits' `EX_USAGE`), so scripts and probes can tell it from a
 /// crash.
@@ -35,11 +39,11 @@ pub const EXIT_CONFIG: u8 = 64;
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
-            init_logging(args.log_format);
-            serve(&args)
+            let log_level = logging::init(args.log_format);
+            serve(&args, log_level)
         }
         Command::CheckConfig { file } => {
-            init_logging(LogFormat::Text);
+            logging::init(LogFormat::Text);
             match check_config(&file) {
                 Ok(summary) => {
                     print!("{summary}");
@@ -66,7 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// `serve`: the runtime sized by `--worker-threads`, then [`app::serve`] until a signal.
-fn serve(args: &ServeArgs) -> ExitCode {
+fn serve(args: &ServeArgs, log_level: LogLevel) -> ExitCode {
     let traces =
         match crate::telemetry::Settings::resolve(&args.traces, |name| std::env::var(name).ok()) {
             Ok(traces) => traces,
@@ -84,6 +88,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         watch_debounce: args.watch_debounce.get(),
         recent_denials: args.recent_denials,
         audit_rate_limit: args.audit_rate_limit,
+        log_level: Some(log_level),
         token_cache_entries: args.token_cache_entries,
         token_cache_bytes: args.token_cache_bytes,
         http_listen: args.http_listen,
@@ -147,150 +152,6 @@ fn print_or_fail(result: Result<String, DevError>) -> ExitCode {
         }
         Err(e) => fail(&e, ExitCode::FAILURE),
     }
-}
-
-/// Logs go to stderr; `RUST_LOG` overrides the default `info` level.
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// One line per provider: issuers (and templates with their tenants), audiences, usable keys
-/// by kid/alg, skipped keys and why.
-pub fn check_config(path: &Path) -> Result<String, ConfigError> {
-    config::load(path).map(|snapshot| summary(path, &snapshot))
-}
-
-fn summary(path: &Path, snapshot: &Snapshot) -> String {
-    let mut out = format!(
-        "{}: ok, {} provider(s)\n",
-        path.display(),
-        snapshot.providers.len()
-    );
-    for p in &snapshot.providers {
-        let keys: Vec<String> = p
-            .keys
-            .keys()
-            .iter()
-            .map(|k| {
-                format!(
-                    "{}({})",
-                    k.kid().unwrap_or("no-kid"),
-                    k.algorithms()
-                        .map(Algorithm::name)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )
-            })
-            .collect();
-        let skipped: Vec<String> = p
-            .keys
-            .skipped()
-            .iter()
-            .map(|s| format!("{}: {}", s.kid.as_deref().unwrap_or("no-kid"), s.why))
-            .collect();
-        // Only for a provider with templates, so other lines read as they always did.
-        let templates = p.tenancy.as_ref().map_or_else(String::new, |t| {
-            format!(
-                " issuer_templates [{}] tenants {}",
-                t.texts().join(", "),
-                t.tenants.describe()
-            )
-        });
-        // Only for a provider that names `dpop:`, likewise.
-        let dpop = &p.dpop;
-        let dpop = if dpop.advertise {
-            let algs: Vec<&str> = dpop.algorithms.iter().map(|a| a.name()).collect();
-            let nonce = dpop
-                .nonce
-                .map_or_else(String::new, |n| format!(" nonce {}s", n.as_secs()));
-            let mode = format!("{:?}", dpop.mode).to_lowercase();
-            format!(
-                " dpop {mode} algs [{}] max_age {}s{nonce}",
-                algs.join(" "),
-                dpop.max_age.as_secs()
-            )
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "provider {}: issuers [{}]{templates} audiences [{}] keys [{}] skipped [{}] clock_skew {}s{dpop}\n",
-            p.name,
-            p.issuers.join(", "),
-            p.audiences.iter().cloned().collect::<Vec<_>>().join(", "),
-            keys.join(" "),
-            skipped.join("; "),
-            p.clock_skew.as_secs(),
-        ));
-    }
-    let requirements = snapshot
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                r.name.clone().unwrap_or_else(|| format!("routes[{i}]")),
-                &r.requirement,
-            )
-        })
-        .chain(std::iter::once((
-            "default".to_owned(),
-            &snapshot.default_requirement,
-        )));
-    for (label, r) in requirements {
-        out.push_str(&route_summary(snapshot, &label, r));
-    }
-    for (scope, implied) in snapshot.scope_implies.iter() {
-        let implied: Vec<&str> = implied.collect();
-        out.push_str(&format!("scope {scope} implies [{}]\n", implied.join(", ")));
-    }
-    out
-}
-
-/// One line per route: who may call it and what the token must carry.
-fn route_summary(snapshot: &Snapshot, label: &str, r: &crate::snapshot::Requirement) -> String {
-    let providers = match &r.providers {
-        crate::snapshot::ProviderSet::Any => "any".to_owned(),
-        crate::snapshot::ProviderSet::Only(list) => {
-            let names: Vec<&str> = list
-                .iter()
-                .map(|i| snapshot.providers[*i].name.as_str())
-                .collect();
-            format!("[{}]", names.join(", "))
-        }
-    };
-    let mut line = format!("route {label}: providers {providers}");
-    if r.allow_anonymous {
-        line.push_str(" anonymous");
-    }
-    if !r.scopes.is_empty() {
-        line.push_str(&format!(" scopes [{}]", r.scopes.join(" ")));
-    }
-    if let Some(audiences) = &r.audiences {
-        let list: Vec<&str> = audiences.iter().map(String::as_str).collect();
-        line.push_str(&format!(" audiences [{}]", list.join(", ")));
-    }
-    if !r.step_up.acr_values.is_empty() {
-        line.push_str(&format!(" acr_values [{}]", r.step_up.acr_values.join(" ")));
-    }
-    if let Some(age) = r.step_up.max_age {
-        line.push_str(&format!(" max_age {}s", age.as_secs()));
-    }
-    match r.resource.as_ref().map(|resource| &resource.id) {
-        Some(ResourceId::Fixed { url, .. }) => line.push_str(&format!(" resource {url}")),
-        Some(ResourceId::Auto { path }) => {
-            line.push_str(&format!(" resource auto (<scheme>://<host>{path})"));
-        }
-        None => {}
-    }
-    line + "\n"
 }
 
 /// Why a demo command failed.
@@ -378,6 +239,8 @@ pub enum ExplainError {
     Stdin(std::io::Error),
     #[error("no token given")]
     NoToken,
+    #[error("--client-cert {0}: {1}")]
+    ClientCert(String, std::io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -413,6 +276,13 @@ pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), Expl
         .find(|(k, _)| k == "host")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    let client_cert = match &args.client_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| ExplainError::ClientCert(path.display().to_string(), e))?,
+        ),
+        None => None,
+    };
     let (snapshot, fetches) = snapshot_with_keys(&args.config)?;
     let now = args.now.map_or(now, UnixTime);
     let mut question = explain::Question {
@@ -424,6 +294,7 @@ pub fn explain(args: &ExplainArgs, now: UnixTime) -> Result<(String, bool), Expl
         route_name: args.route.as_deref(),
         show_claims: args.show_claims,
         introspected: None,
+        client_certificate: client_cert.as_deref(),
     };
     let answer = match explain::introspector(&snapshot, &question, now) {
         Some(provider) if args.introspect => Some(introspect_once(provider, token)?),

@@ -66,6 +66,9 @@ pub struct Question<'a> {
     /// What the introspection endpoint said about the token, when `explain --introspect`
     /// asked it (see [`introspector`]).
     pub introspected: Option<&'a Answer>,
+    /// The client certificate (PEM) of the connection, as Envoy would send it with
+    /// `include_peer_certificate` (RFC 8705 certificate-bound tokens).
+    pub client_certificate: Option<&'a [u8]>,
 }
 
 impl Question<'_> {
@@ -118,6 +121,10 @@ fn request<'q>(question: &'q Question<'_>, authorization: &'q str) -> Request<'q
             header("origin"),
             header("access-control-request-method"),
         ),
+        peer: crate::decision::Peer {
+            certificate: question.client_certificate,
+            ..Default::default()
+        },
     }
 }
 
@@ -256,13 +263,7 @@ impl<'a> Facts<'a> {
     }
 
     fn kids(&self, p: &Provider) -> String {
-        let kids: Vec<&str> = p
-            .keys
-            .keys()
-            .iter()
-            .map(|k| k.kid().unwrap_or("(no kid)"))
-            .collect();
-        format!("[{}]", kids.join(", "))
+        format!("[{}]", p.kids("(no kid)").join(", "))
     }
 }
 

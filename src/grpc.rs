@@ -5,13 +5,15 @@
 //! all.
 
 use crate::authorizer::{Authorizer, refetch_wait};
-use crate::decision::{Allow, Decision, Deny, Request, Scheme, Serve, is_cors_preflight};
+use crate::decision::{
+    Allow, Decision, Deny, HeaderLookup, Peer, Request, Scheme, Serve, is_cors_preflight,
+};
 use crate::observe::{Observer, Origin};
 use crate::proto::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::proto::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
-use crate::proto::envoy::config::core::v3::{address, socket_address};
+use crate::proto::envoy::config::core::v3::{SocketAddress, address, socket_address};
 use crate::proto::envoy::service::auth::v3::AttributeContext;
-use crate::proto::envoy::service::auth::v3::attribute_context::HttpRequest;
+use crate::proto::envoy::service::auth::v3::attribute_context::{self, HttpRequest};
 use crate::proto::envoy::service::auth::v3::authorization_server::Authorization;
 use crate::proto::envoy::service::auth::v3::check_response::HttpResponse;
 use crate::proto::envoy::service::auth::v3::{
@@ -100,7 +102,11 @@ impl Authorization for AuthzService {
             .ok_or_else(|| {
                 Status::invalid_argument("CheckRequest has no attributes.request.http")
             })?;
-        let request = to_request(http, &attributes.context_extensions)?;
+        let request = to_request(
+            http,
+            &attributes.context_extensions,
+            attributes.source.as_ref(),
+        )?;
         let origin = Origin {
             request_id: header(http, "x-request-id")
                 .and_then(|v| std::str::from_utf8(v).ok())
@@ -139,22 +145,29 @@ fn header_values<'a>(http: &'a HttpRequest, name: &str) -> impl Iterator<Item = 
     joined.chain(raw)
 }
 
+/// For the configured client certificate header (RFC 8705), looked up only when needed.
+impl HeaderLookup for HttpRequest {
+    fn values(&self, name: &str) -> Vec<&[u8]> {
+        header_values(self, name).collect()
+    }
+}
+
+/// The socket address of a peer (Envoy's `source` / `destination`), if it has one.
+fn socket_of(peer: Option<&attribute_context::Peer>) -> Option<&SocketAddress> {
+    peer.and_then(|p| p.address.as_ref())
+        .and_then(|a| match &a.address {
+            Some(address::Address::SocketAddress(socket)) => Some(socket),
+            _ => None,
+        })
+}
+
 /// `address:port` of the downstream client as Envoy saw it, formatted only when an audit
 /// event is actually written.
 struct ClientAddress<'a>(&'a AttributeContext);
 
 impl std::fmt::Display for ClientAddress<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let socket = self
-            .0
-            .source
-            .as_ref()
-            .and_then(|p| p.address.as_ref())
-            .and_then(|a| match &a.address {
-                Some(address::Address::SocketAddress(socket)) => Some(socket),
-                _ => None,
-            });
-        let Some(socket) = socket else {
+        let Some(socket) = socket_of(self.0.source.as_ref()) else {
             return Ok(());
         };
         f.write_str(&String::from_utf8_lossy(&socket.address))?;
@@ -191,6 +204,7 @@ impl crate::telemetry::Headers for TraceHeaders<'_> {
 fn to_request<'a>(
     http: &'a HttpRequest,
     context_extensions: &'a HashMap<String, String>,
+    source: Option<&'a attribute_context::Peer>,
 ) -> Result<Request<'a>, Status> {
     // Strings upstream, bytes here (see proto/README.md): Envoy only sends valid HTTP, so
     // anything else is a request we cannot understand.
@@ -218,6 +232,14 @@ fn to_request<'a>(
             header(http, "origin"),
             header(http, "access-control-request-method"),
         ),
+        peer: Peer {
+            certificate: source.map(|p| &p.certificate[..]).filter(|c| !c.is_empty()),
+            // An address that is not an IP (a pipe, a zone-scoped IPv6) is no source to trust.
+            address: socket_of(source)
+                .and_then(|s| std::str::from_utf8(&s.address).ok())
+                .and_then(|a| a.parse().ok()),
+            headers: Some(http),
+        },
     })
 }
 

@@ -8,7 +8,7 @@
 //! - [`decision`]: `decide(snapshot, request, now)`, pure.
 //! - [`reason`]: every denial reason and its HTTP status / RFC 6750 mapping.
 //! - [`grpc`]: the tonic adapter; [`http`]: the HTTP check / forward-auth adapter; [`admin`]: `/healthz`, `/readyz`; [`app`]: wiring.
-//! - [`cli`], [`commands`]: the command line; [`mint`]: demo/test token signing.
+//! - [`cli`], [`commands`]: the command line; [`logging`]: the subscriber and its run-time filter; [`mint`]: demo/test token signing.
 //! - [`telemetry`]: OpenTelemetry spans of Checks (off unless an OTLP endpoint is set).
 
 pub mod admin;
@@ -17,6 +17,8 @@ pub mod app;
 pub mod audit;
 pub mod authorizer;
 mod b64;
+pub mod certificate;
+pub mod cidr;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod http_server;
 pub mod introspection;
 pub mod jwks;
 mod lock;
+pub mod logging;
 pub mod mint;
 pub mod observe;
 pub mod reason;

@@ -71,6 +71,11 @@ pub enum Reason {
     CritUnsupported,
     /// `typ` is not `JWT`/`at+jwt` (or not in the provider's `token_types`).
     TokenTypeNotAllowed,
+    /// RFC 8705 §3: the token is certificate-bound (`cnf.x5t#S256`) and the request came
+    /// with no client certificate, or with another one.
+    CertificateBindingMismatch,
+    /// The provider's `mtls_binding: required`, and the token is not certificate-bound.
+    CertificateBindingRequired,
     /// The provider's introspection endpoint (RFC 7662) says the token is not active:
     /// revoked, expired, or never issued by it.
     TokenInactive,
@@ -157,7 +162,7 @@ impl ErrorCode {
 
 impl Reason {
     /// Every reason, for tables and exhaustive tests.
-    pub const ALL: [Reason; 49] = [
+    pub const ALL: [Reason; 51] = [
         Reason::NoCredentials,
         Reason::MultipleCredentials,
         Reason::MalformedAuthorization,
@@ -185,6 +190,8 @@ impl Reason {
         Reason::AudienceNotAllowed,
         Reason::CritUnsupported,
         Reason::TokenTypeNotAllowed,
+        Reason::CertificateBindingMismatch,
+        Reason::CertificateBindingRequired,
         Reason::TokenInactive,
         Reason::KeysUnavailable,
         Reason::IntrospectionUnavailable,
@@ -357,6 +364,12 @@ impl Reason {
             Reason::TokenTypeNotAllowed => {
                 r#"`typ` is not `JWT`/`at+jwt` (or not in `token_types`): e.g. a DPoP proof or an ID token with a specific `typ`."#
             }
+            Reason::CertificateBindingMismatch => {
+                r#"The token is bound to a client certificate (`cnf.x5t#S256`, RFC 8705) and the request came without it: the client must call over mutual TLS with the certificate it got the token with. Check that Envoy asks for client certificates (`require_client_certificate`) and sends them (`include_peer_certificate: true`), or, behind a TLS-terminating proxy, that the proxy sets `x-forwarded-client-cert` and is in `client_certificates.trusted_sources` (`explain --client-cert` compares the thumbprints)."#
+            }
+            Reason::CertificateBindingRequired => {
+                r#"The provider has `mtls_binding: required` and the token has no `cnf.x5t#S256`: the client must get its token over mutual TLS from an authorization server that binds tokens to certificates (RFC 8705)."#
+            }
             Reason::InsufficientAcr => {
                 r#"The route needs a stronger sign-in (`acr_values`, sent back in the challenge): the client must re-authenticate asking the IdP for one of them (`acr_values=` in the authorization request, RFC 9470 §4)."#
             }
@@ -467,6 +480,14 @@ impl Reason {
             Reason::AudienceNotAllowed => ("audience_not_allowed", "audience not allowed"),
             Reason::CritUnsupported => ("crit_unsupported", "critical header not supported"),
             Reason::TokenTypeNotAllowed => ("token_type_not_allowed", "token type not allowed"),
+            Reason::CertificateBindingMismatch => (
+                "certificate_binding_mismatch",
+                "certificate binding mismatch",
+            ),
+            Reason::CertificateBindingRequired => (
+                "certificate_binding_required",
+                "certificate-bound token required",
+            ),
             Reason::KeysUnavailable => ("keys_unavailable", "signing keys unavailable"),
             Reason::TokenInactive => ("token_inactive", "token inactive"),
             Reason::IntrospectionUnavailable => (
@@ -573,5 +594,15 @@ mod tests {
             Reason::AudienceNotAllowed.error_code(),
             Some(ErrorCode::InvalidToken)
         );
+        // RFC 8705 §3: a binding failure is a 401 invalid_token.
+        for r in [
+            Reason::CertificateBindingMismatch,
+            Reason::CertificateBindingRequired,
+        ] {
+            assert_eq!(
+                (r.http_status(), r.error_code()),
+                (401, Some(ErrorCode::InvalidToken))
+            );
+        }
     }
 }

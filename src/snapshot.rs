@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod client_certificates;
 mod dpop;
 mod introspection;
 mod proxy;
@@ -21,6 +22,7 @@ pub mod resource;
 pub mod scopes;
 mod shared;
 mod tenants;
+pub use client_certificates::{ClientCertificates, MtlsBinding};
 pub use dpop::{
     DEFAULT_DPOP_MAX_AGE, DEFAULT_NONCE_LIFETIME, DEFAULT_REPLAY_ENTRIES, Dpop, DpopMode,
 };
@@ -103,6 +105,8 @@ pub struct Provider {
     pub token_types: Option<Vec<String>>,
     /// RFC 7662 introspection, when configured.
     pub introspection: Option<Arc<Introspection>>,
+    /// RFC 8705: what a token's `cnf.x5t#S256` means (`mtls_binding`).
+    pub mtls_binding: MtlsBinding,
     /// How its outbound requests reach the IdP (`proxy:`).
     pub proxy: Proxy,
     /// RFC 9449 DPoP: sender-constrained tokens and their proofs.
@@ -114,6 +118,17 @@ pub struct Provider {
     /// fingerprints mean an unchanged provider (a changed one gets a new refresher, and a
     /// reload reports it).
     pub fingerprint: [u8; 32],
+}
+
+impl Provider {
+    /// The kids of its keys in key-set order, `absent` standing for a key without one.
+    pub fn kids<'a>(&'a self, absent: &'a str) -> Vec<&'a str> {
+        self.keys
+            .keys()
+            .iter()
+            .map(|k| k.kid().unwrap_or(absent))
+            .collect()
+    }
 }
 
 /// Which providers a requirement accepts.
@@ -288,6 +303,8 @@ pub struct Snapshot {
     pub startup_grace: Option<Duration>,
     /// `scope_implies`: the scopes each scope grants beyond itself.
     pub scope_implies: ScopeImplications,
+    /// RFC 8705: the header trusted proxies forward client certificates in, if any.
+    pub client_certificates: Option<ClientCertificates>,
     /// The config file this snapshot was compiled from.
     pub source: PathBuf,
     /// SHA-256 over every input (config text and key set files): a reload whose digest is

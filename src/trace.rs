@@ -35,6 +35,9 @@ pub enum Check {
     Type,
     /// RFC 9449 DPoP: the proof and the token's key binding (shown only when it ran).
     Dpop,
+    /// RFC 8705 certificate binding, only for bound tokens (or `mtls_binding: required`;
+    /// shown only when it ran).
+    Certificate,
     /// RFC 9470 step-up, only on routes that ask for it (shown only when it ran).
     Acr,
     AuthTime,
@@ -43,7 +46,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 22] = [
+    pub const ALL: [Check; 23] = [
         Check::Route,
         Check::Credentials,
         Check::Format,
@@ -62,18 +65,20 @@ impl Check {
         Check::Crit,
         Check::Type,
         Check::Dpop,
+        Check::Certificate,
         Check::Acr,
         Check::AuthTime,
         Check::Scopes,
         Check::ClaimValues,
     ];
 
-    /// Stages only some requests run (introspection, step-up): `explain` lists them only
-    /// when they ran, so a plain JWT's report is not padded with them.
+    /// Stages only some requests run (introspection, certificate binding, step-up):
+    /// `explain` lists them only when they ran, so a plain JWT's report is not padded with
+    /// them.
     pub fn optional(self) -> bool {
         matches!(
             self,
-            Check::Introspection | Check::Dpop | Check::Acr | Check::AuthTime
+            Check::Introspection | Check::Dpop | Check::Certificate | Check::Acr | Check::AuthTime
         )
     }
 
@@ -98,6 +103,7 @@ impl Check {
             Check::Crit => "crit",
             Check::Type => "typ",
             Check::Dpop => "dpop",
+            Check::Certificate => "certificate",
             Check::Acr => "acr",
             Check::AuthTime => "auth_time",
             Check::Scopes => "scopes",

@@ -346,6 +346,7 @@ async fn each_denial_is_one_audit_event_without_token_material() {
                 },
             )),
         }),
+        ..Default::default()
     });
     svc.check(tonic::Request::new(request)).await.unwrap();
     // An allow is logged at debug only: nothing at info.

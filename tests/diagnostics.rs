@@ -78,11 +78,7 @@ fn metrics_count_every_decision_exactly() {
 
 #[test]
 fn recent_denials_are_bounded_newest_first_and_hold_no_token_material() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("config")).unwrap();
-    let config = dir.path().join("config/config.yaml");
-    std::fs::write(&config, support::config_yaml("")).unwrap();
-    let server = Server::start_with(&config, dir, &["--recent-denials", "5"]);
+    let server = Server::start_with_args(&support::config_yaml(""), &["--recent-denials", "5"]);
     let envoy = Envoy::start(server.grpc.port(), false);
     let mut tokens = Vec::new();
     for i in 0..8 {

@@ -27,10 +27,6 @@ const ROUTES: &str = "routes:
     scopes: [orders.write]
 ";
 
-fn invalid_token(description: &str) -> String {
-    format!(r#"Bearer realm="{REALM}", error="invalid_token", error_description="{description}""#)
-}
-
 #[test]
 fn envoy_allows_valid_tokens_and_denies_with_rfc6750_challenges() {
     let server = Server::start(&config());
@@ -85,18 +81,7 @@ fn envoy_allows_valid_tokens_and_denies_with_rfc6750_challenges() {
         ),
     ];
     for (name, token, description) in cases {
-        let denied = http::get(at, "/orders", Some(&token));
-        assert_eq!(denied.status, 401, "{name}");
-        assert_eq!(
-            denied.header("www-authenticate"),
-            Some(invalid_token(description).as_str()),
-            "{name}"
-        );
-        assert_eq!(
-            denied.body,
-            format!(r#"{{"error":"invalid_token","error_description":"{description}"}}"#),
-            "{name}"
-        );
+        http::get(at, "/orders", Some(&token)).assert_invalid_token(REALM, description, name);
     }
 }
 

@@ -23,14 +23,9 @@ fn metric(metrics: &str, prefix: &str) -> u64 {
 
 #[test]
 fn a_replayed_forgery_costs_one_verify_and_a_bounded_audit_log() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("config")).unwrap();
-    let path = dir.path().join("config/config.yaml");
-    std::fs::write(&path, support::config_yaml("")).unwrap();
     let limit = LIMIT.to_string();
-    let mut server = Server::start_with(
-        &path,
-        dir,
+    let mut server = Server::start_with_args(
+        &support::config_yaml(""),
         &["--log-format", "json", "--audit-rate-limit", &limit],
     );
     let envoy = Envoy::start(server.grpc.port(), false);

@@ -1,5 +1,6 @@
 //! Property tests: extraction, token parsing and config parsing never panic on arbitrary
-//! input, and a valid token with any single character changed never verifies.
+//! input, a valid token with any single character changed never verifies, and no client
+//! text ahead of a proxy's XFCC element is ever read instead of it.
 
 use crate::support::{self, ec_key, mint};
 use envoy_jwt_authz::config::compile_str;
@@ -67,4 +68,31 @@ fn the_unchanged_token_verifies() {
         )
         .is_ok()
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// RFC 8705 behind a proxy: whatever a client puts in `x-forwarded-client-cert` ahead
+    /// of the element its TLS-terminating proxy appends (open quotes, escapes, commas), the
+    /// header names the proxy's certificate or is unreadable — never the client's.
+    #[test]
+    fn a_client_prefix_never_replaces_the_proxys_xfcc_element(
+        prefix in "[A-Za-z0-9=;,\"\\\\ ]{0,48}",
+        quoted in any::<bool>(),
+    ) {
+        use envoy_jwt_authz::certificate::xfcc::{Presented, Unread, nearest};
+        let hash = "bbd8ed5052852209e87c8b99a94a90db0a38f75d01f58c06e76e12896537d12a";
+        let element = if quoted {
+            format!("By=spiffe://edge;Hash={hash};Subject=\"CN=a, O=b\";URI=spiffe://client")
+        } else {
+            format!("By=spiffe://edge;Hash={hash}")
+        };
+        let header = format!("{prefix},{element}");
+        match nearest(&[header.as_bytes()]) {
+            Ok(Presented::Hash(found)) => prop_assert_eq!(&found[..], hash.as_bytes()),
+            Err(Unread::Malformed) => {}
+            other => prop_assert!(false, "{header:?} read as {other:?}"),
+        }
+    }
 }

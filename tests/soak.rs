@@ -9,6 +9,8 @@
 //!
 //! `SOAK_SECONDS` sets the length: 60 by default (the run in `.ci/run`); `.ci/soak [minutes]`
 //! runs the long version (10 minutes by default) and prints the report.
+//! (Over 400 lines: the request mix, its tally and the rules every answer must follow are
+//! one experiment and read best together.)
 
 use crate::support::envoy::Envoy;
 use crate::support::idp::{Answer, Idp};

@@ -1,9 +1,13 @@
-//! The debug listener (loopback by default): `/status`, `/debug/denials` and
-//! `POST /jwks/refresh`. They are kept off the probe port because `/status` and the denials
-//! disclose issuers, audiences, kids, JWKS URLs and fetch errors, and a refresh makes us call
-//! every IdP: anyone who can reach them learns the config or spends our IdP rate limit.
+//! The debug listener (loopback by default): the HTML page at `/` (see [`super::page`]),
+//! `/status`, `/debug/denials`, `/debug/log-level` and `POST /jwks/refresh`. They are kept
+//! off the probe port because the page, `/status` and the denials disclose issuers,
+//! audiences, kids, JWKS URLs and fetch errors, a refresh makes us call every IdP, and a
+//! `debug` filter floods the logs: anyone who can reach them learns the config, spends our
+//! IdP rate limit or fills the disk.
 
 use super::AdminState;
+use super::page;
+use crate::config::watch::LastReload;
 use crate::remote::outbound;
 use crate::snapshot::{Endpoint, KeySource, Tenants};
 use axum::extract::State;
@@ -12,12 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The debug routes.
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(page::page))
         .route("/status", get(status))
+        .route("/debug/log-level", get(log_level).put(set_log_level))
         .route("/jwks/refresh", post(refresh))
         .route("/debug/denials", get(denials))
         .with_state(state)
@@ -80,6 +86,32 @@ async fn refresh(State(state): State<AdminState>) -> Response {
     (status, Json(Value::Object(body))).into_response()
 }
 
+/// `GET /debug/log-level`: the running filter in `RUST_LOG` syntax.
+async fn log_level(State(state): State<AdminState>) -> (StatusCode, String) {
+    match &state.log_level {
+        Some(level) => (StatusCode::OK, format!("{}\n", level.current())),
+        None => (StatusCode::NOT_FOUND, NO_LOG_LEVEL.to_owned()),
+    }
+}
+
+const NO_LOG_LEVEL: &str = "this process did not install the log subscriber\n";
+
+/// `PUT /debug/log-level` with a `RUST_LOG` filter as the body: 200 with the new filter, or
+/// 400 with the parse error (the old filter stays).
+async fn set_log_level(State(state): State<AdminState>, body: String) -> (StatusCode, String) {
+    let Some(level) = &state.log_level else {
+        return (StatusCode::NOT_FOUND, NO_LOG_LEVEL.to_owned());
+    };
+    let before = level.current();
+    match level.set(&body) {
+        Ok(now) => {
+            tracing::info!(from = %before, to = %now, "log filter changed by PUT /debug/log-level");
+            (StatusCode::OK, format!("{now}\n"))
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+    }
+}
+
 /// The recent denials, newest first.
 async fn denials(State(state): State<AdminState>) -> Json<Value> {
     Json(json!({ "denials": state.observer.recent_denials() }))
@@ -97,12 +129,7 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         .providers
         .iter()
         .map(|p| {
-            let kids: Vec<&str> = p
-                .keys
-                .keys()
-                .iter()
-                .map(|k| k.kid().unwrap_or(""))
-                .collect();
+            let kids = p.kids("");
             let mut entry = json!({ "name": p.name, "issuers": p.issuers, "audiences": p.audiences, "kids": kids });
             if let Some(t) = &p.tenancy {
                 let tenants = match &t.tenants {
@@ -144,9 +171,22 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
             "reloads_applied": state.reloads.applied(),
             "reloads_rejected": state.reloads.rejected(),
             "last_reload_error": state.reloads.last_error(),
+            "last_reload": state.reloads.last().map(last_reload),
         },
         "providers": providers,
     }))
+}
+
+/// The last applied or rejected reload: Unix time, result, and what changed or why not.
+fn last_reload(last: LastReload) -> Value {
+    let time = last
+        .at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match last.result {
+        Ok(changes) => json!({ "time": time, "result": "applied", "changes": changes }),
+        Err(error) => json!({ "time": time, "result": "rejected", "error": error }),
+    }
 }
 
 #[cfg(test)]

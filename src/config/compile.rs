@@ -142,6 +142,7 @@ impl Compiler<'_> {
             limits,
             startup_grace: file.startup_grace.map(Duration::get),
             scope_implies,
+            client_certificates: self.client_certificates(file.client_certificates.as_ref())?,
             source: self.path.to_owned(),
             digest: finish(self.digest.replace(Context::new(&SHA256))),
         })

@@ -39,6 +39,8 @@ pub struct ConfigFile {
     pub startup_grace: Option<Duration>,
     /// scope → the scopes it implies (`*`: every scope), applied to routes' `scopes`.
     pub scope_implies: Option<BTreeMap<String, Vec<String>>>,
+    /// RFC 8705: client certificates forwarded by trusted TLS-terminating proxies.
+    pub client_certificates: Option<super::client_certificates::ClientCertificatesFile>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -66,6 +68,8 @@ pub struct ProviderFile {
     pub proxy: Option<ProxyFile>,
     /// RFC 9449 DPoP: a mode, or a block (see `config::dpop`).
     pub dpop: Option<super::dpop::DpopEntry>,
+    /// RFC 8705 certificate-bound tokens: `required`, `allowed` (default) or `off`.
+    pub mtls_binding: Option<crate::snapshot::MtlsBinding>,
 }
 
 /// Exactly one source must be given.

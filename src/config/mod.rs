@@ -2,6 +2,7 @@
 //! (`compile`, by concern: `limits`, `providers`, `keys`, `proxy`, `routes`, `tenants`) and the errors that name
 //! file and field (`error`).
 
+mod client_certificates;
 pub mod compile;
 mod dpop;
 mod duration;
@@ -25,6 +26,8 @@ pub use error::ConfigError;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_client_certificates;
 #[cfg(test)]
 mod tests_dpop;
 #[cfg(test)]

@@ -182,6 +182,7 @@ impl Compiler<'_> {
             required_claims,
             token_types,
             introspection: introspection.map(|i| Arc::new(i.settings)),
+            mtls_binding: p.mtls_binding.unwrap_or_default(),
             proxy: proxy.proxy,
             dpop,
             files,

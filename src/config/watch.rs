@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 /// Debounce applied to file events by default: editors and `kubectl` write in bursts.
@@ -39,6 +39,15 @@ pub struct ReloadStats {
     applied: AtomicU64,
     rejected: AtomicU64,
     last_error: Mutex<Option<String>>,
+    last: Mutex<Option<LastReload>>,
+}
+
+/// The most recent reload that was applied or (newly) rejected, for the debug page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastReload {
+    pub at: SystemTime,
+    /// `Ok(what changed)` when applied, `Err(why)` when rejected.
+    pub result: Result<Vec<String>, String>,
 }
 
 impl ReloadStats {
@@ -51,6 +60,13 @@ impl ReloadStats {
     /// The error of the most recent rejected attempt, cleared by the next applied one.
     pub fn last_error(&self) -> Option<String> {
         lock(&self.last_error).clone()
+    }
+    pub fn last(&self) -> Option<LastReload> {
+        lock(&self.last).clone()
+    }
+    fn remember(&self, result: Result<Vec<String>, String>) {
+        let at = SystemTime::now();
+        *lock(&self.last) = Some(LastReload { at, result });
     }
 }
 
@@ -93,6 +109,7 @@ impl Reloader {
                 if last.as_deref() != Some(text.as_str()) {
                     self.stats.rejected.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(error = %text, "config reload rejected; the last good config keeps serving");
+                    self.stats.remember(Err(text.clone()));
                     *last = Some(text);
                 }
                 return Outcome::Rejected(error);
@@ -112,6 +129,7 @@ impl Reloader {
         }
         self.stats.applied.fetch_add(1, Ordering::Relaxed);
         tracing::info!(changes = %changes.join("; "), "config reloaded");
+        self.stats.remember(Ok(changes.clone()));
         Outcome::Applied(changes)
     }
 
@@ -275,10 +293,13 @@ mod tests {
         assert!(matches!(reloader.reload(), Outcome::Rejected(_)));
         assert_eq!(reloader.stats().rejected(), 1);
         assert!(reloader.stats().last_error().is_some());
+        assert!(reloader.stats().last().unwrap().result.is_err());
 
         std::fs::write(&path, good.replace("audiences: [a]", "audiences: [b]")).unwrap();
         assert!(matches!(reloader.reload(), Outcome::Applied(_)));
         assert_eq!(reloader.stats().last_error(), None);
+        let applied = reloader.stats().last().unwrap().result.unwrap();
+        assert_eq!(applied, ["provider p changed"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

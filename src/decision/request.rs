@@ -2,6 +2,8 @@
 //! own wire format, and the two facts front ends derive the same way: the [`Scheme`] and
 //! whether a request is a CORS preflight.
 
+use std::net::IpAddr;
+
 /// The parts of an HTTP request the decision reads.
 #[derive(Debug, Default, Clone)]
 pub struct Request<'a> {
@@ -22,6 +24,44 @@ pub struct Request<'a> {
     /// Both `Origin` and `Access-Control-Request-Method` are present and not empty (see
     /// [`is_cors_preflight`], which every front end uses to fill this).
     pub cors_preflight: bool,
+    /// Who sent the request, for RFC 8705 certificate-bound tokens (read only when a token
+    /// carries `cnf.x5t#S256`).
+    pub peer: Peer<'a>,
+}
+
+/// Where a request came from and the client certificate it came with, as the front end
+/// was told them: what a certificate-bound token is checked against.
+#[derive(Clone, Copy, Default)]
+pub struct Peer<'a> {
+    /// The client certificate of the TLS connection Envoy terminated, URL-encoded PEM of
+    /// the leaf as Envoy sends it (`attributes.source.certificate`, with
+    /// `include_peer_certificate: true`); plain PEM reads the same. `None`: none sent.
+    pub certificate: Option<&'a [u8]>,
+    /// The address the request came from: Envoy's `attributes.source.address` over gRPC
+    /// (its downstream connection's peer), the TCP peer of our listener (the proxy) in
+    /// HTTP mode. Whether `client_certificates.header` is believed depends on it.
+    pub address: Option<IpAddr>,
+    /// The request's headers, looked up by name only when the configured certificate
+    /// header is needed. `None`: the front end has none to offer.
+    pub headers: Option<&'a dyn HeaderLookup>,
+}
+
+/// Never prints the certificate or headers: a `Request` may end up in a debug log.
+impl std::fmt::Debug for Peer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("certificate", &self.certificate.map(|c| c.len()))
+            .field("address", &self.address)
+            .field("headers", &self.headers.is_some())
+            .finish()
+    }
+}
+
+/// A front end's request headers, by name.
+pub trait HeaderLookup: Sync {
+    /// Every value of the header `name` (lowercase), one per line received, in order (a
+    /// value Envoy joined with `,` is one).
+    fn values(&self, name: &str) -> Vec<&[u8]>;
 }
 
 /// A request's scheme: the two Envoy, nginx, Traefik and Caddy forward.

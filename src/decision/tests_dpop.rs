@@ -1,6 +1,7 @@
 //! Unit tests of DPoP in the decision (RFC 9449 §4.3, §7): every proof check, the
 //! downgrade of a bound token to Bearer, the modes, nonces, replay (also on a token cache
-//! hit), and the challenges.
+//! hit), and the challenges. (Over 400 lines: the table of every proof defect is one test
+//! and reads best whole.)
 
 use super::tests::{NOW, denied, snapshot, token};
 use super::*;

@@ -10,6 +10,16 @@ use std::collections::HashMap;
 /// Envoy's CheckRequest for `GET /api/items?limit=10&q=a%20b` with these extra headers
 /// (lowercase names; `authorization` among them, typically) beside the usual ones.
 pub fn check_request(extra_headers: &[(&str, &str)]) -> Vec<u8> {
+    check_request_with_tls(extra_headers, None)
+}
+
+/// [`check_request`] over a TLS connection whose client presented a certificate, with
+/// `include_peer_certificate: true`: the source peer also carries `principal` (upstream's
+/// field 4, not declared here) and `certificate` (field 5, the URL-encoded PEM given).
+pub fn check_request_with_tls(
+    extra_headers: &[(&str, &str)],
+    certificate: Option<&str>,
+) -> Vec<u8> {
     let mut headers: HashMap<String, String> = [
         ("accept", "*/*"),
         (":method", "GET"),
@@ -53,7 +63,12 @@ pub fn check_request(extra_headers: &[(&str, &str)]) -> Vec<u8> {
     message(2, &http, &mut request);
 
     let mut attributes = Vec::new();
-    message(1, &peer(55300), &mut attributes); // source
+    let mut source = peer(55300);
+    if let Some(certificate) = certificate {
+        string(4, "spiffe://client.test", &mut source); // principal
+        string(5, certificate, &mut source); // certificate
+    }
+    message(1, &source, &mut attributes); // source
     message(2, &peer(10000), &mut attributes); // destination
     message(4, &request, &mut attributes);
     message(11, &[], &mut attributes); // metadata_context: present, empty

@@ -7,7 +7,15 @@ use prost::Message;
 
 #[test]
 fn envoys_encoding_decodes_into_our_slimmer_declarations() {
-    let bytes = envoy_sample::check_request(&[("authorization", "Bearer abc.def.ghi")]);
+    let certificate =
+        crate::certificate::tests::envoy_encoded(crate::certificate::tests::CLIENT_A_PEM);
+    let bytes = envoy_sample::check_request_with_tls(
+        &[
+            ("authorization", "Bearer abc.def.ghi"),
+            ("x-forwarded-client-cert", "Hash=aa"),
+        ],
+        Some(&certificate),
+    );
     let check = CheckRequest::decode(bytes::Bytes::from(bytes)).expect("decodes");
     let attributes = check.attributes.as_ref().expect("attributes");
     let http = attributes
@@ -15,7 +23,12 @@ fn envoys_encoding_decodes_into_our_slimmer_declarations() {
         .as_ref()
         .and_then(|r| r.http.as_ref())
         .expect("http");
-    let request = to_request(http, &attributes.context_extensions).expect("request");
+    let request = to_request(
+        http,
+        &attributes.context_extensions,
+        attributes.source.as_ref(),
+    )
+    .expect("request");
     assert_eq!(request.authorization, vec![&b"Bearer abc.def.ghi"[..]]);
     assert_eq!(
         (request.method, request.path, request.host),
@@ -30,6 +43,16 @@ fn envoys_encoding_decodes_into_our_slimmer_declarations() {
     assert_eq!(header(http, "x-dup"), Some(&b"first,second"[..]));
     assert_eq!(header(http, "X-Dup"), None, "keys arrive lowercase");
     assert_eq!(ClientAddress(attributes).to_string(), "127.0.0.1:55300");
+    // RFC 8705: the source's certificate (upstream's `string certificate = 5`) and address,
+    // and the headers for a forwarded certificate.
+    assert_eq!(request.peer.certificate, Some(certificate.as_bytes()));
+    assert_eq!(request.peer.address, Some([127, 0, 0, 1].into()));
+    let headers = request.peer.headers.expect("headers");
+    assert_eq!(headers.values("x-forwarded-client-cert"), [&b"Hash=aa"[..]]);
+    // Without TLS there is no certificate.
+    let plain = CheckRequest::decode(&envoy_sample::check_request(&[])[..]).expect("decodes");
+    let source = plain.attributes.as_ref().and_then(|a| a.source.as_ref());
+    assert!(source.is_some_and(|s| s.certificate.is_empty()));
 }
 
 /// The HTTP attributes of Envoy's sample CheckRequest, decoded.
@@ -52,11 +75,11 @@ fn a_key_repeated_on_the_wire_counts_twice_and_bad_utf8_is_refused() {
         key: "authorization".into(),
         value: "Bearer b".into(),
     });
-    let request = to_request(&twice, &none).expect("request");
+    let request = to_request(&twice, &none, None).expect("request");
     assert_eq!(request.authorization.len(), 2);
     let mut bad = http;
     bad.path = bytes::Bytes::from_static(b"/\xff");
-    let refused = to_request(&bad, &none).map(|_| ()).unwrap_err();
+    let refused = to_request(&bad, &none, None).map(|_| ()).unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
 }
 
@@ -67,7 +90,7 @@ fn the_scheme_is_http_or_https_or_not_sent() {
     let with = |scheme: &'static [u8]| {
         let mut http = http.clone();
         http.scheme = bytes::Bytes::from_static(scheme);
-        to_request(&http, &none)
+        to_request(&http, &none, None)
             .map(|r| r.scheme)
             .map_err(|s| s.code())
     };

@@ -4,9 +4,11 @@
 
 use super::HttpOptions;
 use crate::authorizer::refetch_wait;
-use crate::decision::{self, is_cors_preflight};
+use crate::decision::{self, HeaderLookup, is_cors_preflight};
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Which headers carry the original request in forward-auth mode.
@@ -159,6 +161,17 @@ pub(super) fn to_request<'a>(
             first(headers, "origin"),
             first(headers, "access-control-request-method"),
         ),
+        // No TLS of our own: a client certificate only in the configured header, believed
+        // when the TCP peer (the proxy asking) is a trusted source. The server loop puts
+        // the peer in the extensions (`crate::http_server`).
+        peer: decision::Peer {
+            certificate: None,
+            address: http
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip()),
+            headers: Some(headers),
+        },
     };
     Ok(Parsed {
         request,
@@ -211,6 +224,13 @@ fn scheme(headers: &HeaderMap) -> Result<Option<decision::Scheme>, Refusal> {
                 .ok_or_else(|| bad("the x-forwarded-proto header must be http or https"))
         })
         .transpose()
+}
+
+/// For the configured client certificate header (RFC 8705), looked up only when needed.
+impl HeaderLookup for HeaderMap {
+    fn values(&self, name: &str) -> Vec<&[u8]> {
+        self.get_all(name).iter().map(|v| v.as_bytes()).collect()
+    }
 }
 
 fn first<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {

@@ -77,6 +77,38 @@ fn envoy_mode_reads_the_check_request_itself_and_the_configured_route_header() {
 }
 
 #[test]
+fn the_tcp_peer_is_the_source_and_the_headers_are_offered_for_a_forwarded_certificate() {
+    let options = options();
+    let mut http = request(
+        "/authz/",
+        &[
+            ("host", b"app.example"),
+            ("x-forwarded-client-cert", b"Hash=aa"),
+            ("x-forwarded-client-cert", b"Hash=bb"),
+        ],
+    );
+    let unknown = to_request(&options, Convention::Envoy, &http).unwrap();
+    assert_eq!(
+        unknown.request.peer.address, None,
+        "no peer known: none trusted"
+    );
+    // What the server loop (`http_server`) inserts for every request.
+    let peer: std::net::SocketAddr = "10.1.2.3:4567".parse().unwrap();
+    http.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let parsed = to_request(&options, Convention::Envoy, &http).unwrap();
+    let r = &parsed.request;
+    assert_eq!(r.peer.address, Some(peer.ip()));
+    assert_eq!(r.peer.certificate, None, "no TLS of our own");
+    let headers = r.peer.headers.expect("headers");
+    assert_eq!(
+        headers.values("x-forwarded-client-cert"),
+        [&b"Hash=aa"[..], b"Hash=bb"],
+        "every line, in order"
+    );
+}
+
+#[test]
 fn forward_auth_trusts_exactly_the_configured_headers() {
     let options = options();
     let both = [

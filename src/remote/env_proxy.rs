@@ -9,6 +9,7 @@
 //! an IP address, or an IP network (`10.0.0.0/8`, `fd00::/8`). A proxy URL without a scheme
 //! (`proxy:3128`) is `http://`; userinfo in it is sent as basic auth and never shown.
 
+use crate::cidr::in_network;
 use crate::snapshot::ProxyServer;
 use reqwest::Url;
 use std::net::IpAddr;
@@ -141,19 +142,6 @@ impl Bypass {
             (Bypass::Network(net, bits), Some(addr)) => in_network(addr, *net, *bits),
             _ => false,
         }
-    }
-}
-
-/// Whether `addr` is in `net/bits` (a different family never is).
-fn in_network(addr: IpAddr, net: IpAddr, bits: u8) -> bool {
-    // The top `bits` of a `width`-bit number; `checked_shl` because a /0 shifts by the width.
-    let top = |width: u32| u128::MAX.checked_shl(width - u32::from(bits)).unwrap_or(0);
-    match (addr, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            (u128::from(u32::from(a) ^ u32::from(n)) & top(32) & u128::from(u32::MAX)) == 0
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a) ^ u128::from(n)) & top(128) == 0,
-        _ => false,
     }
 }
 

@@ -281,19 +281,25 @@ pub(super) fn check_audience(
 fn check_type(header: &Map<String, Value>, provider: &Provider) -> Result<(), Reason> {
     let typ = match header.get("typ") {
         None => None,
-        Some(Value::String(typ)) => Some(normalize_type(typ)),
+        Some(Value::String(typ)) => Some(typ.as_str()),
         Some(_) => return Err(Reason::TokenTypeNotAllowed),
     };
-    let allowed = match (&provider.token_types, typ.as_deref()) {
+    if type_allowed(provider, typ) {
+        Ok(())
+    } else {
+        Err(Reason::TokenTypeNotAllowed)
+    }
+}
+
+/// Whether the provider accepts this `typ` header value (`None`: absent); also what the
+/// debug page shows.
+pub fn type_allowed(provider: &Provider, typ: Option<&str>) -> bool {
+    let typ = typ.map(normalize_type);
+    match (&provider.token_types, typ.as_deref()) {
         (None, None) => true,
         (None, Some(typ)) => typ == "jwt" || typ == "at+jwt",
         (Some(list), Some(typ)) => list.iter().any(|t| t == typ),
         (Some(_), None) => false,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(Reason::TokenTypeNotAllowed)
     }
 }
 

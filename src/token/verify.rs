@@ -15,7 +15,7 @@ use crate::token::{claims, header, issuer, json};
 use std::collections::BTreeSet;
 
 pub(super) use crate::token::claims::TimeClaims;
-pub use crate::token::claims::normalize_type;
+pub use crate::token::claims::{normalize_type, type_allowed};
 use crate::trace::{Check, Off, Tracer, stage, text};
 use aws_lc_rs::signature::ParsedPublicKey;
 use serde_json::{Map, Value};

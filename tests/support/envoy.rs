@@ -42,18 +42,29 @@ pub fn render_bootstrap(authz_port: u16, encode_raw_headers: bool) -> String {
     } else {
         "envoy/envoy.yaml"
     };
+    render(file, authz_port, 10000)
+}
+
+/// The committed bootstrap `file` (relative to the repo) with its admin port (9901) and
+/// listener port (`listener_port`) rewritten to 0, and the ext_authz cluster's (9191) to
+/// our server's gRPC port.
+pub fn render(file: &str, authz_port: u16, listener_port: u16) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
-    let mut yaml = std::fs::read_to_string(path).expect("envoy/envoy.yaml");
+    let mut yaml = std::fs::read_to_string(path).expect(file);
     let replace_once = |yaml: &mut String, from: &str, to: &str| {
         assert_eq!(
             yaml.matches(from).count(),
             1,
-            "envoy/envoy.yaml must contain {from:?} exactly once"
+            "{file} must contain {from:?} exactly once"
         );
         *yaml = yaml.replace(from, to);
     };
     replace_once(&mut yaml, "port_value: 9901", "port_value: 0");
-    replace_once(&mut yaml, "port_value: 10000", "port_value: 0");
+    replace_once(
+        &mut yaml,
+        &format!("port_value: {listener_port}"),
+        "port_value: 0",
+    );
     replace_once(
         &mut yaml,
         "port_value: 9191",

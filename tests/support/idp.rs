@@ -63,13 +63,7 @@ impl Idp {
     /// An HTTPS IdP whose certificate (for 127.0.0.1, localhost and the name only the
     /// loopback proxy resolves, `connect_proxy::PROXIED_HOST`) is signed by a fresh private CA.
     pub fn https(jwks: &serde_json::Value) -> Idp {
-        let ca_key = rcgen::KeyPair::generate().expect("CA key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "envoy-jwt-authz test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA cert");
+        let ca = super::tls::ca("envoy-jwt-authz test CA");
         let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
         let leaf = rcgen::CertificateParams::new(vec![
             "127.0.0.1".to_owned(),

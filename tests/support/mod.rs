@@ -17,6 +17,7 @@ pub mod prometheus;
 pub mod proxy;
 pub mod server;
 pub mod stale;
+pub mod tls;
 
 use envoy_jwt_authz::algorithm::Algorithm;
 use envoy_jwt_authz::mint::SigningKey;

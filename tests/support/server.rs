@@ -67,6 +67,15 @@ impl Server {
         Server::spawn(&path, dir, &[], env)
     }
 
+    /// [`Server::start`] with extra `serve` arguments.
+    pub fn start_with_args(config: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("config")).expect("config dir");
+        let path = dir.path().join("config/config.yaml");
+        std::fs::write(&path, config).expect("write config");
+        Server::spawn(&path, dir, extra, &[])
+    }
+
     /// As `start_at`, with extra `serve` arguments.
     pub fn start_with(path: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Server {
         Server::spawn(path, dir, extra, &[])
@@ -176,6 +185,12 @@ impl Server {
         let response = super::http::request(self.debug, "GET", "/status", &[]).expect("/status");
         assert_eq!(response.status, 200);
         serde_json::from_str(&response.body).expect("/status JSON")
+    }
+
+    /// `POST /jwks/refresh` on the debug listener.
+    pub fn refresh_jwks(&self) -> super::http::Response {
+        let headers = [("Content-Length", "0")];
+        super::http::request(self.debug, "POST", "/jwks/refresh", &headers).expect("refresh")
     }
 
     /// The Prometheus text of `/metrics`, from the admin listener.
