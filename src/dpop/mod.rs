@@ -21,12 +21,22 @@ use crate::trace::{Check, Tracer, stage};
 use nonce::NonceKey;
 use replay::{NotRecorded, Replays};
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
-/// What DPoP remembers between requests: seen proof `jti`s and the nonce key.
+/// What DPoP remembers between requests: seen proof `jti`s and the nonce key. Free to make
+/// (nothing is allocated, no random bytes drawn) until a proof needs it: a decision without
+/// the server's state makes one per call.
 #[derive(Debug, Default)]
 pub struct ProofState {
     pub replays: Replays,
-    pub nonces: NonceKey,
+    nonces: OnceLock<NonceKey>,
+}
+
+impl ProofState {
+    /// The nonce key, drawn on first use.
+    pub fn nonces(&self) -> &NonceKey {
+        self.nonces.get_or_init(NonceKey::default)
+    }
 }
 
 /// A refusal, with the nonce to send (`DPoP-Nonce`) when the client must use a new one.
@@ -202,7 +212,7 @@ fn proven(
         let current = proof
             .nonce
             .as_deref()
-            .is_some_and(|n| state.nonces.accepts(provider, n, now.0, lifetime));
+            .is_some_and(|n| state.nonces().accepts(provider, n, now.0, lifetime));
         if !current {
             let why = match proof.nonce {
                 None => "a proof without the server's nonce",
@@ -210,7 +220,7 @@ fn proven(
             };
             let refusal = Refusal {
                 reason: Reason::DpopNonceRequired,
-                nonce: Some(state.nonces.current(provider, now.0, lifetime)),
+                nonce: Some(state.nonces().current(provider, now.0, lifetime)),
             };
             return Err((refusal, why.to_owned()));
         }
