@@ -324,7 +324,7 @@ pub use request::{HeaderLookup, Peer, Request, Scheme, is_cors_preflight};
 
 use answer::{Denial, allow, anonymous};
 use claims::claim_has;
-pub use claims::{claim, scopes};
+pub use claims::{claim, confirmation, scopes};
 use introspected::{introspector_for, judge};
 
 #[cfg(test)]

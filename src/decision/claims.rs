@@ -1,7 +1,26 @@
 //! Reading claims for route requirements and identity headers: by name or nested path,
 //! required values, scopes, and claims as header values.
 
+use crate::reason::Reason;
 use serde_json::{Map, Value};
+
+/// The token's confirmation of `method` (RFC 7800 `cnf`: `jkt` for DPoP, `x5t#S256` for
+/// mutual TLS): `None` when it has none (no `cnf`, or a `cnf` for another method); a `cnf`
+/// that is no object, or a member that is no string, is malformed.
+pub fn confirmation<'c>(
+    claims: &'c Map<String, Value>,
+    method: &str,
+) -> Result<Option<&'c str>, Reason> {
+    match claims.get("cnf") {
+        None => Ok(None),
+        Some(Value::Object(cnf)) => match cnf.get(method) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value)),
+            Some(_) => Err(Reason::ClaimMalformed),
+        },
+        Some(_) => Err(Reason::ClaimMalformed),
+    }
+}
 
 /// A claim by name, or else by a nested `a.b` path (a literal name wins, so namespaced
 /// claims such as `https://example.com/roles` work).

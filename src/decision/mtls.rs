@@ -22,7 +22,6 @@ use crate::reason::Reason;
 use crate::snapshot::{MtlsBinding, Snapshot};
 use crate::token::verify::Verified;
 use crate::trace::{Check, Tracer, stage, text};
-use serde_json::Value;
 
 /// Checks `verified`'s certificate binding against the client certificate `request` came
 /// with (nothing for an unbound token unless its provider requires binding).
@@ -37,7 +36,7 @@ pub(super) fn check(
         return Ok(());
     }
     let cnf = verified.claims().get("cnf");
-    let bound = match binding(cnf) {
+    let bound = match super::claims::confirmation(verified.claims(), "x5t#S256") {
         Ok(bound) => bound,
         Err(reason) => {
             return stage(tracer, Check::Certificate, Err(reason), || {
@@ -75,21 +74,6 @@ pub(super) fn check(
             found.describe(),
         )
     })
-}
-
-/// The token's `cnf.x5t#S256`: `None` when it has none (no `cnf`, or a `cnf` for another
-/// confirmation method such as DPoP's `jkt`); a `cnf` that is no object, or an `x5t#S256`
-/// that is no string, is malformed.
-fn binding(cnf: Option<&Value>) -> Result<Option<&str>, Reason> {
-    match cnf {
-        None => Ok(None),
-        Some(Value::Object(cnf)) => match cnf.get("x5t#S256") {
-            None => Ok(None),
-            Some(Value::String(x5t)) => Ok(Some(x5t)),
-            Some(_) => Err(Reason::ClaimMalformed),
-        },
-        Some(_) => Err(Reason::ClaimMalformed),
-    }
 }
 
 /// Where a certificate came from, for `explain`.

@@ -12,7 +12,7 @@ pub mod nonce;
 pub mod proof;
 pub mod replay;
 
-use crate::decision::Request;
+use crate::decision::{Request, confirmation};
 use crate::reason::Reason;
 use crate::snapshot::{Dpop, DpopMode, Provider};
 use crate::token::extract::{AuthScheme, Credential};
@@ -80,7 +80,7 @@ pub fn check(
             })),
         };
     }
-    let jkt = bound_key(claims).map_err(|reason| {
+    let jkt = confirmation(claims, "jkt").map_err(|reason| {
         traced(tracer, reason.into(), || {
             (
                 "cnf an object, cnf.jkt a string".into(),
@@ -142,19 +142,6 @@ fn traced(
 ) -> Refusal {
     let _ = stage::<()>(tracer, Check::Dpop, Err(refusal.reason), describe);
     refusal
-}
-
-/// `cnf.jkt`, when the token has one.
-fn bound_key(claims: &Map<String, Value>) -> Result<Option<&str>, Reason> {
-    match claims.get("cnf") {
-        None => Ok(None),
-        Some(Value::Object(cnf)) => match cnf.get("jkt") {
-            None => Ok(None),
-            Some(Value::String(jkt)) => Ok(Some(jkt)),
-            Some(_) => Err(Reason::ClaimMalformed),
-        },
-        Some(_) => Err(Reason::ClaimMalformed),
-    }
 }
 
 /// RFC 9449 §4.3 for one request: exactly one proof, valid, for this method and URL,
