@@ -161,10 +161,12 @@ impl<'a> Denial<'a> {
     pub(super) fn render(self, snapshot: &Snapshot) -> Decision {
         let reason = self.reason.unwrap_or(Reason::Internal);
         let challenge = &snapshot.challenge;
+        // realm, then the error, then the rest (`params`), in every challenge.
+        let realm = challenge
+            .realm
+            .as_ref()
+            .map(|realm| format!("realm=\"{realm}\""));
         let mut params = Vec::new();
-        if let Some(realm) = &challenge.realm {
-            params.push(format!("realm=\"{realm}\""));
-        }
         let error: Vec<String> = reason.error_code().map_or_else(Vec::new, |code| {
             vec![
                 format!("error=\"{}\"", code.as_str()),
@@ -197,8 +199,11 @@ impl<'a> Denial<'a> {
                 self.requirement,
                 self.scheme,
                 reason,
-                &params,
-                error,
+                Params {
+                    realm,
+                    error,
+                    rest: params,
+                },
             )
         });
         let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
@@ -226,13 +231,20 @@ impl<'a> Denial<'a> {
 /// about DPoP. Both share `params`; the error goes in the challenge of the scheme the
 /// client used (a DPoP error always in the DPoP one). Two challenges are one header value,
 /// comma-separated (RFC 9110 §11.6.1), which every front end passes on as it is.
+/// A challenge's parameters, in the order they are written.
+struct Params {
+    realm: Option<String>,
+    /// `error` and `error_description`, in the challenge of the scheme the error is about.
+    error: Vec<String>,
+    rest: Vec<String>,
+}
+
 fn challenges(
     snapshot: &Snapshot,
     requirement: Option<&Requirement>,
     used: Option<AuthScheme>,
     reason: Reason,
-    params: &[String],
-    error: Vec<String>,
+    params: Params,
 ) -> String {
     let mut algs = AlgorithmSet::default();
     let (mut advertised, mut bearer) = (false, false);
@@ -249,30 +261,21 @@ fn challenges(
         }
         bearer |= dpop.mode != DpopMode::Required;
     }
-    let dpop_error = matches!(
+    let proof_error = matches!(
         reason.error_code(),
         Some(ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce)
-    ) || reason.code().starts_with("dpop_");
+    );
+    let dpop_error = proof_error || reason.code().starts_with("dpop_");
     let with_dpop =
         !algs.is_empty() && (advertised || used == Some(AuthScheme::Dpop) || dpop_error);
     let bearer = bearer || !with_dpop;
-    let error_in_dpop = with_dpop
-        && (used == Some(AuthScheme::Dpop)
-            || matches!(
-                reason.error_code(),
-                Some(ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce)
-            )
-            || !bearer);
+    let error_in_dpop = with_dpop && (used == Some(AuthScheme::Dpop) || proof_error || !bearer);
+    let Params { realm, error, rest } = params;
     let challenge = |scheme: &str, error: &[String], extra: Option<String>| {
-        let all: Vec<&str> = params
+        let all: Vec<&str> = realm
             .iter()
-            .take(usize::from(snapshot.challenge.realm.is_some()))
             .chain(error)
-            .chain(
-                params
-                    .iter()
-                    .skip(usize::from(snapshot.challenge.realm.is_some())),
-            )
+            .chain(&rest)
             .map(String::as_str)
             .chain(extra.as_deref())
             .collect();
