@@ -23,81 +23,23 @@ pub const MAX_REPLAY_ENTRIES: usize = 10_000_000;
 #[serde(deny_unknown_fields)]
 pub struct DpopFile {
     /// `required`, `allowed` (the default) or `off`.
-    #[serde(default, deserialize_with = "keyword")]
-    #[schemars(with = "Option<super::schema::DpopModeSchema>")]
     pub mode: Option<DpopMode>,
     /// Proof algorithms; default: the provider's `algorithms`.
     pub algorithms: Option<Vec<Algorithm>>,
     /// A proof's `iat` must be within this of now (default 60s, at most 10m).
     pub max_age: Option<Duration>,
     /// `required`: proofs must carry a current server nonce (default `off`).
-    #[serde(default, deserialize_with = "keyword")]
-    #[schemars(with = "Option<super::schema::NonceModeSchema>")]
     pub nonce: Option<NonceMode>,
     pub nonce_lifetime: Option<Duration>,
     pub replay_cache_entries: Option<usize>,
 }
 
 /// `dpop.nonce`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum NonceMode {
     Required,
     Off,
-}
-
-/// A keyword, where YAML 1.1 reads an unquoted `off` as the boolean `false`: both mean `off`.
-struct Keyword<T>(T);
-
-impl<'de, T: KeywordEnum> Deserialize<'de> for Keyword<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Keyword<T>, D::Error> {
-        struct Words<T>(std::marker::PhantomData<T>);
-        impl<'de, T: KeywordEnum> Visitor<'de> for Words<T> {
-            type Value = Keyword<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "one of {}", T::NAMES)
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Keyword<T>, E> {
-                T::parse(value)
-                    .map(Keyword)
-                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(value), &self))
-            }
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Keyword<T>, E> {
-                if value {
-                    Err(E::invalid_value(de::Unexpected::Bool(true), &self))
-                } else {
-                    self.visit_str("off")
-                }
-            }
-        }
-        deserializer.deserialize_any(Words(std::marker::PhantomData))
-    }
-}
-
-trait KeywordEnum: Sized {
-    const NAMES: &'static str;
-    fn parse(name: &str) -> Option<Self>;
-}
-
-impl KeywordEnum for DpopMode {
-    const NAMES: &'static str = "required, allowed, off";
-    fn parse(name: &str) -> Option<DpopMode> {
-        DpopMode::parse(name)
-    }
-}
-
-impl KeywordEnum for NonceMode {
-    const NAMES: &'static str = "required, off";
-    fn parse(name: &str) -> Option<NonceMode> {
-        match name {
-            "required" => Some(NonceMode::Required),
-            "off" => Some(NonceMode::Off),
-            _ => None,
-        }
-    }
-}
-
-fn keyword<'de, D: Deserializer<'de>, T: KeywordEnum>(d: D) -> Result<Option<T>, D::Error> {
-    Keyword::<T>::deserialize(d).map(|k| Some(k.0))
 }
 
 /// `dpop: required` is `dpop: { mode: required }`.
@@ -113,18 +55,18 @@ impl<'de> Deserialize<'de> for DpopEntry {
                 f.write_str("a mode (required, allowed or off) or a map of DPoP settings")
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<DpopEntry, E> {
-                let Keyword(mode) = Keyword::<DpopMode>::deserialize(value.into_deserializer())?;
+                let mode = DpopMode::deserialize(value.into_deserializer())?;
                 Ok(DpopEntry(DpopFile {
                     mode: Some(mode),
                     ..DpopFile::default()
                 }))
             }
+            /// YAML 1.1 reads an unquoted `dpop: off` as `false` when the shape is open.
             fn visit_bool<E: de::Error>(self, value: bool) -> Result<DpopEntry, E> {
-                let Keyword(mode) = Keyword::<DpopMode>::deserialize(value.into_deserializer())?;
-                Ok(DpopEntry(DpopFile {
-                    mode: Some(mode),
-                    ..DpopFile::default()
-                }))
+                if value {
+                    return Err(E::invalid_value(de::Unexpected::Bool(true), &self));
+                }
+                self.visit_str("off")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DpopEntry, A::Error> {
                 DpopFile::deserialize(de::value::MapAccessDeserializer::new(map)).map(DpopEntry)

@@ -111,23 +111,14 @@ impl JsonSchema for DpopEntry {
     }
 }
 
-/// `dpop.mode` (YAML 1.1 reads an unquoted `off` as `false`, which means `off` too).
+/// `dpop:` written as a mode alone (YAML 1.1 reads an unquoted `off` there as `false`,
+/// which means `off` too).
 pub struct DpopModeSchema;
 
 impl JsonSchema for DpopModeSchema {
     named!("DpopMode");
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({ "enum": ["required", "allowed", "off", false] })
-    }
-}
-
-/// `dpop.nonce`.
-pub struct NonceModeSchema;
-
-impl JsonSchema for NonceModeSchema {
-    named!("NonceMode");
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "enum": ["required", "off", false] })
     }
 }
 

@@ -46,6 +46,8 @@ fn a_mode_alone_or_a_block_and_off_even_as_a_yaml_boolean() {
         dpop_of("    dpop: { nonce: required }").nonce,
         Some(Duration::from_secs(300))
     );
+    // An unquoted `off` inside the block, too.
+    assert_eq!(dpop_of("    dpop: { nonce: off }").nonce, None);
 }
 
 #[test]

@@ -6,7 +6,8 @@ use crate::algorithm::AlgorithmSet;
 use std::time::Duration;
 
 /// How a provider treats DPoP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum DpopMode {
     /// Every token must be DPoP-bound (`cnf.jkt`) and presented with `Authorization: DPoP`
     /// and a valid proof.
@@ -34,17 +35,6 @@ pub struct Dpop {
     /// scheme (a provider on the default is silent about it, and Bearer-only challenges
     /// stay as they were).
     pub advertise: bool,
-}
-
-impl DpopMode {
-    pub fn parse(name: &str) -> Option<DpopMode> {
-        match name {
-            "required" => Some(DpopMode::Required),
-            "allowed" => Some(DpopMode::Allowed),
-            "off" => Some(DpopMode::Off),
-            _ => None,
-        }
-    }
 }
 
 impl Dpop {
