@@ -49,9 +49,8 @@ fn bench(c: &mut Criterion) {
 
     let bearer = format!("Bearer {}", idp.mint(&json!({ "iss": ISS, "aud": "api", "sub": "user-42", "iat": now.0, "exp": now.0 + 86_400 })).unwrap());
     let dpop = format!("DPoP {token}");
-    let request = |authorization: &'static str, proof: Option<&'static str>| Request {
+    let request = |authorization: &'static str| Request {
         authorization: vec![authorization.as_bytes()],
-        dpop: proof.into_iter().map(str::as_bytes).collect(),
         method: "GET",
         path: "/orders",
         host: "api.example.com",
@@ -69,7 +68,7 @@ fn bench(c: &mut Criterion) {
         };
         let suffix = if cached { "_cache_hit" } else { "" };
         c.bench_function(&format!("dpop/decide_bearer{suffix}"), |b| {
-            let request = request(bearer, None);
+            let request = request(bearer);
             b.iter(|| {
                 decide_introspected(&snapshot, black_box(&request), now, memory, None, &mut Off)
             })
@@ -80,7 +79,7 @@ fn bench(c: &mut Criterion) {
                 |proof| {
                     let request = Request {
                         dpop: vec![proof.as_bytes()],
-                        ..request(dpop, None)
+                        ..request(dpop)
                     };
                     let decision =
                         decide_introspected(&snapshot, &request, now, memory, None, &mut Off);

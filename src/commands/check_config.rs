@@ -57,7 +57,7 @@ fn summary(path: &Path, snapshot: &Snapshot) -> String {
             let nonce = dpop
                 .nonce
                 .map_or_else(String::new, |n| format!(" nonce {}s", n.as_secs()));
-            let mode = format!("{:?}", dpop.mode).to_lowercase();
+            let mode = dpop.mode.name();
             format!(
                 " dpop {mode} algs [{}] max_age {}s{nonce}",
                 algs.join(" "),
@@ -68,7 +68,7 @@ fn summary(path: &Path, snapshot: &Snapshot) -> String {
         };
         let mtls = match p.mtls_binding {
             crate::snapshot::MtlsBinding::Allowed => String::new(),
-            other => format!(" mtls_binding {}", format!("{other:?}").to_lowercase()),
+            other => format!(" mtls_binding {}", other.name()),
         };
         out.push_str(&format!(
             "provider {}: issuers [{}]{templates} audiences [{}] keys [{}] skipped [{}] clock_skew {}s{dpop}{mtls}\n",

@@ -37,3 +37,14 @@ pub enum MtlsBinding {
     /// certificate.
     Off,
 }
+
+impl MtlsBinding {
+    /// The word the config writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            MtlsBinding::Required => "required",
+            MtlsBinding::Allowed => "allowed",
+            MtlsBinding::Off => "off",
+        }
+    }
+}

@@ -37,6 +37,17 @@ pub struct Dpop {
     pub advertise: bool,
 }
 
+impl DpopMode {
+    /// The word the config writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            DpopMode::Required => "required",
+            DpopMode::Allowed => "allowed",
+            DpopMode::Off => "off",
+        }
+    }
+}
+
 impl Dpop {
     /// DPoP with the default settings for a provider allowing `algorithms`.
     pub fn default_for(algorithms: AlgorithmSet) -> Dpop {
