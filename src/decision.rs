@@ -13,6 +13,7 @@ use crate::token::cache::TokenCache;
 use crate::token::extract::credential;
 use crate::token::verify::{Accept, Rejection, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
+use std::sync::Arc;
 
 /// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Decision {
@@ -213,7 +214,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
         Err(rejection) => {
             return refuse(rejection.reason)
                 .provider(rejection.provider.map(|p| p.name.as_str()))
-                .observed(rejection.observed.map(|o| *o))
+                .observed(rejection.observed)
                 .render(snapshot);
         }
     };
@@ -230,20 +231,20 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     if let Err(refusal) = bound {
         return refuse(refusal.reason)
             .provider(provider)
-            .observed(Some(verified.observed()))
+            .observed(Some(Arc::new(verified.observed())))
             .nonce(refusal.nonce)
             .render(snapshot);
     }
     if let Err(reason) = mtls::check(snapshot, request, &verified, tracer) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(verified.observed()))
+            .observed(Some(Arc::new(verified.observed())))
             .render(snapshot);
     }
     if let Err(reason) = step_up::check(&verified, &requirement.step_up, now, tracer) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(verified.observed()))
+            .observed(Some(Arc::new(verified.observed())))
             .render(snapshot);
     }
     let granted = scopes(verified.claims());
@@ -277,7 +278,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     }) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(verified.observed()))
+            .observed(Some(Arc::new(verified.observed())))
             .render(snapshot);
     }
     let claims = verified.claims();
@@ -302,7 +303,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     }) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(verified.observed()))
+            .observed(Some(Arc::new(verified.observed())))
             .render(snapshot);
     }
     Decision::Allow(allow(snapshot, selected, &verified))

@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ pub struct DenialRecord {
     pub provider: Option<String>,
     /// What the token said, when it could be decoded.
     #[serde(flatten)]
-    pub observed: Observed,
+    pub observed: Arc<Observed>,
 }
 
 /// Metrics, audit log and recent denials.

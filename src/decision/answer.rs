@@ -17,6 +17,9 @@ use crate::snapshot::{DpopMode, Requirement, Snapshot};
 use crate::token::extract::AuthScheme;
 use crate::token::verify::{Observed, Verified};
 use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 /// Anonymous access or a CORS preflight: no identity, and no identity header survives. Nor
 /// does an `Authorization` header that was not validated (`JWT <token>`, `Basic …`, or a
@@ -113,7 +116,7 @@ pub(super) struct Denial<'a> {
     /// What an `auto` resource's document URL is built from.
     url_scheme: Option<Scheme>,
     host: &'a str,
-    observed: Option<Observed>,
+    observed: Option<Arc<Observed>>,
     /// How the client presented its token, once known: the challenge it gets the error in.
     scheme: Option<AuthScheme>,
     /// A fresh DPoP nonce for the `DPoP-Nonce` header (with `use_dpop_nonce`).
@@ -143,7 +146,7 @@ impl<'a> Denial<'a> {
     pub(super) fn provider(self, provider: Option<&'a str>) -> Denial<'a> {
         Denial { provider, ..self }
     }
-    pub(super) fn observed(self, observed: Option<Observed>) -> Denial<'a> {
+    pub(super) fn observed(self, observed: Option<Arc<Observed>>) -> Denial<'a> {
         Denial { observed, ..self }
     }
     pub(super) fn scheme(self, scheme: AuthScheme) -> Denial<'a> {
@@ -157,61 +160,44 @@ impl<'a> Denial<'a> {
     }
 
     /// The answer: challenge (none for a 5xx: the token was not judged, so nothing is asked
-    /// of the client), JSON body and metadata.
+    /// of the client), JSON body and metadata. Written into one buffer each, with nothing
+    /// formatted that a table or the snapshot already holds: a flood of bad tokens is
+    /// answered at the cost of a cached allow (issue #20).
     pub(super) fn render(self, snapshot: &Snapshot) -> Decision {
         let reason = self.reason.unwrap_or(Reason::Internal);
         let challenge = &snapshot.challenge;
-        // realm, then the error, then the rest (`params`), in every challenge.
-        let realm = challenge
-            .realm
-            .as_ref()
-            .map(|realm| format!("realm=\"{realm}\""));
-        let mut params = Vec::new();
-        let error: Vec<String> = reason.error_code().map_or_else(Vec::new, |code| {
-            vec![
-                format!("error=\"{}\"", code.as_str()),
-                format!("error_description=\"{}\"", reason.description()),
-            ]
-        });
+        let mut params = Params {
+            realm: challenge.realm.as_deref(),
+            error: reason
+                .error_code()
+                .map(|code| (code.as_str(), reason.description())),
+            scope: None,
+            step_up: Vec::new(),
+            resource_metadata: None,
+        };
         if let Some(requirement) = self.requirement {
             // The scopes a 403 lacks, and (MCP) what to ask for on a 401; scope tokens were
             // checked at compile time to fit the quoted-string.
             let scoped = reason == Reason::InsufficientScope || reason.http_status() == 401;
             if scoped && !requirement.scopes.is_empty() {
-                params.push(format!("scope=\"{}\"", requirement.scopes.join(" ")));
+                params.scope = Some(&requirement.scopes);
             }
             if reason.error_code() == Some(ErrorCode::InsufficientUserAuthentication) {
-                params.extend(super::step_up::challenge_params(&requirement.step_up));
+                params.step_up = super::step_up::challenge_params(&requirement.step_up);
             }
         }
         // The route's own document (none when an `auto` URL cannot be built for this
         // request: better no pointer than one to another resource's), else the global one.
-        let resource_metadata = match self.requirement.and_then(|r| r.resource.as_ref()) {
+        params.resource_metadata = match self.requirement.and_then(|r| r.resource.as_ref()) {
             Some(resource) => resource.metadata_url(self.url_scheme, self.host),
-            None => challenge.resource_metadata.clone(),
+            None => challenge.resource_metadata.as_deref().map(Cow::Borrowed),
         };
-        if let Some(url) = resource_metadata {
-            params.push(format!("resource_metadata=\"{url}\""));
-        }
-        let www_authenticate = (reason.http_status() < 500).then(|| {
-            challenges(
-                snapshot,
-                self.requirement,
-                self.scheme,
-                reason,
-                Params {
-                    realm,
-                    error,
-                    rest: params,
-                },
-            )
-        });
-        let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
-        let body = json!({ "error": error, "error_description": reason.description() }).to_string();
+        let www_authenticate = (reason.http_status() < 500)
+            .then(|| challenges(snapshot, self.requirement, self.scheme, reason, &params));
         Decision::Deny(Deny {
             reason,
             www_authenticate,
-            body,
+            body: body(reason),
             provider: self.provider.map(str::to_owned),
             route: self.route.map(str::to_owned),
             observed: self.observed,
@@ -225,26 +211,99 @@ impl<'a> Denial<'a> {
     }
 }
 
+/// The JSON body of a denial for `reason`: `{"error": …, "error_description": …}`, made
+/// once per reason of `Reason::ALL` (both are constants) and copied.
+fn body(reason: Reason) -> String {
+    static BODIES: LazyLock<HashMap<Reason, String>> =
+        LazyLock::new(|| Reason::ALL.iter().map(|r| (*r, render_body(*r))).collect());
+    BODIES
+        .get(&reason)
+        .cloned()
+        .unwrap_or_else(|| render_body(reason))
+}
+
+fn render_body(reason: Reason) -> String {
+    let error = reason.error_code().map_or("unauthorized", |c| c.as_str());
+    json!({ "error": error, "error_description": reason.description() }).to_string()
+}
+
+/// A challenge's parameters, in the order they are written: realm, the error, then the
+/// rest.
+struct Params<'p> {
+    realm: Option<&'p str>,
+    /// `error` and `error_description`, in the challenge of the scheme the error is about.
+    error: Option<(&'static str, &'static str)>,
+    scope: Option<&'p [String]>,
+    /// The step-up parameters (`acr_values`, `max_age`), already written (rare).
+    step_up: Vec<String>,
+    resource_metadata: Option<Cow<'p, str>>,
+}
+
+/// Writes one challenge's `name="value"` parameters, comma-separated after the scheme.
+struct Challenge<'o> {
+    out: &'o mut String,
+    empty: bool,
+}
+
+impl Challenge<'_> {
+    fn start<'o>(out: &'o mut String, scheme: &str) -> Challenge<'o> {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(scheme);
+        Challenge { out, empty: true }
+    }
+    fn separator(&mut self) {
+        self.out.push_str(if self.empty { " " } else { ", " });
+        self.empty = false;
+    }
+    /// `name="v1 v2 …"`: the values space-separated, as `scope` and `algs` are.
+    fn param<'v>(&mut self, name: &str, values: impl IntoIterator<Item = &'v str>) {
+        self.separator();
+        self.out.push_str(name);
+        self.out.push_str("=\"");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(' ');
+            }
+            self.out.push_str(value);
+        }
+        self.out.push('"');
+    }
+    fn written(&mut self, param: &str) {
+        self.separator();
+        self.out.push_str(param);
+    }
+    fn params(&mut self, params: &Params<'_>, with_error: bool) {
+        if let Some(realm) = params.realm {
+            self.param("realm", [realm]);
+        }
+        if let Some((code, description)) = params.error.filter(|_| with_error) {
+            self.param("error", [code]);
+            self.param("error_description", [description]);
+        }
+        if let Some(scope) = params.scope {
+            self.param("scope", scope.iter().map(String::as_str));
+        }
+        params.step_up.iter().for_each(|p| self.written(p));
+        if let Some(url) = &params.resource_metadata {
+            self.param("resource_metadata", [url.as_ref()]);
+        }
+    }
+}
+
 /// The `WWW-Authenticate` value: a `Bearer` challenge unless every provider the route
 /// accepts requires DPoP, and a `DPoP` one (RFC 9449 §7.1, with the proof algorithms in
 /// `algs`) when a provider there configures `dpop:`, the client used DPoP, or the denial is
 /// about DPoP. Both share `params`; the error goes in the challenge of the scheme the
 /// client used (a DPoP error always in the DPoP one). Two challenges are one header value,
 /// comma-separated (RFC 9110 §11.6.1), which every front end passes on as it is.
-/// A challenge's parameters, in the order they are written.
-struct Params {
-    realm: Option<String>,
-    /// `error` and `error_description`, in the challenge of the scheme the error is about.
-    error: Vec<String>,
-    rest: Vec<String>,
-}
-
 fn challenges(
     snapshot: &Snapshot,
     requirement: Option<&Requirement>,
     used: Option<AuthScheme>,
     reason: Reason,
-    params: Params,
+    params: &Params<'_>,
 ) -> String {
     let mut algs = AlgorithmSet::default();
     let (mut advertised, mut bearer) = (false, false);
@@ -270,34 +329,14 @@ fn challenges(
         !algs.is_empty() && (advertised || used == Some(AuthScheme::Dpop) || dpop_error);
     let bearer = bearer || !with_dpop;
     let error_in_dpop = with_dpop && (used == Some(AuthScheme::Dpop) || proof_error || !bearer);
-    let Params { realm, error, rest } = params;
-    let challenge = |scheme: &str, error: &[String], extra: Option<String>| {
-        let all: Vec<&str> = realm
-            .iter()
-            .chain(error)
-            .chain(&rest)
-            .map(String::as_str)
-            .chain(extra.as_deref())
-            .collect();
-        if all.is_empty() {
-            scheme.to_owned()
-        } else {
-            format!("{scheme} {}", all.join(", "))
-        }
-    };
-    let mut out = Vec::new();
+    let mut out = String::with_capacity(160);
     if bearer {
-        let error: &[String] = if error_in_dpop { &[] } else { &error };
-        out.push(challenge("Bearer", error, None));
+        Challenge::start(&mut out, "Bearer").params(params, !error_in_dpop);
     }
     if with_dpop {
-        let names: Vec<&str> = algs.iter().map(|a| a.name()).collect();
-        let error: &[String] = if error_in_dpop { &error } else { &[] };
-        out.push(challenge(
-            "DPoP",
-            error,
-            Some(format!("algs=\"{}\"", names.join(" "))),
-        ));
+        let mut dpop = Challenge::start(&mut out, "DPoP");
+        dpop.params(params, error_in_dpop);
+        dpop.param("algs", algs.iter().map(|a| a.name()));
     }
-    out.join(", ")
+    out
 }

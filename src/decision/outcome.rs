@@ -4,6 +4,7 @@
 
 use crate::reason::Reason;
 use crate::token::verify::Observed;
+use std::sync::Arc;
 
 /// Allow, deny, or answer the request here, with everything the adapter needs to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub struct Deny {
     pub provider: Option<String>,
     pub route: Option<String>,
     /// What the token said (`iss`, `aud`, `kid`, `alg`, `typ`), when it could be decoded.
-    pub observed: Option<Observed>,
+    pub observed: Option<Arc<Observed>>,
     /// RFC 9449 §9: the nonce the client must put in its next proof (`use_dpop_nonce`).
     pub dpop_nonce: Option<String>,
     /// `dynamic_metadata` fields: `reason`; empty when turned off.

@@ -138,9 +138,13 @@ impl Collector for StateCollector {
             )?;
             ConstCounter::new(hits).encode(lookups.encode_family(&[("result", "hit")])?)?;
             ConstCounter::new(misses).encode(lookups.encode_family(&[("result", "miss")])?)?;
-            // A replayed bad signature refused from the cache, without a signature check.
-            ConstCounter::new(cache.refused_hits())
+            // A replayed bad signature or untrusted issuer refused from the cache, without a
+            // signature check or a parse.
+            let (signatures, issuers) = cache.refused_hits();
+            ConstCounter::new(signatures)
                 .encode(lookups.encode_family(&[("result", "bad_signature")])?)?;
+            ConstCounter::new(issuers)
+                .encode(lookups.encode_family(&[("result", "untrusted_issuer")])?)?;
             let entries = i64::try_from(cache.len()).unwrap_or(i64::MAX);
             let held = encoder.encode_descriptor(
                 "token_cache_entries",

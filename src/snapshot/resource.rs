@@ -9,6 +9,7 @@
 
 use crate::decision::Scheme;
 use crate::route::normalize_host;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// The well-known path of RFC 9728 §3: inserted between the host and the resource's path.
@@ -58,10 +59,13 @@ impl Resource {
     }
 
     /// The URL of this resource's metadata document, as a client of `host` reaches it.
-    pub fn metadata_url(&self, scheme: Option<Scheme>, host: &str) -> Option<String> {
+    /// (Borrowed when fixed: every denial on the route names it.)
+    pub fn metadata_url(&self, scheme: Option<Scheme>, host: &str) -> Option<Cow<'_, str>> {
         match &self.id {
-            ResourceId::Fixed { metadata_url, .. } => Some(metadata_url.clone()),
-            ResourceId::Auto { .. } => Some(origin(scheme?, host)? + &self.metadata_path),
+            ResourceId::Fixed { metadata_url, .. } => Some(Cow::Borrowed(metadata_url)),
+            ResourceId::Auto { .. } => {
+                Some(Cow::Owned(origin(scheme?, host)? + &self.metadata_path))
+            }
         }
     }
 

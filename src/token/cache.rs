@@ -85,7 +85,8 @@ pub struct TokenCache {
     bytes_per_shard: usize,
     hits: AtomicU64,
     misses: AtomicU64,
-    /// Recently refused signatures (see `token::negative`), bounded apart.
+    /// Recently refused bad signatures and untrusted issuers (see `token::negative`),
+    /// bounded apart.
     refused: NegativeCache,
 }
 
@@ -109,8 +110,9 @@ impl TokenCache {
         })
     }
 
-    /// Refusals of a replayed bad signature answered without a signature check.
-    pub fn refused_hits(&self) -> u64 {
+    /// Refusals answered without a signature check or a parse: (replayed bad signatures,
+    /// replayed untrusted issuers).
+    pub fn refused_hits(&self) -> (u64, u64) {
         self.refused.hits()
     }
 
@@ -174,7 +176,10 @@ impl TokenCache {
             Ok(verified) => {
                 self.insert(hash, token, snapshot, verified, accept.audiences.is_some())
             }
-            Err(rejection) => self.refused.remember(hash, token, snapshot, rejection, now),
+            Err(rejection) => {
+                self.refused
+                    .remember(hash, token, snapshot, accept.providers, rejection, now)
+            }
         }
         result
     }
@@ -242,7 +247,7 @@ impl TokenCache {
         Rejection {
             reason,
             provider: Some(provider),
-            observed: Some(Box::new(verified.observed())),
+            observed: Some(Arc::new(verified.observed())),
         }
     }
 

@@ -1,6 +1,7 @@
-//! Unit tests of the bad-signature cache (issue #20): a replayed forgery is refused without
-//! a signature check, with the same answer; a key refresh, a reload, another route or time
-//! past the TTL ends that; and distinct forgeries never push verified tokens out.
+//! Unit tests of the refusal cache (issue #20): a replayed forgery is refused without a
+//! signature check, and a replayed foreign token without a parse, with the same answer; a
+//! key refresh (for a signature), a reload, another route or time past the TTL ends that;
+//! and distinct forgeries never push verified tokens out.
 
 use super::cache::TokenCache;
 use super::negative::NEGATIVE_TTL;
@@ -67,7 +68,7 @@ fn a_replayed_forgery_is_refused_from_the_cache_with_the_same_answer() {
         first.provider.map(|p| &p.name)
     );
     assert_eq!(again.observed, first.observed);
-    assert_eq!(cache.refused_hits(), 1);
+    assert_eq!(cache.refused_hits(), (1, 0));
     assert_eq!(
         cache.counts(),
         (0, 1),
@@ -78,7 +79,7 @@ fn a_replayed_forgery_is_refused_from_the_cache_with_the_same_answer() {
     other[5] = if other[5] == b'A' { b'B' } else { b'A' };
     let other = String::from_utf8(other).unwrap();
     assert!(cache.verify(&other, &snap, &ProviderSet::Any, NOW).is_err());
-    assert_eq!(cache.refused_hits(), 1);
+    assert_eq!(cache.refused_hits(), (1, 0));
 }
 
 #[test]
@@ -114,34 +115,34 @@ fn a_key_refresh_a_reload_another_route_or_the_ttl_ends_the_refusal() {
 
     let forged = token_by(&SigningKey::generate(Algorithm::Es256).unwrap(), 3);
     assert!(reason(&cache, &forged, &before, &any, NOW).is_some());
-    let hits = cache.refused_hits();
+    let (hits, _) = cache.refused_hits();
     // Another config (a reload) verifies again.
     let reloaded = snapshot(&[&trusted()], "challenge: { realm: x }");
     assert_eq!(
         reason(&cache, &forged, &reloaded, &any, NOW),
         Some(Reason::SignatureInvalid)
     );
-    assert_eq!(cache.refused_hits(), hits);
+    assert_eq!(cache.refused_hits().0, hits);
     // A route that trusts only `q` answers as the full path does.
     let only_q = ProviderSet::Only(vec![1]);
     assert_eq!(
         reason(&cache, &forged, &reloaded, &only_q, NOW),
         Some(Reason::IssuerNotTrusted)
     );
-    assert_eq!(cache.refused_hits(), hits);
+    assert_eq!(cache.refused_hits().0, hits);
     // Within the TTL it is answered from the cache; after it, verified again.
     let later = UnixTime(NOW.0 + NEGATIVE_TTL - 1);
     assert_eq!(
         reason(&cache, &forged, &reloaded, &any, later),
         Some(Reason::SignatureInvalid)
     );
-    assert_eq!(cache.refused_hits(), hits + 1);
+    assert_eq!(cache.refused_hits().0, hits + 1);
     let expired = UnixTime(NOW.0 + NEGATIVE_TTL);
     assert_eq!(
         reason(&cache, &forged, &reloaded, &any, expired),
         Some(Reason::SignatureInvalid)
     );
-    assert_eq!(cache.refused_hits(), hits + 1);
+    assert_eq!(cache.refused_hits().0, hits + 1);
 }
 
 #[test]
@@ -165,5 +166,76 @@ fn distinct_forgeries_never_evict_verified_tokens() {
         cache.counts().0,
         hits + 1,
         "the valid token is still cached"
+    );
+}
+
+#[test]
+fn a_replayed_untrusted_issuer_is_refused_from_the_cache_for_the_same_route_and_config() {
+    let cache = TokenCache::new(100, 1 << 20).unwrap();
+    let snap = snapshot(&[&trusted()], "");
+    let foreign = trusted()
+        .with_kid("k1")
+        .mint(&json!({"iss": "https://other.test", "aud": "a", "exp": NOW.0 + 100}))
+        .unwrap();
+    let any = ProviderSet::Any;
+    let first = cache.verify(&foreign, &snap, &any, NOW).unwrap_err();
+    assert_eq!(first.reason, Reason::IssuerNotTrusted);
+    assert_eq!(cache.refused_hits(), (0, 0));
+    let again = cache.verify(&foreign, &snap, &any, NOW).unwrap_err();
+    assert_eq!(again.reason, Reason::IssuerNotTrusted);
+    assert!(again.provider.is_none());
+    assert_eq!(again.observed, first.observed);
+    assert_eq!(
+        again.observed.as_ref().and_then(|o| o.iss.as_deref()),
+        Some("https://other.test")
+    );
+    assert_eq!(cache.refused_hits(), (0, 1));
+    // Judged against another set of providers: judged again, not answered from here.
+    let only_q = ProviderSet::Only(vec![1]);
+    assert_eq!(
+        reason(&cache, &foreign, &snap, &only_q, NOW),
+        Some(Reason::IssuerNotTrusted)
+    );
+    assert_eq!(cache.refused_hits(), (0, 1));
+    // A reload that trusts the issuer verifies the token.
+    let jwks = json!({ "keys": [trusted().public_jwk()] });
+    let trusting = snapshot(
+        &[&trusted()],
+        &format!(
+            "  - name: other\n    issuer: https://other.test\n    audiences: [a]\n    jwks: {{ inline: '{jwks}' }}\n"
+        ),
+    );
+    let verified = cache.verify(&foreign, &trusting, &any, NOW).unwrap();
+    assert_eq!(verified.provider().name, "other");
+    // Past the TTL it is parsed again.
+    let expired = UnixTime(NOW.0 + NEGATIVE_TTL);
+    assert_eq!(
+        reason(&cache, &foreign, &snap, &any, expired),
+        Some(Reason::IssuerNotTrusted)
+    );
+    assert_eq!(cache.refused_hits(), (0, 1));
+}
+
+#[test]
+fn a_refusal_for_the_issuer_on_one_route_never_displaces_the_signatures_on_another() {
+    let cache = TokenCache::new(100, 1 << 20).unwrap();
+    let snap = snapshot(&[&trusted()], "");
+    let forged = token_by(&SigningKey::generate(Algorithm::Es256).unwrap(), 9);
+    let (any, only_q) = (ProviderSet::Any, ProviderSet::Only(vec![1]));
+    for round in 1..=3 {
+        assert_eq!(
+            reason(&cache, &forged, &snap, &any, NOW),
+            Some(Reason::SignatureInvalid)
+        );
+        assert_eq!(
+            reason(&cache, &forged, &snap, &only_q, NOW),
+            Some(Reason::IssuerNotTrusted)
+        );
+        assert_eq!(cache.refused_hits(), (round - 1, round - 1));
+    }
+    assert_eq!(
+        cache.counts(),
+        (0, 2),
+        "one verify, one parse for its issuer"
     );
 }

@@ -110,9 +110,10 @@ struct Parts<'t> {
 pub struct Rejection<'s> {
     pub reason: Reason,
     pub provider: Option<&'s Provider>,
-    /// `None` when the token could not be decoded at all (boxed: rejections are rare and
-    /// the result stays small on the hot path).
-    pub observed: Option<Box<Observed>>,
+    /// `None` when the token could not be decoded at all (shared: the bad-signature cache,
+    /// the denial, its audit event and `/debug/denials` all hold the same one, and the
+    /// result stays small on the hot path).
+    pub observed: Option<Arc<Observed>>,
 }
 
 /// The identifying fields of a refused token as received — never the token, its signature
@@ -226,7 +227,7 @@ pub fn verify_traced<'s, 'a>(
     let rejection = |reason, provider| Rejection {
         reason,
         provider,
-        observed: Some(Box::new(Observed::from_parts(&parts.header, &parts.claims))),
+        observed: Some(Arc::new(Observed::from_parts(&parts.header, &parts.claims))),
     };
     if tracer.enabled() {
         tracer.decoded(&parts.header, &parts.claims);

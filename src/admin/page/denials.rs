@@ -34,7 +34,7 @@ pub(super) fn table(h: &mut Html, data: &PageData<'_>) {
             (None, None) => h.raw("<small>none</small>"),
         };
         h.raw("</td>");
-        if record.observed == Observed::default() {
+        if *record.observed == Observed::default() {
             h.raw(
                 "<td colspan=\"5\" class=\"muted\">no token fields: none sent, or not a JWT</td>",
             );

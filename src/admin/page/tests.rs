@@ -31,13 +31,13 @@ fn denial(
         status: 401,
         route: None,
         provider: provider.map(str::to_owned),
-        observed: Observed {
+        observed: std::sync::Arc::new(Observed {
             iss: Some(iss.to_owned()),
             aud: aud.iter().map(|a| (*a).to_owned()).collect(),
             kid: Some(kid.to_owned()),
             alg: Some("ES256".to_owned()),
             typ: Some("JWT".to_owned()),
-        },
+        }),
     }
 }
 
@@ -118,7 +118,7 @@ fn each_denial_marks_what_differs_from_what_its_provider_expects() {
 #[test]
 fn a_denial_without_token_fields_says_so_in_one_cell() {
     let mut record = denial("no_credentials", None, "", &[], "");
-    record.observed = Observed::default();
+    record.observed = Default::default();
     let html = page(&[record]);
     assert!(
         html.contains("<td colspan=\"5\" class=\"muted\">no token fields"),
