@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# What our answer costs Envoy (issue #20 part 3): the always-allow stand-in's bare OK beside
+# envoy-jwt-authz answering a reused ES256 token (a token-cache hit) with each part of the
+# default answer on or off, interleaved round by round, by default at one connection
+# (back to back, so latency is not queueing).
+#
+#   benches/envoy/answers.sh [rounds=3] [seconds=10] [connections=1]
+#
+# Sides (one server per config, all on core 0 with Envoy; wrk on core 1):
+#   standin        ../shared/perf's always-allow stand-in (a bare OK): the floor
+#   default        `upstream: { claim_headers: { sub: x-jwt-sub } }`, metadata `provider` + `sub`
+#   header_only    the claim header, `dynamic_metadata: { enabled: false }`
+#   metadata_only  no claim header, metadata `provider` + `sub`
+#   bare           neither: a bare OK, like the stand-in's
+# Results append to $PERF_WORK/answers.tsv; the summary (benches/envoy/sides.py) gives each
+# side's p50/p99 and Envoy µs per request beside the stand-in's in the same round.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+PERF="${PERF_DIR:-$ROOT/../shared/perf}"
+ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-1}"
+export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
+RESULTS="${RESULTS:-$PERF_WORK/answers.tsv}"
+BASE_PORT="${BASE_PORT:-9200}"
+mkdir -p "$PERF_WORK"
+"$PERF/setup.sh" >/dev/null
+source "$PERF/lib.sh"
+ensure_keys
+if [ -z "${AUTHZ_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
+fi
+trap 'stop_all_started' EXIT
+
+header='upstream: { claim_headers: { sub: x-jwt-sub } }'
+no_metadata='dynamic_metadata: { enabled: false }'
+declare -A config=(
+  [default]="$header"
+  [header_only]="$header
+$no_metadata"
+  [metadata_only]=""
+  [bare]="$no_metadata"
+)
+SIDES=(default header_only metadata_only bare)
+declare -A port=() pid=()
+n=0
+for side in "${SIDES[@]}"; do
+  port[$side]=$((BASE_PORT + 3 * n)); n=$((n + 1))
+  cat >"$PERF_WORK/answers-$side.yaml" <<YAML
+providers:
+  - name: lab
+    issuer: https://issuer.example.com
+    audiences: [https://api.example.com/]
+    jwks: { file: $TMP_DIR/jwks.json }
+${config[$side]}
+YAML
+  RUST_LOG=warn taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/answers-$side.yaml" \
+    --grpc-listen "127.0.0.1:${port[$side]}" --admin-listen "127.0.0.1:$((port[$side] + 1))" \
+    --debug-listen "127.0.0.1:$((port[$side] + 2))" --worker-threads "${WORKERS:-1}" \
+    >"$LOG_DIR/answers-$side.log" 2>&1 &
+  pid[$side]=$!
+  _STARTED_PIDS+=("${pid[$side]}")
+done
+for side in "${SIDES[@]}"; do
+  admin="http://127.0.0.1:$((port[$side] + 1))/readyz"
+  for _ in $(seq 100); do curl -fs "$admin" >/dev/null && break; sleep 0.1; done
+  curl -fs "$admin" >/dev/null || { cat "$LOG_DIR/answers-$side.log"; exit 1; }
+done
+start_standin
+source "$ROOT/benches/envoy/measure.sh"
+
+token="$TMP_DIR/token_es256.jwt"
+session="answers-$(date -u +%Y%m%dT%H%M%SZ)"
+for r in $(seq "$ROUNDS"); do
+  measure standin 200 "$token" "$session/r$r" "$AUTHZ_PORT" "$STANDIN_PID"
+  for side in "${SIDES[@]}"; do
+    measure "$side" 200 "$token" "$session/r$r" "${port[$side]}" "${pid[$side]}"
+  done
+done
+"$PY" "$ROOT/benches/envoy/sides.py" "$RESULTS" "$session/" standin

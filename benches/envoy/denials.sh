@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A flood of bad tokens through a real Envoy (issue #20 part 2): what a denied Check costs
+# Envoy and envoy-jwt-authz, beside a cached allow and a distinct valid token, with audit
+# events on (the default `info` filter, JSON, written to a file) and the default
+# `--audit-rate-limit`.
+#
+#   benches/envoy/denials.sh [rounds=3] [seconds=10] [connections=32]
+#
+# Scenarios, interleaved round by round (one Envoy and one server for the whole run):
+#   allow_cached     one valid RS256 token, reused (a token-cache hit)         -> 200
+#                    (RS256, 619 bytes: the size of the harness's bad tokens of a and c)
+#   a_forged_replay  one bad-signature RS256 token, replayed (a refusal-cache hit) -> 401
+#   b_forged_distinct  a new bad-signature token each request (a full verify)  -> 401
+#   c_unknown_issuer one token of an issuer nobody trusts, replayed            -> 401
+#   d_no_token       no Authorization                                          -> 401
+#   valid_distinct   a new valid ES256 token each request (a full verify)      -> 200
+# Each run is checked: every wrk request answered with the expected status (Envoy's
+# ext_authz ok/denied counters and wrk's non-2xx count), no socket errors.
+# Core 0: Envoy and envoy-jwt-authz (--worker-threads 1); core 1: wrk. Results append to
+# $PERF_WORK/denials.tsv; the summary (benches/envoy/sides.py) is printed at the end.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+PERF="${PERF_DIR:-$ROOT/../shared/perf}"
+ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-32}"
+export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
+RESULTS="${RESULTS:-$PERF_WORK/denials.tsv}"
+AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
+AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}"
+mkdir -p "$PERF_WORK"
+"$PERF/setup.sh" >/dev/null
+source "$PERF/lib.sh"
+ensure_keys
+if [ -z "${AUTHZ_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
+fi
+
+# Distinct tokens: the harness's valid list, and the same list with each token's signature
+# swapped for the next one's (a well-formed ES256 signature that fails: a full verify).
+count="${TOKENS:-60000}"
+valid="$TMP_DIR/tokens_es256_$count.txt"
+[ -s "$valid" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "$count" >/dev/null
+forged="$TMP_DIR/forged_es256_$count.txt"
+[ -s "$forged" ] || awk -F. 'NR > 1 { print head "." $3 } { head = $1 "." $2 } END { print head "." first }
+  NR == 1 { first = $3 }' "$valid" >"$forged"
+
+cat >"$PERF_WORK/denials-config.yaml" <<YAML
+providers:
+  - name: lab
+    issuer: https://issuer.example.com
+    audiences: [https://api.example.com/]
+    jwks: { file: $TMP_DIR/jwks.json }
+upstream: { claim_headers: { sub: x-jwt-sub } }
+YAML
+log_file="$PERF_WORK/denials-authz.log"
+: >"$log_file"
+# Audit events on: the default filter (info), JSON lines, to a file.
+taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/denials-config.yaml" \
+  --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" \
+  --debug-listen "127.0.0.1:$AUTHZ_DEBUG_PORT" --worker-threads "${WORKERS:-1}" \
+  --log-format json >>"$log_file" 2>&1 &
+AUTHZ=$!
+trap 'kill "$AUTHZ" 2>/dev/null || true; stop_all_started' EXIT
+P=$AUTHZ_GRPC_PORT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
+curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$log_file"; exit 1; }
+
+source "$ROOT/benches/envoy/measure.sh"
+
+session="denials-$(date -u +%Y%m%dT%H%M%SZ)"
+for r in $(seq "$ROUNDS"); do
+  measure allow_cached 200 "$TMP_DIR/token_rs256.jwt" "$session/r$r" "$P" "$AUTHZ"
+  measure a_forged_replay 401 "$TMP_DIR/bad_signature.jwt" "$session/r$r" "$P" "$AUTHZ"
+  measure b_forged_distinct 401 "list:$forged" "$session/r$r" "$P" "$AUTHZ"
+  measure c_unknown_issuer 401 "$TMP_DIR/bad_wrong_iss.jwt" "$session/r$r" "$P" "$AUTHZ"
+  measure d_no_token 401 none "$session/r$r" "$P" "$AUTHZ"
+  measure valid_distinct 200 "list:$valid" "$session/r$r" "$P" "$AUTHZ"
+done
+"$PY" "$ROOT/benches/envoy/sides.py" "$RESULTS" "$session/" allow_cached \
+  a_forged_replay:allow_cached c_unknown_issuer:allow_cached d_no_token:allow_cached \
+  b_forged_distinct:valid_distinct
+echo "audit log: $(wc -l <"$log_file") lines in $log_file, of which" \
+  "$(grep -c 'audit events suppressed' "$log_file" || true) 'audit events suppressed' lines"
+curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/metrics" | grep -E '^(token_cache_lookups|authz_decisions_total)' || true

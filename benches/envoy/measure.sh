@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# One checked wrk run through a fresh Envoy (../shared/perf's ext_authz_grpc template) in
+# front of an ext_authz server, for denials.sh and answers.sh. Source it after
+# ../shared/perf/lib.sh with RESULTS, SECONDS_EACH and CONNS set:
+#
+#   measure SIDE EXPECT SOURCE RUN_ID PORT PID
+#     SIDE    the row's name;  EXPECT  200 (every Check allowed) or 401 (every one denied)
+#     SOURCE  a token file, `list:FILE` (each request the next token of FILE) or `none`
+#     PORT    the ext_authz server's gRPC port;  PID  its process (for its CPU time)
+#
+# Appends one line to RESULTS (side, run_id, rps, p50, p99, requests, Envoy and server CPU
+# µs per request, verdict) and exits 2 when a check fails: every wrk request answered with
+# EXPECT (wrk's non-2xx count and Envoy's ext_authz ok/denied counters) and no socket errors.
+
+declare -A _measure_offset=()
+URL="http://127.0.0.1:$LISTEN_PORT/"
+# wrk needs a connection per thread.
+WRK_THREADS=$(( CONNS < 2 ? CONNS : 2 ))
+
+# A wrk script giving each request the next token of LIST from OFFSET on (each wrk thread
+# its own stride), as the harness's run.sh does.
+_rotate_script() {
+  cat >"$TMP_DIR/wrk-measure-rotate.lua" <<LUA
+local counter = 0
+function setup(thread) thread:set("tid", counter); counter = counter + 1 end
+function init(args)
+  tokens = {}
+  for line in io.lines("$1") do tokens[#tokens + 1] = line end
+  i = (($2 + tid) % #tokens) + 1
+end
+function request()
+  local t = tokens[i]
+  i = i + $WRK_THREADS
+  if i > #tokens then i = ((i - 1) % $WRK_THREADS) + 1 end
+  return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. t })
+end
+LUA
+  echo "$TMP_DIR/wrk-measure-rotate.lua"
+}
+
+measure() {
+  local side="$1" expect="$2" source="$3" run_id="$4" port="$5" pid="$6"
+  local load=() one=() code out
+  case "$source" in
+    none) ;;
+    list:*)
+      load=(-s "$(_rotate_script "${source#list:}" "${_measure_offset[$source]:-0}")")
+      one=(-H "Authorization: Bearer $(head -1 "${source#list:}")") ;;
+    *) load=(-H "Authorization: Bearer $(cat "$source")"); one=("${load[@]}") ;;
+  esac
+  local cfg="$TMP_DIR/envoy-measure-$port.yaml"
+  [ -s "$cfg" ] || render_config "$PERF/envoy/ext_authz_grpc.yaml" "$cfg" off false "$port"
+  start_envoy "$cfg" "envoy-measure-$port"
+  code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' "${one[@]}" "$URL")
+  [ "$code" = "$expect" ] || die "$side: a first request got $code, expected $expect"
+  # 1 s unrecorded warm-up, then counters that cover the measured run only.
+  taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d1s "${load[@]}" "$URL" >/dev/null 2>&1 || true
+  curl -s -m 2 -X POST "$ADMIN/reset_counters" >/dev/null
+  local e0 a0 t0 e1 a1 t1
+  e0=$(proc_ticks "$ENVOY_PID"); a0=$(proc_ticks "$pid"); t0=$(date +%s.%N)
+  out="$LOG_DIR/wrk-measure-$side.txt"
+  taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 5s --latency \
+    "${load[@]}" "$URL" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+  e1=$(proc_ticks "$ENVOY_PID"); a1=$(proc_ticks "$pid"); t1=$(date +%s.%N)
+  local rps reqs non2xx sockerr ok denied verdict=ok
+  rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
+  reqs=$(awk '/requests in/{print $1}' "$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/{print $5}' "$out"); non2xx=${non2xx:-0}
+  sockerr=$(awk '/Socket errors:/{gsub(",","");print $4+$6+$8+$10}' "$out"); sockerr=${sockerr:-0}
+  ok=$(envoy_stat http.ingress.ext_authz.ok); denied=$(envoy_stat http.ingress.ext_authz.denied)
+  stop_pid "$ENVOY_PID" envoy
+  [[ "$source" == list:* ]] && _measure_offset[$source]=$(( ${_measure_offset[$source]:-0} + reqs + WRK_THREADS ))
+  if [ "$expect" = 200 ]; then
+    [ "$non2xx" = 0 ] && [ "$ok" -ge "$reqs" ] && [ "$denied" = 0 ] || verdict="FAIL:non2xx=$non2xx,ok=$ok,denied=$denied"
+  else
+    [ "$non2xx" -ge "$reqs" ] && [ "$denied" -ge "$reqs" ] && [ "$ok" = 0 ] || verdict="FAIL:non2xx=$non2xx,ok=$ok,denied=$denied"
+  fi
+  [ "$sockerr" = 0 ] || verdict="FAIL:socket_errors=$sockerr"
+  [ -s "$RESULTS" ] || printf 'date_utc\tside\trun_id\trps\tp50\tp99\trequests\tenvoy_us_rq\tauthz_us_rq\tverdict\n' >"$RESULTS"
+  awk -v d="$(date -u +%FT%TZ)" -v s="$side" -v r="$run_id" -v rps="$rps" -v n="$reqs" \
+    -v v="$verdict" -v p50="$(awk '$1=="50%"{print $2}' "$out")" \
+    -v p99="$(awk '$1=="99%"{print $2}' "$out")" -v de=$((e1 - e0)) -v da=$((a1 - a0)) \
+    -v hz="$(getconf CLK_TCK)" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" 'BEGIN {
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\n", d, s, r, rps, p50, p99, n,
+        1e6 * de / hz / (rps * w), 1e6 * da / hz / (rps * w), v }' >>"$RESULTS"
+  tail -1 "$RESULTS" | awk -F'\t' '{ printf "%-18s rps=%-9s p50=%-8s p99=%-8s envoy_us=%-6s authz_us=%-6s %s\n", $2, $4, $5, $6, $8, $9, $10 }'
+  [[ "$verdict" == ok ]] || exit 2
+}
