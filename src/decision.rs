@@ -13,7 +13,6 @@ use crate::token::cache::TokenCache;
 use crate::token::extract::credential;
 use crate::token::verify::{Accept, Rejection, UnixTime, verify_traced};
 use crate::trace::{Check, Off, Tracer, stage, text};
-use std::sync::Arc;
 
 /// Decides `request` against `snapshot` at `now`: route, then SPEC §3 steps 1-6.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>, now: UnixTime) -> Decision {
@@ -231,20 +230,20 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     if let Err(refusal) = bound {
         return refuse(refusal.reason)
             .provider(provider)
-            .observed(Some(Arc::new(verified.observed())))
+            .observed(Some(verified.observed()))
             .nonce(refusal.nonce)
             .render(snapshot);
     }
     if let Err(reason) = mtls::check(snapshot, request, &verified, tracer) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(Arc::new(verified.observed())))
+            .observed(Some(verified.observed()))
             .render(snapshot);
     }
     if let Err(reason) = step_up::check(&verified, &requirement.step_up, now, tracer) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(Arc::new(verified.observed())))
+            .observed(Some(verified.observed()))
             .render(snapshot);
     }
     let granted = scopes(verified.claims());
@@ -278,7 +277,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     }) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(Arc::new(verified.observed())))
+            .observed(Some(verified.observed()))
             .render(snapshot);
     }
     let claims = verified.claims();
@@ -303,7 +302,7 @@ fn decide_unguarded(inputs: Inputs<'_, '_>, tracer: &mut dyn Tracer) -> Decision
     }) {
         return refuse(reason)
             .provider(provider)
-            .observed(Some(Arc::new(verified.observed())))
+            .observed(Some(verified.observed()))
             .render(snapshot);
     }
     Decision::Allow(allow(snapshot, selected, &verified))

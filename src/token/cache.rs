@@ -1,7 +1,7 @@
 //! The verified-token cache: a client reuses its access token until it expires, so the
 //! parse and signature check of a token already verified can be skipped. (Over 400 lines: the
-//! sharded store, its bounds and its tests belong together; the bad-signature cache beside
-//! it is `token::negative`.)
+//! sharded store, its bounds and its tests belong together; the refusal cache beside it
+//! is `token::negative`.)
 //!
 //! Safety rules: an entry is keyed by a keyed hash of the token and holds the token itself
 //! (a hit compares it byte for byte, so no collision can substitute one token for another);
@@ -247,7 +247,7 @@ impl TokenCache {
         Rejection {
             reason,
             provider: Some(provider),
-            observed: Some(Arc::new(verified.observed())),
+            observed: Some(verified.observed()),
         }
     }
 

@@ -79,8 +79,9 @@ impl<'s> Verified<'s> {
         self.kid.as_deref()
     }
 
-    /// The token's identifying fields, as recorded for a denial after verification (a 403).
-    pub fn observed(&self) -> Observed {
+    /// The token's identifying fields, as recorded for a denial after verification (a 403),
+    /// shared as every refusal's are.
+    pub fn observed(&self) -> Arc<Observed> {
         let header = Map::from_iter([
             (
                 "kid".to_owned(),
@@ -92,7 +93,7 @@ impl<'s> Verified<'s> {
                     .map_or(Value::Null, |alg| Value::String(alg.name().to_owned())),
             ),
         ]);
-        Observed::from_parts(&header, &self.claims)
+        Arc::new(Observed::from_parts(&header, &self.claims))
     }
 }
 
