@@ -16,43 +16,17 @@
 # side's p50/p99 and Envoy µs per request beside the stand-in's in the same round.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-1}"
-export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
+source "$ROOT/benches/envoy/prelude.sh"
 RESULTS="${RESULTS:-$PERF_WORK/answers.tsv}"
 BASE_PORT="${BASE_PORT:-9200}"
-mkdir -p "$PERF_WORK"
-"$PERF/setup.sh" >/dev/null
-source "$PERF/lib.sh"
-ensure_keys
-if [ -z "${AUTHZ_BIN:-}" ]; then
-  (cd "$ROOT" && cargo build --release --locked --quiet)
-  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
-fi
 trap 'stop_all_started' EXIT
 
-header='upstream: { claim_headers: { sub: x-jwt-sub } }'
-no_metadata='dynamic_metadata: { enabled: false }'
-declare -A config=(
-  [default]="$header"
-  [header_only]="$header
-$no_metadata"
-  [metadata_only]=""
-  [bare]="$no_metadata"
-)
-SIDES=(default header_only metadata_only bare)
 declare -A port=() pid=()
 n=0
-for side in "${SIDES[@]}"; do
+for side in "${ANSWER_SIDES[@]}"; do
   port[$side]=$((BASE_PORT + 3 * n)); n=$((n + 1))
-  cat >"$PERF_WORK/answers-$side.yaml" <<YAML
-providers:
-  - name: lab
-    issuer: https://issuer.example.com
-    audiences: [https://api.example.com/]
-    jwks: { file: $TMP_DIR/jwks.json }
-${config[$side]}
-YAML
+  lab_config "${ANSWER_CONFIG[$side]}" >"$PERF_WORK/answers-$side.yaml"
   RUST_LOG=warn taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/answers-$side.yaml" \
     --grpc-listen "127.0.0.1:${port[$side]}" --admin-listen "127.0.0.1:$((port[$side] + 1))" \
     --debug-listen "127.0.0.1:$((port[$side] + 2))" --worker-threads "${WORKERS:-1}" \
@@ -60,7 +34,7 @@ YAML
   pid[$side]=$!
   _STARTED_PIDS+=("${pid[$side]}")
 done
-for side in "${SIDES[@]}"; do
+for side in "${ANSWER_SIDES[@]}"; do
   admin="http://127.0.0.1:$((port[$side] + 1))/readyz"
   for _ in $(seq 100); do curl -fs "$admin" >/dev/null && break; sleep 0.1; done
   curl -fs "$admin" >/dev/null || { cat "$LOG_DIR/answers-$side.log"; exit 1; }
@@ -72,7 +46,7 @@ token="$TMP_DIR/token_es256.jwt"
 session="answers-$(date -u +%Y%m%dT%H%M%SZ)"
 for r in $(seq "$ROUNDS"); do
   measure standin 200 "$token" "$session/r$r" "$AUTHZ_PORT" "$STANDIN_PID"
-  for side in "${SIDES[@]}"; do
+  for side in "${ANSWER_SIDES[@]}"; do
     measure "$side" 200 "$token" "$session/r$r" "${port[$side]}" "${pid[$side]}"
   done
 done

@@ -20,20 +20,11 @@
 # $PERF_WORK/denials.tsv; the summary (benches/envoy/sides.py) is printed at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-32}"
-export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
+source "$ROOT/benches/envoy/prelude.sh"
 RESULTS="${RESULTS:-$PERF_WORK/denials.tsv}"
 AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
 AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}"
-mkdir -p "$PERF_WORK"
-"$PERF/setup.sh" >/dev/null
-source "$PERF/lib.sh"
-ensure_keys
-if [ -z "${AUTHZ_BIN:-}" ]; then
-  (cd "$ROOT" && cargo build --release --locked --quiet)
-  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
-fi
 
 # Distinct tokens: the harness's valid list, and the same list with each token's signature
 # swapped for the next one's (a well-formed ES256 signature that fails: a full verify).
@@ -44,14 +35,7 @@ forged="$TMP_DIR/forged_es256_$count.txt"
 [ -s "$forged" ] || awk -F. 'NR > 1 { print head "." $3 } { head = $1 "." $2 } END { print head "." first }
   NR == 1 { first = $3 }' "$valid" >"$forged"
 
-cat >"$PERF_WORK/denials-config.yaml" <<YAML
-providers:
-  - name: lab
-    issuer: https://issuer.example.com
-    audiences: [https://api.example.com/]
-    jwks: { file: $TMP_DIR/jwks.json }
-upstream: { claim_headers: { sub: x-jwt-sub } }
-YAML
+lab_config "${ANSWER_CONFIG[default]}" >"$PERF_WORK/denials-config.yaml"
 log_file="$PERF_WORK/denials-authz.log"
 : >"$log_file"
 # Audit events on: the default filter (info), JSON lines, to a file.

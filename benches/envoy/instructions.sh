@@ -14,17 +14,9 @@
 # venv's `envoy` is a Python launcher that valgrind would follow no further).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 N="${1:-1000}"
-export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
-"$PERF/setup.sh" >/dev/null
-source "$PERF/lib.sh"
-ensure_keys
+source "$ROOT/benches/envoy/prelude.sh"
 ensure_standin
-if [ -z "${AUTHZ_BIN:-}" ]; then
-  (cd "$ROOT" && cargo build --release --locked --quiet)
-  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
-fi
 ENVOY_REAL="$("$PY" -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))')"
 [ -x "$ENVOY_REAL" ] || die "no Envoy binary at $ENVOY_REAL"
 PORT="${PORT:-9210}"
@@ -32,11 +24,6 @@ token="$TMP_DIR/token_es256.jwt"
 work="$PERF_WORK/instructions"
 mkdir -p "$work"
 trap 'stop_all_started' EXIT
-
-header='upstream: { claim_headers: { sub: x-jwt-sub } }'
-no_metadata='dynamic_metadata: { enabled: false }'
-declare -A config=([default]="$header" [header_only]="$header
-$no_metadata" [metadata_only]="" [bare]="$no_metadata")
 
 # Sends N requests with the token, one after another on one connection; fails on a non-200.
 send() {
@@ -55,9 +42,9 @@ PY
 count() {
   local pid="$1"
   send 200
-  callgrind_control -z "$pid" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
   send "$N"
-  callgrind_control -e Ir "$pid" | awk -v n="$N" '$1 == "Th" { gsub(",", "", $3); s += $3 }
+  callgrind_control -e Ir "$pid" 2>/dev/null | awk -v n="$N" '$1 == "Th" { gsub(",", "", $3); s += $3 }
     END { printf "%.0f", s / n }'
 }
 
@@ -66,8 +53,7 @@ server_cmd() {
   if [ "$1" = standin ]; then
     SERVER=("$STANDIN_BIN" --addr "127.0.0.1:$PORT" --workers 1)
   else
-    printf 'providers:\n  - name: lab\n    issuer: https://issuer.example.com\n    audiences: [https://api.example.com/]\n    jwks: { file: %s }\n%s\n' \
-      "$TMP_DIR/jwks.json" "${config[$1]}" >"$work/$1.yaml"
+    lab_config "${ANSWER_CONFIG[$1]}" >"$work/$1.yaml"
     SERVER=("$AUTHZ_BIN" serve --config "$work/$1.yaml" --grpc-listen "127.0.0.1:$PORT"
       --admin-listen "127.0.0.1:$((PORT + 1))" --debug-listen "127.0.0.1:$((PORT + 2))"
       --worker-threads 1)
@@ -82,7 +68,7 @@ wait_envoy() {
 cfg="$work/envoy.yaml"
 render_config "$PERF/envoy/ext_authz_grpc.yaml" "$cfg" off false "$PORT"
 printf '%-14s %16s %16s\n' side "envoy Ir/request" "server Ir/request"
-for side in standin default header_only metadata_only bare; do
+for side in standin "${ANSWER_SIDES[@]}"; do
   server_cmd "$side"
   # Envoy counted, the server native.
   RUST_LOG=warn "${SERVER[@]}" >"$work/$side-server.log" 2>&1 &

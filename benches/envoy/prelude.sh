@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# The set-up shared by denials.sh, answers.sh and instructions.sh: ../shared/perf's venv,
+# helpers (lib.sh) and keys, this build of envoy-jwt-authz (AUTHZ_BIN, unless given), and
+# the lab provider's config with each answer of answers.sh. Source it with ROOT set.
+PERF="${PERF_DIR:-$ROOT/../shared/perf}"
+export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
+mkdir -p "$PERF_WORK"
+"$PERF/setup.sh" >/dev/null
+source "$PERF/lib.sh"
+ensure_keys
+if [ -z "${AUTHZ_BIN:-}" ]; then  # AUTHZ_BIN: measure another build
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
+fi
+
+# The answers compared (benches/envoy/answers.sh), as config lines after the provider.
+_header='upstream: { claim_headers: { sub: x-jwt-sub } }'
+_no_metadata='dynamic_metadata: { enabled: false }'
+declare -A ANSWER_CONFIG=(
+  [default]="$_header"
+  [header_only]="$_header
+$_no_metadata"
+  [metadata_only]=""
+  [bare]="$_no_metadata"
+)
+ANSWER_SIDES=(default header_only metadata_only bare)
+
+# lab_config EXTRA > FILE: the harness's issuer, audience and JWKS, then EXTRA.
+lab_config() {
+  printf 'providers:\n  - name: lab\n    issuer: https://issuer.example.com\n    audiences: [https://api.example.com/]\n    jwks: { file: %s }\n%s\n' \
+    "$TMP_DIR/jwks.json" "$1"
+}
