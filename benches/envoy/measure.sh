@@ -9,8 +9,11 @@
 #     PORT    the ext_authz server's gRPC port;  PID  its process (for its CPU time)
 #
 # Appends one line to RESULTS (side, run_id, rps, p50, p99, requests, Envoy and server CPU
-# µs per request, verdict) and exits 2 when a check fails: every wrk request answered with
-# EXPECT (wrk's non-2xx count and Envoy's ext_authz ok/denied counters) and no socket errors.
+# µs per request, verdict, then per request for Envoy and the server: read- and write-family
+# system calls (/proc/PID/io syscr + syscw; epoll_wait is not among them) and context
+# switches, voluntary and not, over all threads — how often each process is woken) and
+# exits 2 when a check fails: every wrk request answered with EXPECT (wrk's non-2xx count
+# and Envoy's ext_authz ok/denied counters) and no socket errors.
 
 declare -A _measure_offset=()
 URL="http://127.0.0.1:$LISTEN_PORT/"
@@ -38,6 +41,14 @@ LUA
   echo "$TMP_DIR/wrk-measure-rotate.lua"
 }
 
+# _wakes PID -> "SYSCALLS SWITCHES": read/write-family system calls and context switches so far.
+_wakes() {
+  local calls switches
+  calls=$(awk '$1 == "syscr:" || $1 == "syscw:" { n += $2 } END { print n + 0 }' "/proc/$1/io" 2>/dev/null)
+  switches=$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }')
+  echo "${calls:-0} ${switches:-0}"
+}
+
 measure() {
   local side="$1" expect="$2" source="$3" run_id="$4" port="$5" pid="$6"
   local load=() one=() code out
@@ -56,12 +67,14 @@ measure() {
   # 1 s unrecorded warm-up, then counters that cover the measured run only.
   taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d1s "${load[@]}" "$URL" >/dev/null 2>&1 || true
   curl -s -m 2 -X POST "$ADMIN/reset_counters" >/dev/null
-  local e0 a0 t0 e1 a1 t1
+  local e0 a0 t0 e1 a1 t1 ew0 aw0 ew1 aw1
+  ew0=$(_wakes "$ENVOY_PID"); aw0=$(_wakes "$pid")
   e0=$(proc_ticks "$ENVOY_PID"); a0=$(proc_ticks "$pid"); t0=$(date +%s.%N)
   out="$LOG_DIR/wrk-measure-$side.txt"
   taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 5s --latency \
     "${load[@]}" "$URL" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
   e1=$(proc_ticks "$ENVOY_PID"); a1=$(proc_ticks "$pid"); t1=$(date +%s.%N)
+  ew1=$(_wakes "$ENVOY_PID"); aw1=$(_wakes "$pid")
   local rps reqs non2xx sockerr ok denied verdict=ok
   rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
   reqs=$(awk '/requests in/{print $1}' "$out")
@@ -76,13 +89,16 @@ measure() {
     [ "$non2xx" -ge "$reqs" ] && [ "$denied" -ge "$reqs" ] && [ "$ok" = 0 ] || verdict="FAIL:non2xx=$non2xx,ok=$ok,denied=$denied"
   fi
   [ "$sockerr" = 0 ] || verdict="FAIL:socket_errors=$sockerr"
-  [ -s "$RESULTS" ] || printf 'date_utc\tside\trun_id\trps\tp50\tp99\trequests\tenvoy_us_rq\tauthz_us_rq\tverdict\n' >"$RESULTS"
+  [ -s "$RESULTS" ] || printf 'date_utc\tside\trun_id\trps\tp50\tp99\trequests\tenvoy_us_rq\tauthz_us_rq\tverdict\tenvoy_calls_rq\tenvoy_switches_rq\tauthz_calls_rq\tauthz_switches_rq\n' >"$RESULTS"
   awk -v d="$(date -u +%FT%TZ)" -v s="$side" -v r="$run_id" -v rps="$rps" -v n="$reqs" \
     -v v="$verdict" -v p50="$(awk '$1=="50%"{print $2}' "$out")" \
     -v p99="$(awk '$1=="99%"{print $2}' "$out")" -v de=$((e1 - e0)) -v da=$((a1 - a0)) \
-    -v hz="$(getconf CLK_TCK)" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" 'BEGIN {
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\n", d, s, r, rps, p50, p99, n,
-        1e6 * de / hz / (rps * w), 1e6 * da / hz / (rps * w), v }' >>"$RESULTS"
-  tail -1 "$RESULTS" | awk -F'\t' '{ printf "%-18s rps=%-9s p50=%-8s p99=%-8s envoy_us=%-6s authz_us=%-6s %s\n", $2, $4, $5, $6, $8, $9, $10 }'
+    -v hz="$(getconf CLK_TCK)" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
+    -v ew="$ew0 $ew1" -v aw="$aw0 $aw1" 'BEGIN {
+      split(ew, e, " "); split(aw, a, " "); q = rps * w
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\n", d, s, r, rps,
+        p50, p99, n, 1e6 * de / hz / q, 1e6 * da / hz / q, v, (e[3] - e[1]) / q, (e[4] - e[2]) / q,
+        (a[3] - a[1]) / q, (a[4] - a[2]) / q }' >>"$RESULTS"
+  tail -1 "$RESULTS" | awk -F'\t' '{ printf "%-18s rps=%-9s p50=%-8s p99=%-8s envoy_us=%-6s authz_us=%-6s %s calls/switches per rq: envoy %s/%s, authz %s/%s\n", $2, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14 }'
   [[ "$verdict" == ok ]] || exit 2
 }

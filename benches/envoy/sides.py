@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarize the rows of one session of benches/envoy/measure.sh (denials.sh, answers.sh).
+"""Summarize the rows of one session of benches/envoy/measure.sh (denials, answers, burn).
 
 usage: sides.py RESULTS_TSV RUN_ID_PREFIX BASE_SIDE [SIDE:REFERENCE ...]
 
@@ -8,7 +8,8 @@ request, and the core time per request (1e6 / rps: core 0, shared by Envoy and t
 is saturated at many connections), each with its difference from BASE_SIDE in the same round
 (median over rounds). Each SIDE:REFERENCE pair then prints the median over rounds of the
 same-round ratios SIDE / REFERENCE of the server's µs per request and of the core time per
-request: the ratios the issue's targets are stated in.
+request: the ratios the issue's targets are stated in. Where the rows have them, the
+read/write-family system calls and context switches per request of Envoy and the server.
 """
 import csv
 import statistics as st
@@ -22,6 +23,10 @@ def ms(value):
         if value.endswith(unit):
             return float(value[: -len(unit)]) * scale
     return float("nan")
+
+
+# The per-request system calls and context switches of Envoy and the server (measure.sh).
+WAKES = ("envoy_calls_rq", "envoy_switches_rq", "authz_calls_rq", "authz_switches_rq")
 
 
 def main():
@@ -47,6 +52,10 @@ def main():
             "authz": float(r["authz_us_rq"]),
             "core": 1e6 / rps,
         }
+        # Rows written before measure.sh counted system calls and wake-ups have none.
+        for key in WAKES:
+            if r.get(key):
+                rounds[r["run_id"]][r["side"]][key] = float(r[key])
     med = lambda xs: st.median(xs) if xs else float("nan")
 
     def values(side, key):
@@ -67,6 +76,11 @@ def main():
               f"{med(values(side, 'envoy')):>8.1f} {med(deltas(side, 'envoy')):>+7.1f} "
               f"{med(values(side, 'authz')):>8.1f} {med(values(side, 'core')):>8.1f} "
               f"{med(deltas(side, 'core')):>+7.1f}")
+    if any(WAKES[0] in rd[side] for rd in rounds.values() for side in rd):
+        print(f"per request (median): {'side':20} " + " ".join(f"{k[:-3]:>17}" for k in WAKES))
+        for side in order:
+            print(f"                      {side:20} "
+                  + " ".join(f"{med(values(side, k)):>17.2f}" for k in WAKES if values(side, k)))
     for side, ref in pairs:
         ratio = lambda key: med([rd[side][key] / rd[ref][key] for rd in rounds.values()
                                  if side in rd and ref in rd])
