@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 /// Everything `serve` needs, parsed once by the CLI.
@@ -256,7 +255,7 @@ pub async fn run(
             .add_service(health_service)
             .add_service(AuthorizationServer::new(AuthzService::over(authorizer)))
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
+                crate::grpc::connection::incoming(listeners.grpc),
                 stopped(grpc_stopped),
             ),
     );

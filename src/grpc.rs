@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Response, Status};
 
+pub mod connection;
 #[doc(hidden)]
 pub mod envoy_sample;
 

@@ -14,15 +14,15 @@
 #   c_unknown_issuer one token of an issuer nobody trusts, replayed            -> 401
 #   d_no_token       no Authorization                                          -> 401
 #   valid_distinct   a new valid ES256 token each request (a full verify)      -> 200
-# Each run is checked: every wrk request answered with the expected status (Envoy's
-# ext_authz ok/denied counters and wrk's non-2xx count), no socket errors.
+# ONLY="allow_cached c_unknown_issuer" runs just those (in this order). Each run is checked:
+# every wrk request answered with the expected status (Envoy's ext_authz ok/denied counters
+# and wrk's non-2xx count), no socket errors.
 # Core 0: Envoy and envoy-jwt-authz (--worker-threads 1); core 1: wrk. Results append to
 # $PERF_WORK/denials.tsv; the summary (benches/envoy/sides.py) is printed at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-32}"
 source "$ROOT/benches/envoy/prelude.sh"
-RESULTS="${RESULTS:-$PERF_WORK/denials.tsv}"
+bench_args denials 32 "$@"
 AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
 AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}"
 
@@ -35,11 +35,14 @@ forged="$TMP_DIR/forged_es256_$count.txt"
 [ -s "$forged" ] || awk -F. 'NR > 1 { print head "." $3 } { head = $1 "." $2 } END { print head "." first }
   NR == 1 { first = $3 }' "$valid" >"$forged"
 
-lab_config "${ANSWER_CONFIG[default]}" >"$PERF_WORK/denials-config.yaml"
+# The config in a directory of its own: the server watches the config's directory, and a
+# log written beside it would wake the watcher on every line.
+mkdir -p "$PERF_WORK/denials-config"
+lab_config "${ANSWER_CONFIG[default]}" >"$PERF_WORK/denials-config/config.yaml"
 log_file="$PERF_WORK/denials-authz.log"
 : >"$log_file"
 # Audit events on: the default filter (info), JSON lines, to a file.
-taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/denials-config.yaml" \
+taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/denials-config/config.yaml" \
   --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" \
   --debug-listen "127.0.0.1:$AUTHZ_DEBUG_PORT" --worker-threads "${WORKERS:-1}" \
   --log-format json >>"$log_file" 2>&1 &
@@ -51,14 +54,19 @@ curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$log_f
 
 source "$ROOT/benches/envoy/measure.sh"
 
+# side SIDE EXPECT SOURCE: one measurement of this round, unless ONLY names other sides.
+side() {
+  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]] || return 0
+  measure "$1" "$2" "$3" "$session/r$r" "$P" "$AUTHZ"
+}
 session="denials-$(date -u +%Y%m%dT%H%M%SZ)"
 for r in $(seq "$ROUNDS"); do
-  measure allow_cached 200 "$TMP_DIR/token_rs256.jwt" "$session/r$r" "$P" "$AUTHZ"
-  measure a_forged_replay 401 "$TMP_DIR/bad_signature.jwt" "$session/r$r" "$P" "$AUTHZ"
-  measure b_forged_distinct 401 "list:$forged" "$session/r$r" "$P" "$AUTHZ"
-  measure c_unknown_issuer 401 "$TMP_DIR/bad_wrong_iss.jwt" "$session/r$r" "$P" "$AUTHZ"
-  measure d_no_token 401 none "$session/r$r" "$P" "$AUTHZ"
-  measure valid_distinct 200 "list:$valid" "$session/r$r" "$P" "$AUTHZ"
+  side allow_cached 200 "$TMP_DIR/token_rs256.jwt"
+  side a_forged_replay 401 "$TMP_DIR/bad_signature.jwt"
+  side b_forged_distinct 401 "list:$forged"
+  side c_unknown_issuer 401 "$TMP_DIR/bad_wrong_iss.jwt"
+  side d_no_token 401 none
+  side valid_distinct 200 "list:$valid"
 done
 "$PY" "$ROOT/benches/envoy/sides.py" "$RESULTS" "$session/" allow_cached \
   a_forged_replay:allow_cached c_unknown_issuer:allow_cached d_no_token:allow_cached \
