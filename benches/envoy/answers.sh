@@ -16,9 +16,8 @@
 # side's p50/p99 and Envoy µs per request beside the stand-in's in the same round.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-1}"
 source "$ROOT/benches/envoy/prelude.sh"
-RESULTS="${RESULTS:-$PERF_WORK/answers.tsv}"
+bench_args answers 1 "$@"
 BASE_PORT="${BASE_PORT:-9200}"
 trap 'stop_all_started' EXIT
 

@@ -18,9 +18,8 @@
 # $PERF_WORK/burn.tsv; the summary (benches/envoy/sides.py) is printed at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-ROUNDS="${1:-3}" SECONDS_EACH="${2:-10}" CONNS="${3:-32}"
 source "$ROOT/benches/envoy/prelude.sh"
-RESULTS="${RESULTS:-$PERF_WORK/burn.tsv}"
+bench_args burn 32 "$@"
 BASE_PORT="${BASE_PORT:-9300}"
 read -r -a LIST <<<"${LIST:-spin:0 spin:60 thrash:60}"
 trap 'stop_all_started' EXIT

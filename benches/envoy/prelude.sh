@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# The set-up shared by denials.sh, answers.sh and instructions.sh: ../shared/perf's venv,
-# helpers (lib.sh) and keys, this build of envoy-jwt-authz (AUTHZ_BIN, unless given), and
-# the lab provider's config with each answer of answers.sh. Source it with ROOT set.
+# The set-up shared by denials.sh, answers.sh, burn.sh and instructions.sh:
+# ../shared/perf's venv, helpers (lib.sh) and keys, this build of envoy-jwt-authz
+# (AUTHZ_BIN, unless given), the lab provider's config with each answer of answers.sh, and
+# the scripts' common arguments (bench_args). Source it with ROOT set.
 PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
 mkdir -p "$PERF_WORK"
@@ -29,4 +30,12 @@ ANSWER_SIDES=(default header_only metadata_only bare)
 lab_config() {
   printf 'providers:\n  - name: lab\n    issuer: https://issuer.example.com\n    audiences: [https://api.example.com/]\n    jwks: { file: %s }\n%s\n' \
     "$TMP_DIR/jwks.json" "$1"
+}
+
+# bench_args NAME CONNS "$@": the scripts' arguments [rounds=3] [seconds=10]
+# [connections=CONNS] into ROUNDS, SECONDS_EACH and CONNS; results go to RESULTS (default
+# $PERF_WORK/NAME.tsv).
+bench_args() {
+  ROUNDS="${3:-3}" SECONDS_EACH="${4:-10}" CONNS="${5:-$2}"
+  RESULTS="${RESULTS:-$PERF_WORK/$1.tsv}"
 }
