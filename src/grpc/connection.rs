@@ -4,12 +4,12 @@
 //!
 //! Why: h2 (0.4) keeps a DATA frame of 256 bytes or more aside, unbuffered, when the
 //! transport has vectored writes, and must flush before it takes the next frame; without
-//! vectored writes the limit is 1 KiB. A denial (challenge, JSON body) is a 300–700 byte
-//! message, an allow about 100, so with a plain `TcpStream` every denial left in a `writev`
-//! of its own while allows went out a dozen to a write — under a flood of bad tokens, one
-//! system call per Check for us and a read per Check more for Envoy
-//! (`benches/envoy/denials.sh`, BENCHMARKS.md L). A message of 1 KiB or more is still sent
-//! uncopied, in two writes (buffer, then message) instead of one `writev`.
+//! vectored writes the limit is 1 KiB. A denial (challenge, JSON body) is a message of about
+//! 300 bytes (more with a `resource_metadata` URL), an allow about 100, so with a plain
+//! `TcpStream` every denial left in a `writev` of its own while allows went out a dozen to a
+//! write: under a flood of bad tokens, one system call per Check for us, and more reads for
+//! Envoy (`benches/envoy/denials.sh`, BENCHMARKS.md L). A message of 1 KiB or more is still
+//! sent uncopied, in two writes (buffer, then message) instead of one `writev`.
 
 use std::io;
 use std::pin::Pin;
