@@ -5,8 +5,7 @@
 //! an invalid version. It asserts: no valid request denied (a token whose key was withdrawn
 //! moments ago may go either way), no invalid request allowed and each denied with its exact
 //! status, no 5xx, bounded JWKS fetches, RSS at the end within 10 % of RSS after warm-up (which
-//! lasts until the token cache is full), no
-//! panic in the log, and a clean SIGTERM at the end.
+//! lasts until the token cache is full), no panic in the log, and a clean SIGTERM at the end.
 //!
 //! `SOAK_SECONDS` sets the length: 60 by default (the run in `.ci/run`); `.ci/soak [minutes]`
 //! runs the long version (10 minutes by default) and prints the report.

@@ -26,17 +26,9 @@ n=0
 for side in "${ANSWER_SIDES[@]}"; do
   port[$side]=$((BASE_PORT + 3 * n)); n=$((n + 1))
   lab_config "${ANSWER_CONFIG[$side]}" >"$PERF_WORK/answers-$side.yaml"
-  RUST_LOG=warn taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/answers-$side.yaml" \
-    --grpc-listen "127.0.0.1:${port[$side]}" --admin-listen "127.0.0.1:$((port[$side] + 1))" \
-    --debug-listen "127.0.0.1:$((port[$side] + 2))" --worker-threads "${WORKERS:-1}" \
-    >"$LOG_DIR/answers-$side.log" 2>&1 &
-  pid[$side]=$!
-  _STARTED_PIDS+=("${pid[$side]}")
-done
-for side in "${ANSWER_SIDES[@]}"; do
-  admin="http://127.0.0.1:$((port[$side] + 1))/readyz"
-  for _ in $(seq 100); do curl -fs "$admin" >/dev/null && break; sleep 0.1; done
-  curl -fs "$admin" >/dev/null || { cat "$LOG_DIR/answers-$side.log"; exit 1; }
+  : >"$LOG_DIR/answers-$side.log"
+  RUST_LOG=warn start_authz "$PERF_WORK/answers-$side.yaml" "${port[$side]}" "$LOG_DIR/answers-$side.log"
+  pid[$side]=$AUTHZ_PID
 done
 start_standin
 source "$ROOT/benches/envoy/measure.sh"

@@ -73,13 +73,10 @@ if [ "${OURS:-1}" = 1 ]; then
   [ -s "$tokens" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "$count" >/dev/null
   ours=$((BASE_PORT + n))
   lab_config "${ANSWER_CONFIG[bare]}" >"$PERF_WORK/burn-config.yaml"
-  RUST_LOG=warn taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/burn-config.yaml" \
-    --grpc-listen "127.0.0.1:$ours" --admin-listen "127.0.0.1:$((ours + 1))" \
-    --debug-listen "127.0.0.1:$((ours + 2))" --worker-threads 1 >"$LOG_DIR/burn-ours.log" 2>&1 &
-  pid[ours_distinct]=$!
-  _STARTED_PIDS+=("${pid[ours_distinct]}")
+  : >"$LOG_DIR/burn-ours.log"
+  RUST_LOG=warn start_authz "$PERF_WORK/burn-config.yaml" "$ours" "$LOG_DIR/burn-ours.log"
+  pid[ours_distinct]=$AUTHZ_PID
   port[ours_distinct]=$ours
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$((ours + 1))/readyz" >/dev/null && break; sleep 0.1; done
   sides+=(ours_distinct)
 fi
 for side in "${LIST[@]}"; do

@@ -23,8 +23,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/benches/envoy/prelude.sh"
 bench_args denials 32 "$@"
-AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
-AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}"
+P="${AUTHZ_GRPC_PORT:-9192}"  # the admin port is P+1, the debug port P+2
 
 # Distinct tokens: the harness's valid list, and the same list with each token's signature
 # swapped for the next one's (a well-formed ES256 signature that fails: a full verify).
@@ -42,15 +41,9 @@ lab_config "${ANSWER_CONFIG[default]}" >"$PERF_WORK/denials-config/config.yaml"
 log_file="$PERF_WORK/denials-authz.log"
 : >"$log_file"
 # Audit events on: the default filter (info), JSON lines, to a file.
-taskset -c "$AUTHZ_CPU" "$AUTHZ_BIN" serve --config "$PERF_WORK/denials-config/config.yaml" \
-  --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" \
-  --debug-listen "127.0.0.1:$AUTHZ_DEBUG_PORT" --worker-threads "${WORKERS:-1}" \
-  --log-format json >>"$log_file" 2>&1 &
-AUTHZ=$!
-trap 'kill "$AUTHZ" 2>/dev/null || true; stop_all_started' EXIT
-P=$AUTHZ_GRPC_PORT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$log_file"; exit 1; }
+trap 'stop_all_started' EXIT
+start_authz "$PERF_WORK/denials-config/config.yaml" "$P" "$log_file" --log-format json
+AUTHZ=$AUTHZ_PID
 
 source "$ROOT/benches/envoy/measure.sh"
 
@@ -73,4 +66,4 @@ done
   b_forged_distinct:valid_distinct
 echo "audit log: $(wc -l <"$log_file") lines in $log_file, of which" \
   "$(grep -c 'audit events suppressed' "$log_file" || true) 'audit events suppressed' lines"
-curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/metrics" | grep -E '^(token_cache_lookups|authz_decisions_total)' || true
+curl -fs "http://127.0.0.1:$((P + 1))/metrics" | grep -E '^(token_cache_lookups|authz_decisions_total)' || true

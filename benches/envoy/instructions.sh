@@ -87,9 +87,9 @@ server_cmd() {
     SERVER=("$STANDIN_BIN" --addr "127.0.0.1:$PORT" --workers 1)
   else
     lab_config "${ANSWER_CONFIG[$2]}" >"$work/$1.yaml"
-    SERVER=("$AUTHZ_BIN" serve --config "$work/$1.yaml" --grpc-listen "127.0.0.1:$PORT"
-      --admin-listen "127.0.0.1:$((PORT + 1))" --debug-listen "127.0.0.1:$((PORT + 2))"
-      --worker-threads 1 --log-format json --audit-rate-limit "${AUDIT_RATE_LIMIT:-100}")
+    WORKERS=1 authz_cmd "$work/$1.yaml" "$PORT" --log-format json \
+      --audit-rate-limit "${AUDIT_RATE_LIMIT:-100}"
+    SERVER=("${AUTHZ_CMD[@]}")
   fi
 }
 wait_port() { for _ in $(seq 200); do port_free "$PORT" || return 0; sleep 0.1; done; die "nothing on $PORT"; }

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # The set-up shared by denials.sh, answers.sh, burn.sh and instructions.sh:
 # ../shared/perf's venv, helpers (lib.sh) and keys, this build of envoy-jwt-authz
-# (AUTHZ_BIN, unless given), the lab provider's config with each answer of answers.sh, and
-# the scripts' common arguments (bench_args). Source it with ROOT set.
+# (AUTHZ_BIN, unless given) and how to start it (authz_cmd, start_authz), the lab provider's
+# config with each answer of answers.sh, and the scripts' common arguments (bench_args).
+# Source it with ROOT set.
 PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
 mkdir -p "$PERF_WORK"
@@ -39,3 +40,30 @@ bench_args() {
   ROUNDS="${3:-3}" SECONDS_EACH="${4:-10}" CONNS="${5:-$2}"
   RESULTS="${RESULTS:-$PERF_WORK/$1.tsv}"
 }
+
+# authz_cmd CONFIG PORT [ARGS...] -> AUTHZ_CMD: this build serving CONFIG with gRPC on PORT,
+# the admin port on PORT+1, the debug port on PORT+2 and `--worker-threads ${WORKERS:-1}`.
+authz_cmd() {
+  local config="$1" port="$2"
+  shift 2
+  AUTHZ_CMD=("$AUTHZ_BIN" serve --config "$config" --grpc-listen "127.0.0.1:$port"
+    --admin-listen "127.0.0.1:$((port + 1))" --debug-listen "127.0.0.1:$((port + 2))"
+    --worker-threads "${WORKERS:-1}" "$@")
+}
+
+# start_authz CONFIG PORT LOG [ARGS...] -> AUTHZ_PID: authz_cmd on core AUTHZ_CPU, its output
+# appended to LOG, stopped with the harness's processes; returns once /readyz answers 200.
+start_authz() {
+  local port="$2" log="$3"
+  authz_cmd "$1" "$2" "${@:4}"
+  taskset -c "$AUTHZ_CPU" "${AUTHZ_CMD[@]}" >>"$log" 2>&1 &
+  AUTHZ_PID=$!
+  _STARTED_PIDS+=("$AUTHZ_PID")
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$((port + 1))/readyz" >/dev/null && return 0
+    sleep 0.1
+  done
+  cat "$log"
+  die "envoy-jwt-authz on port $port did not become ready"
+}
+
