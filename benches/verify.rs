@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the verify path: header extraction, token parsing, signature
 //! verification per algorithm with the raw aws-lc-rs primitive beside it (so the overhead of
-//! our code is visible), the whole `decide` with and without the token cache, and a whole
+//! our code is visible), the whole `decide` with and without the token cache (and over a
+//! list of distinct tokens, as a distinct-token load sends them), and a whole
 //! Check through the tonic service in-process, and the same from protobuf bytes to protobuf
 //! bytes beside what the always-allow stand-in does; and the RFC 8705 binding check (a
 //! certificate's thumbprint from Envoy's URL-encoded PEM or an XFCC `Hash=`, and a cached
@@ -44,9 +45,15 @@ fn snapshot(keys: &[&SigningKey]) -> Snapshot {
 }
 
 fn token(key: &SigningKey) -> String {
+    numbered_token(key, 42)
+}
+
+/// A token told apart from the others by its `sub` and `jti`, as the harness's distinct
+/// list (`../shared/perf/mint_tokens.py`) tells its tokens apart.
+fn numbered_token(key: &SigningKey, n: u32) -> String {
     let now = UnixTime::now().0;
-    key.mint(&json!({ "iss": ISS, "aud": "https://api.example.com/", "sub": "user-42", "scope": "read write",
-                      "iat": now, "exp": now + 86_400, "jti": "0123456789abcdef" }))
+    key.mint(&json!({ "iss": ISS, "aud": "https://api.example.com/", "sub": format!("user-{n}"), "scope": "read write",
+                      "iat": now, "exp": now + 86_400, "jti": format!("{n:016x}") }))
         .expect("mint")
 }
 
@@ -153,6 +160,23 @@ fn benches(c: &mut Criterion) {
     };
     c.bench_function("decide/ES256", |b| {
         b.iter(|| decide(&snap, black_box(&request), now))
+    });
+    // The same work with a new token each time, as `DISTINCT=1 benches/envoy/run.sh` sends:
+    // the same instructions as one token decided over and over, but that loop finds the
+    // same table entries and branches each time, which a new signature does not.
+    let distinct: Vec<String> = (0..4096)
+        .map(|n| format!("Bearer {}", numbered_token(&es, n)))
+        .collect();
+    let mut next = distinct.iter().cycle();
+    c.bench_function("decide/ES256_distinct", |b| {
+        b.iter(|| {
+            let authorization = next.next().expect("a cycle never ends");
+            let request = Request {
+                authorization: vec![authorization.as_bytes()],
+                ..request.clone()
+            };
+            decide(&snap, black_box(&request), now)
+        })
     });
     let cache = TokenCache::new(4096, 8 << 20).unwrap();
     c.bench_function("decide/ES256_cache_hit", |b| {

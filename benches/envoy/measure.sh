@@ -14,6 +14,13 @@
 # switches, voluntary and not, over all threads — how often each process is woken) and
 # exits 2 when a check fails: every wrk request answered with EXPECT (wrk's non-2xx count
 # and Envoy's ext_authz ok/denied counters) and no socket errors.
+# STRACE=1 also counts every system call of Envoy's threads over the measured run
+# (`strace -c -f`, which slows Envoy down: read its counts, not its rps) into
+# $LOG_DIR/strace-SIDE.txt, per request in $LOG_DIR/strace-SIDE-per-request.txt.
+# PERF_RECORD=1 samples core 0 on its clock (`perf record -e cpu-clock`, which needs no
+# hardware counters) over the measured run into $LOG_DIR/perf-SIDE.data, and writes where
+# core 0's time went, in µs per request, by process and binary and by function, to
+# $LOG_DIR/perf-SIDE-per-request.txt.
 
 declare -A _measure_offset=()
 URL="http://127.0.0.1:$LISTEN_PORT/"
@@ -49,6 +56,31 @@ _wakes() {
   echo "${calls:-0} ${switches:-0}"
 }
 
+PERF_HZ=4999
+# _per_request DATA REQUESTS: core 0's samples as µs per request: by process and binary,
+# by process and part (crypto: aws-lc's functions; allocator: glibc's malloc family and
+# memory copies; kernel; the rest), then the 40 costliest functions.
+_per_request() {
+  local scale
+  scale=$(awk -v n="$2" -v hz="$PERF_HZ" 'BEGIN { print 1e6 / hz / n }')
+  echo "# µs per request by comm,dso"
+  perf report -i "$1" --stdio --no-children -n --sort comm,dso 2>/dev/null \
+    | awk -v s="$scale" '!/^#/ && NF > 2 && ++k <= 20 { $1 = ""; n = $2; $2 = ""; printf "%8.2f %s\n", n * s, $0 }'
+  echo "# µs per request by comm,part"
+  perf report -i "$1" --stdio --no-children -n -t $'\t' --sort comm,sym 2>/dev/null \
+    | awk -F'\t' -v s="$scale" '!/^#/ && NF >= 4 {
+        comm = $3; gsub(/^ +| +$/, "", comm); sym = $4
+        if (sym ~ /\[k\]/) part = "kernel"
+        else if (sym ~ /aws_lc|nistz256|beeu_|sha256_block|bn_|mulx4x|sqrx8x/) part = "crypto"
+        else if (sym ~ /malloc|free|_int_|consolidate|unlink_chunk|memmove|memcpy|memset|memcmp/) part = "allocator"
+        else part = "rest"
+        t[comm " " part] += $2 * s }
+      END { for (k in t) if (t[k] >= 0.1) printf "%8.2f %s\n", t[k], k }' | sort -k2,2 -k1,1nr
+  echo "# µs per request by comm,sym"
+  perf report -i "$1" --stdio --no-children -n --sort comm,sym 2>/dev/null \
+    | awk -v s="$scale" '!/^#/ && NF > 2 && ++k <= 40 { $1 = ""; n = $2; $2 = ""; printf "%8.2f %s\n", n * s, $0 }'
+}
+
 measure() {
   local side="$1" expect="$2" source="$3" run_id="$4" port="$5" pid="$6"
   local load=() one=() code out
@@ -71,8 +103,30 @@ measure() {
   ew0=$(_wakes "$ENVOY_PID"); aw0=$(_wakes "$pid")
   e0=$(proc_ticks "$ENVOY_PID"); a0=$(proc_ticks "$pid"); t0=$(date +%s.%N)
   out="$LOG_DIR/wrk-measure-$side.txt"
+  local tracer=""
+  local sampler=""
+  if [ "${PERF_RECORD:-0}" = 1 ]; then
+    perf record -q -e cpu-clock -F "$PERF_HZ" -C "$ENVOY_CPU" -o "$LOG_DIR/perf-$side.data" \
+      >/dev/null 2>&1 & sampler=$!
+    sleep 0.5
+  fi
+  if [ "${STRACE:-0}" = 1 ]; then
+    strace -c -f -qq -o "$LOG_DIR/strace-$side.txt" -p "$ENVOY_PID" & tracer=$!
+    sleep 0.5
+  fi
   taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 5s --latency \
     "${load[@]}" "$URL" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+  if [ -n "$sampler" ]; then
+    kill -INT "$sampler"; wait "$sampler" || true
+    _per_request "$LOG_DIR/perf-$side.data" "$(awk '/requests in/{print $1}' "$out")" \
+      >"$LOG_DIR/perf-$side-per-request.txt"
+  fi
+  if [ -n "$tracer" ]; then
+    kill -INT "$tracer"; wait "$tracer" || true
+    awk -v n="$(awk '/requests in/{print $1}' "$out")" '$4 ~ /^[0-9]+$/ && $NF != "total" {
+        printf "%-20s %8.3f\n", $NF, $4 / n }' "$LOG_DIR/strace-$side.txt" \
+      | sort -k2 -nr >"$LOG_DIR/strace-$side-per-request.txt"
+  fi
   e1=$(proc_ticks "$ENVOY_PID"); a1=$(proc_ticks "$pid"); t1=$(date +%s.%N)
   ew1=$(_wakes "$ENVOY_PID"); aw1=$(_wakes "$pid")
   local rps reqs non2xx sockerr ok denied verdict=ok
