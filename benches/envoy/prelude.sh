@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The set-up shared by denials.sh, answers.sh, burn.sh and instructions.sh:
+# The set-up shared by run.sh, denials.sh, answers.sh, burn.sh and instructions.sh:
 # ../shared/perf's venv, helpers (lib.sh) and keys, this build of envoy-jwt-authz
 # (AUTHZ_BIN, unless given) and how to start it (authz_cmd, start_authz), the lab provider's
 # config with each answer of answers.sh, and the scripts' common arguments (bench_args).

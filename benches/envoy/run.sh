@@ -24,22 +24,14 @@
 # ../shared.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PERF="${PERF_DIR:-$ROOT/../shared/perf}"
+source "$ROOT/benches/envoy/prelude.sh"
 ROUNDS="${1:-5}" SECONDS_EACH="${2:-10}" CONNS="${3:-32}"
-export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
 export RESULTS="${RESULTS:-$PERF_WORK/results.tsv}"
-mkdir -p "$PERF_WORK"
-AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}" AUTHZ_ADMIN_PORT="${AUTHZ_ADMIN_PORT:-9193}"
-# Its own port: the debug listener's default (127.0.0.1:9193) is the admin port here.
-AUTHZ_DEBUG_PORT="${AUTHZ_DEBUG_PORT:-9194}" AUTHZ_HTTP_PORT="${AUTHZ_HTTP_PORT:-9195}"
-
-"$PERF/setup.sh" >/dev/null
-source "$PERF/lib.sh"
-ensure_keys
-if [ -z "${AUTHZ_BIN:-}" ]; then  # AUTHZ_BIN: measure another build (e.g. an experiment)
-  (cd "$ROOT" && cargo build --release --locked --quiet)
-  AUTHZ_BIN="$ROOT/target/release/envoy-jwt-authz"
-fi
+# gRPC on AUTHZ_GRPC_PORT, admin, debug and HTTP on the three ports after it (the debug
+# listener's default, 127.0.0.1:9193, is the admin port here).
+AUTHZ_GRPC_PORT="${AUTHZ_GRPC_PORT:-9192}"
+AUTHZ_ADMIN_PORT=$((AUTHZ_GRPC_PORT + 1)) AUTHZ_HTTP_PORT=$((AUTHZ_GRPC_PORT + 3))
+trap stop_all_started EXIT
 
 default_upstream='upstream: { claim_headers: { sub: x-jwt-sub } }'
 upstream_line="${AUTHZ_UPSTREAM-$default_upstream}"
@@ -47,8 +39,7 @@ opaque_provider=""
 if [ "${OPAQUE:-0}" = 1 ]; then
   rm -f "$PERF_WORK/introspection.port"
   python3 "$ROOT/benches/envoy/introspection_endpoint.py" "$PERF_WORK/introspection.port" &
-  INTROSPECTION=$!
-  trap 'kill "$INTROSPECTION" 2>/dev/null || true' EXIT
+  _STARTED_PIDS+=("$!")
   for _ in $(seq 50); do [ -s "$PERF_WORK/introspection.port" ] && break; sleep 0.1; done
   opaque_provider="  - name: opaque
     audiences: [https://api.example.com/]
@@ -69,16 +60,11 @@ $upstream_line
 YAML
 
 # Audit events for the harness's refusal checks only; warn keeps the log quiet under load.
-RUST_LOG=warn taskset -c "${AUTHZ_CPU:-0}" "$AUTHZ_BIN" serve \
-  --config "$PERF_WORK/authz-config.yaml" --grpc-listen "127.0.0.1:$AUTHZ_GRPC_PORT" \
-  --admin-listen "127.0.0.1:$AUTHZ_ADMIN_PORT" --debug-listen "127.0.0.1:$AUTHZ_DEBUG_PORT" \
-  --worker-threads "${WORKERS:-1}" \
+: >"$PERF_WORK/authz.log"
+RUST_LOG=warn start_authz "$PERF_WORK/authz-config.yaml" "$AUTHZ_GRPC_PORT" "$PERF_WORK/authz.log" \
   --http-listen "127.0.0.1:$AUTHZ_HTTP_PORT" --http-envoy-path-prefix /authz \
-  ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"} >"$PERF_WORK/authz.log" 2>&1 &
-AUTHZ=$!
-trap 'kill "$AUTHZ" ${INTROSPECTION:-} 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$AUTHZ_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/authz.log"; exit 1; }
+  ${CACHE_ENTRIES:+--token-cache-entries "$CACHE_ENTRIES"}
+AUTHZ=$AUTHZ_PID
 if [ -n "${BASELINE_BIN:-}" ]; then
   BASELINE_GRPC_PORT="${BASELINE_GRPC_PORT:-9196}" BASELINE_ADMIN_PORT="${BASELINE_ADMIN_PORT:-9197}"
   # A build with a debug listener must not take its default port (our admin port here).
@@ -91,7 +77,7 @@ if [ -n "${BASELINE_BIN:-}" ]; then
     --admin-listen "127.0.0.1:$BASELINE_ADMIN_PORT" --worker-threads "${WORKERS:-1}" \
     "${baseline_debug[@]}" >"$PERF_WORK/baseline.log" 2>&1 &
   BASELINE=$!
-  trap 'kill "$AUTHZ" "$BASELINE" 2>/dev/null || true' EXIT
+  _STARTED_PIDS+=("$BASELINE")
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
   curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/baseline.log"; exit 1; }
 fi
