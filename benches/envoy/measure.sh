@@ -17,10 +17,11 @@
 # STRACE=1 also counts every system call of Envoy's threads over the measured run
 # (`strace -c -f`, which slows Envoy down: read its counts, not its rps) into
 # $LOG_DIR/strace-SIDE.txt, per request in $LOG_DIR/strace-SIDE-per-request.txt.
-# PERF_RECORD=1 samples core 0 on its clock (`perf record -e cpu-clock`, which needs no
-# hardware counters) over the measured run into $LOG_DIR/perf-SIDE.data, and writes where
-# core 0's time went, in µs per request, by process and binary and by function, to
-# $LOG_DIR/perf-SIDE-per-request.txt.
+# PERF_RECORD=1 samples Envoy and the server on their own CPU clocks (`perf record -e
+# task-clock -p`, which needs no hardware counters and, unlike core 0's cpu-clock, adds up
+# to each process's CPU time as /proc counts it) over the measured run into
+# $LOG_DIR/perf-SIDE.data, and writes where their time went, in µs per request, by process
+# and binary, by process and part and by function, to $LOG_DIR/perf-SIDE-per-request.txt.
 
 declare -A _measure_offset=()
 URL="http://127.0.0.1:$LISTEN_PORT/"
@@ -56,13 +57,15 @@ _wakes() {
   echo "${calls:-0} ${switches:-0}"
 }
 
-PERF_HZ=4999
-# _per_request DATA REQUESTS: core 0's samples as µs per request: by process and binary,
+# One sample per 200 µs of a process's CPU time: a fixed period, so that samples × period is
+# its CPU time (perf's default frequency mode re-tunes the period as load comes and goes).
+PERF_PERIOD_NS=200000
+# _per_request DATA REQUESTS: the samples as µs per request: by process and binary,
 # by process and part (crypto: aws-lc's functions; allocator: glibc's malloc family and
 # memory copies; kernel; the rest), then the 40 costliest functions.
 _per_request() {
   local scale
-  scale=$(awk -v n="$2" -v hz="$PERF_HZ" 'BEGIN { print 1e6 / hz / n }')
+  scale=$(awk -v n="$2" -v p="$PERF_PERIOD_NS" 'BEGIN { print p / 1e3 / n }')
   echo "# µs per request by comm,dso"
   perf report -i "$1" --stdio --no-children -n --sort comm,dso 2>/dev/null \
     | awk -v s="$scale" '!/^#/ && NF > 2 && ++k <= 20 { $1 = ""; n = $2; $2 = ""; printf "%8.2f %s\n", n * s, $0 }'
@@ -99,14 +102,16 @@ measure() {
   # 1 s unrecorded warm-up, then counters that cover the measured run only.
   taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d1s "${load[@]}" "$URL" >/dev/null 2>&1 || true
   curl -s -m 2 -X POST "$ADMIN/reset_counters" >/dev/null
-  local e0 a0 t0 e1 a1 t1 ew0 aw0 ew1 aw1
+  # Per request of wrk's count: the counters also cover the attach pauses below, when
+  # nothing is sent, and are read again as soon as wrk ends, before any report is made.
+  local e0 a0 e1 a1 ew0 aw0 ew1 aw1
   ew0=$(_wakes "$ENVOY_PID"); aw0=$(_wakes "$pid")
-  e0=$(proc_ticks "$ENVOY_PID"); a0=$(proc_ticks "$pid"); t0=$(date +%s.%N)
+  e0=$(proc_ticks "$ENVOY_PID"); a0=$(proc_ticks "$pid")
   out="$LOG_DIR/wrk-measure-$side.txt"
   local tracer=""
   local sampler=""
   if [ "${PERF_RECORD:-0}" = 1 ]; then
-    perf record -q -e cpu-clock -F "$PERF_HZ" -C "$ENVOY_CPU" -o "$LOG_DIR/perf-$side.data" \
+    perf record -q -e task-clock -c "$PERF_PERIOD_NS" -p "$ENVOY_PID,$pid" -o "$LOG_DIR/perf-$side.data" \
       >/dev/null 2>&1 & sampler=$!
     sleep 0.5
   fi
@@ -116,6 +121,8 @@ measure() {
   fi
   taskset -c "$WRK_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 5s --latency \
     "${load[@]}" "$URL" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+  e1=$(proc_ticks "$ENVOY_PID"); a1=$(proc_ticks "$pid")
+  ew1=$(_wakes "$ENVOY_PID"); aw1=$(_wakes "$pid")
   if [ -n "$sampler" ]; then
     kill -INT "$sampler"; wait "$sampler" || true
     _per_request "$LOG_DIR/perf-$side.data" "$(awk '/requests in/{print $1}' "$out")" \
@@ -127,8 +134,6 @@ measure() {
         printf "%-20s %8.3f\n", $NF, $4 / n }' "$LOG_DIR/strace-$side.txt" \
       | sort -k2 -nr >"$LOG_DIR/strace-$side-per-request.txt"
   fi
-  e1=$(proc_ticks "$ENVOY_PID"); a1=$(proc_ticks "$pid"); t1=$(date +%s.%N)
-  ew1=$(_wakes "$ENVOY_PID"); aw1=$(_wakes "$pid")
   local rps reqs non2xx sockerr ok denied verdict=ok
   rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
   reqs=$(awk '/requests in/{print $1}' "$out")
@@ -147,9 +152,8 @@ measure() {
   awk -v d="$(date -u +%FT%TZ)" -v s="$side" -v r="$run_id" -v rps="$rps" -v n="$reqs" \
     -v v="$verdict" -v p50="$(awk '$1=="50%"{print $2}' "$out")" \
     -v p99="$(awk '$1=="99%"{print $2}' "$out")" -v de=$((e1 - e0)) -v da=$((a1 - a0)) \
-    -v hz="$(getconf CLK_TCK)" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
-    -v ew="$ew0 $ew1" -v aw="$aw0 $aw1" 'BEGIN {
-      split(ew, e, " "); split(aw, a, " "); q = rps * w
+    -v hz="$(getconf CLK_TCK)" -v ew="$ew0 $ew1" -v aw="$aw0 $aw1" 'BEGIN {
+      split(ew, e, " "); split(aw, a, " "); q = n
       printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\n", d, s, r, rps,
         p50, p99, n, 1e6 * de / hz / q, 1e6 * da / hz / q, v, (e[3] - e[1]) / q, (e[4] - e[2]) / q,
         (a[3] - a[1]) / q, (a[4] - a[2]) / q }' >>"$RESULTS"
