@@ -5,22 +5,12 @@
 //! metrics count every denial exactly.
 
 use crate::support::envoy::Envoy;
-use crate::support::server::Server;
+use crate::support::server::{Server, metric};
 use crate::support::{self, ec_key, http, impostor_key, mint};
 use serde_json::{Value, json};
 
 const FLOOD: usize = 30;
 const LIMIT: usize = 3;
-
-/// The value of the metric line starting with `prefix` (labels included), 0 when absent.
-fn metric(metrics: &str, prefix: &str) -> u64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
-}
 
 #[test]
 fn replayed_bad_tokens_are_judged_once_and_the_audit_log_stays_bounded() {

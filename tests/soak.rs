@@ -390,17 +390,6 @@ fn random_u64() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// The `token_cache_entries` gauge from the server's `/metrics`.
-fn cached_tokens(server: &Server) -> Option<u64> {
-    let metrics = http::request(server.admin, "GET", "/metrics", &[])
-        .ok()?
-        .body;
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("token_cache_entries "))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// Resident set size of `pid` in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -480,7 +469,8 @@ fn fault_soak_through_envoy() {
         // anyway, and a cache still filling then shows as growth.
         if warm_rss.is_none()
             && started.elapsed() >= warm_up
-            && (cached_tokens(&server) >= Some(CACHE_ENTRIES) || started.elapsed() >= duration / 2)
+            && (server.metric("token_cache_entries ") >= CACHE_ENTRIES
+                || started.elapsed() >= duration / 2)
         {
             warm_rss = Some(rss_kib(server.pid()));
             warm_at = started.elapsed();

@@ -200,6 +200,11 @@ impl Server {
             .body
     }
 
+    /// The value of the `/metrics` line starting with `prefix` (see [`metric`]).
+    pub fn metric(&self, prefix: &str) -> u64 {
+        metric(&self.metrics(), prefix)
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -222,4 +227,15 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// The value of the metric line of `metrics` starting with `prefix` (labels included, or a
+/// space after a bare name), 0 when absent.
+pub fn metric(metrics: &str, prefix: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
 }
