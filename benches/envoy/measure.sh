@@ -60,15 +60,22 @@ _wakes() {
 # One sample per 200 µs of a process's CPU time: a fixed period, so that samples × period is
 # its CPU time (perf's default frequency mode re-tunes the period as load comes and goes).
 PERF_PERIOD_NS=200000
+# _top DATA SCALE KEYS N: the N largest rows of DATA's report sorted by KEYS, in µs per
+# request (SCALE: µs per request of one sample).
+_top() {
+  echo "# µs per request by $3"
+  perf report -i "$1" --stdio --no-children -n --sort "$3" 2>/dev/null \
+    | awk -v s="$2" -v max="$4" '!/^#/ && NF > 2 && ++k <= max {
+        $1 = ""; n = $2; $2 = ""; printf "%8.2f %s\n", n * s, $0 }'
+}
+
 # _per_request DATA REQUESTS: the samples as µs per request: by process and binary,
 # by process and part (crypto: aws-lc's functions; allocator: glibc's malloc family and
 # memory copies; kernel; the rest), then the 40 costliest functions.
 _per_request() {
   local scale
   scale=$(awk -v n="$2" -v p="$PERF_PERIOD_NS" 'BEGIN { print p / 1e3 / n }')
-  echo "# µs per request by comm,dso"
-  perf report -i "$1" --stdio --no-children -n --sort comm,dso 2>/dev/null \
-    | awk -v s="$scale" '!/^#/ && NF > 2 && ++k <= 20 { $1 = ""; n = $2; $2 = ""; printf "%8.2f %s\n", n * s, $0 }'
+  _top "$1" "$scale" comm,dso 20
   echo "# µs per request by comm,part"
   perf report -i "$1" --stdio --no-children -n -t $'\t' --sort comm,sym 2>/dev/null \
     | awk -F'\t' -v s="$scale" '!/^#/ && NF >= 4 {
@@ -79,9 +86,7 @@ _per_request() {
         else part = "rest"
         t[comm " " part] += $2 * s }
       END { for (k in t) if (t[k] >= 0.1) printf "%8.2f %s\n", t[k], k }' | sort -k2,2 -k1,1nr
-  echo "# µs per request by comm,sym"
-  perf report -i "$1" --stdio --no-children -n --sort comm,sym 2>/dev/null \
-    | awk -v s="$scale" '!/^#/ && NF > 2 && ++k <= 40 { $1 = ""; n = $2; $2 = ""; printf "%8.2f %s\n", n * s, $0 }'
+  _top "$1" "$scale" comm,sym 40
 }
 
 measure() {
@@ -108,8 +113,7 @@ measure() {
   ew0=$(_wakes "$ENVOY_PID"); aw0=$(_wakes "$pid")
   e0=$(proc_ticks "$ENVOY_PID"); a0=$(proc_ticks "$pid")
   out="$LOG_DIR/wrk-measure-$side.txt"
-  local tracer=""
-  local sampler=""
+  local tracer="" sampler=""
   if [ "${PERF_RECORD:-0}" = 1 ]; then
     perf record -q -e task-clock -c "$PERF_PERIOD_NS" -p "$ENVOY_PID,$pid" -o "$LOG_DIR/perf-$side.data" \
       >/dev/null 2>&1 & sampler=$!
@@ -123,20 +127,19 @@ measure() {
     "${load[@]}" "$URL" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
   e1=$(proc_ticks "$ENVOY_PID"); a1=$(proc_ticks "$pid")
   ew1=$(_wakes "$ENVOY_PID"); aw1=$(_wakes "$pid")
+  local rps reqs non2xx sockerr ok denied verdict=ok
+  reqs=$(awk '/requests in/{print $1}' "$out")
   if [ -n "$sampler" ]; then
     kill -INT "$sampler"; wait "$sampler" || true
-    _per_request "$LOG_DIR/perf-$side.data" "$(awk '/requests in/{print $1}' "$out")" \
-      >"$LOG_DIR/perf-$side-per-request.txt"
+    _per_request "$LOG_DIR/perf-$side.data" "$reqs" >"$LOG_DIR/perf-$side-per-request.txt"
   fi
   if [ -n "$tracer" ]; then
     kill -INT "$tracer"; wait "$tracer" || true
-    awk -v n="$(awk '/requests in/{print $1}' "$out")" '$4 ~ /^[0-9]+$/ && $NF != "total" {
+    awk -v n="$reqs" '$4 ~ /^[0-9]+$/ && $NF != "total" {
         printf "%-20s %8.3f\n", $NF, $4 / n }' "$LOG_DIR/strace-$side.txt" \
       | sort -k2 -nr >"$LOG_DIR/strace-$side-per-request.txt"
   fi
-  local rps reqs non2xx sockerr ok denied verdict=ok
   rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
-  reqs=$(awk '/requests in/{print $1}' "$out")
   non2xx=$(awk '/Non-2xx or 3xx responses:/{print $5}' "$out"); non2xx=${non2xx:-0}
   sockerr=$(awk '/Socket errors:/{gsub(",","");print $4+$6+$8+$10}' "$out"); sockerr=${sockerr:-0}
   ok=$(envoy_stat http.ingress.ext_authz.ok); denied=$(envoy_stat http.ingress.ext_authz.denied)
@@ -153,10 +156,10 @@ measure() {
     -v v="$verdict" -v p50="$(awk '$1=="50%"{print $2}' "$out")" \
     -v p99="$(awk '$1=="99%"{print $2}' "$out")" -v de=$((e1 - e0)) -v da=$((a1 - a0)) \
     -v hz="$(getconf CLK_TCK)" -v ew="$ew0 $ew1" -v aw="$aw0 $aw1" 'BEGIN {
-      split(ew, e, " "); split(aw, a, " "); q = n
+      split(ew, e, " "); split(aw, a, " ")
       printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\n", d, s, r, rps,
-        p50, p99, n, 1e6 * de / hz / q, 1e6 * da / hz / q, v, (e[3] - e[1]) / q, (e[4] - e[2]) / q,
-        (a[3] - a[1]) / q, (a[4] - a[2]) / q }' >>"$RESULTS"
+        p50, p99, n, 1e6 * de / hz / n, 1e6 * da / hz / n, v, (e[3] - e[1]) / n, (e[4] - e[2]) / n,
+        (a[3] - a[1]) / n, (a[4] - a[2]) / n }' >>"$RESULTS"
   tail -1 "$RESULTS" | awk -F'\t' '{ printf "%-18s rps=%-9s p50=%-8s p99=%-8s envoy_us=%-6s authz_us=%-6s %s calls/switches per rq: envoy %s/%s, authz %s/%s\n", $2, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14 }'
   [[ "$verdict" == ok ]] || exit 2
 }
