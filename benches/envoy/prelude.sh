@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # The set-up shared by run.sh, denials.sh, answers.sh, burn.sh and instructions.sh:
 # ../shared/perf's venv, helpers (lib.sh) and keys, this build of envoy-jwt-authz
-# (AUTHZ_BIN, unless given) and how to start it (authz_cmd, start_authz), the lab provider's
-# config with each answer of answers.sh, and the scripts' common arguments (bench_args).
-# Source it with ROOT set.
+# (AUTHZ_BIN, unless given) and how to start it (authz_cmd, start_authz, wait_ready), the
+# lab provider's config with each answer of answers.sh, and the scripts' common arguments
+# (bench_args). Source it with ROOT set.
 PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
 mkdir -p "$PERF_WORK"
@@ -59,11 +59,17 @@ start_authz() {
   taskset -c "$AUTHZ_CPU" "${AUTHZ_CMD[@]}" >>"$log" 2>&1 &
   AUTHZ_PID=$!
   _STARTED_PIDS+=("$AUTHZ_PID")
+  wait_ready "$((port + 1))" "$log"
+}
+
+# wait_ready ADMIN_PORT LOG: returns once the server's /readyz on ADMIN_PORT answers 200
+# (within 10 s); otherwise prints LOG and fails.
+wait_ready() {
   for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$((port + 1))/readyz" >/dev/null && return 0
+    curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return 0
     sleep 0.1
   done
-  cat "$log"
-  die "envoy-jwt-authz on port $port did not become ready"
+  cat "$2"
+  die "envoy-jwt-authz with admin port $1 did not become ready"
 }
 

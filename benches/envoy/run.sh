@@ -78,8 +78,7 @@ if [ -n "${BASELINE_BIN:-}" ]; then
     "${baseline_debug[@]}" >"$PERF_WORK/baseline.log" 2>&1 &
   BASELINE=$!
   _STARTED_PIDS+=("$BASELINE")
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
-  curl -fs "http://127.0.0.1:$BASELINE_ADMIN_PORT/readyz" >/dev/null || { cat "$PERF_WORK/baseline.log"; exit 1; }
+  wait_ready "$BASELINE_ADMIN_PORT" "$PERF_WORK/baseline.log"
 fi
 
 export EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ"
