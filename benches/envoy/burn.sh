@@ -79,8 +79,10 @@ if [ "${OURS:-1}" = 1 ]; then
   port[ours_distinct]=$ours
   sides+=(ours_distinct)
 fi
+# Each copy listening (lib.sh's port_free, as start_standin waits), or the run stops.
 for side in "${LIST[@]}"; do
-  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/${port[$side]}") 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 50); do port_free "${port[$side]}" || continue 2; sleep 0.1; done
+  die "the stand-in copy $side is not listening on ${port[$side]}"
 done
 source "$ROOT/benches/envoy/measure.sh"
 
