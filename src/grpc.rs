@@ -367,9 +367,9 @@ fn to_struct(fields: Vec<(String, String)>) -> Option<MetadataStruct> {
         fields: fields
             .into_iter()
             .map(|(key, value)| metadata_struct::Field {
-                key: Bytes::from(key),
+                key: key.into_bytes(),
                 value: Some(MetadataValue {
-                    kind: Some(metadata_value::Kind::StringValue(Bytes::from(value))),
+                    kind: Some(metadata_value::Kind::StringValue(value.into_bytes())),
                 }),
             })
             .collect(),
