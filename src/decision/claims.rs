@@ -55,20 +55,12 @@ pub(super) fn claim_has(claims: &Map<String, Value>, name: &str, required: &str)
 
 /// Scopes from `scope` (space-separated; never split on commas) or `scp` (an array of
 /// strings, or a space-separated string as Entra ID sends it).
-pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
-    let split = |s: &str| {
-        s.split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
+pub fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
     match (claims.get("scope"), claims.get("scp")) {
-        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => split(s),
-        (None, Some(Value::Array(items))) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => {
+            s.split(' ').filter(|s| !s.is_empty()).collect()
+        }
+        (None, Some(Value::Array(items))) => items.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     }
 }

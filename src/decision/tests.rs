@@ -180,7 +180,10 @@ fn a_claim_with_control_characters_never_becomes_a_header() {
 
 #[test]
 fn scopes_come_from_scope_or_scp_and_are_never_split_on_commas() {
-    let scopes_of = |claims: serde_json::Value| scopes(claims.as_object().unwrap());
+    let scopes_of = |claims: serde_json::Value| -> Vec<String> {
+        let claims = claims.as_object().unwrap();
+        scopes(claims).into_iter().map(str::to_owned).collect()
+    };
     assert_eq!(
         scopes_of(json!({"scope": "read  write"})),
         ["read", "write"]

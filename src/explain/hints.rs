@@ -241,7 +241,7 @@ impl Facts<'_> {
         let missing: Vec<&str> = self
             .required_scopes
             .iter()
-            .filter(|s| !granted.contains(s))
+            .filter(|s| !granted.contains(&s.as_str()))
             .map(String::as_str)
             .collect();
         let comma_split: Vec<String> = granted

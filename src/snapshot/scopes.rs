@@ -45,11 +45,11 @@ impl ScopeImplications {
 
     /// The held scope that grants `required`: itself if held, else the first (in the
     /// token's order) whose closure holds it or `*`; `None` when nothing does.
-    pub fn granted_by<'g>(&self, granted: &'g [String], required: &str) -> Option<&'g str> {
-        if let Some(same) = granted.iter().find(|g| *g == required) {
+    pub fn granted_by<'g>(&self, granted: &[&'g str], required: &str) -> Option<&'g str> {
+        if let Some(same) = granted.iter().find(|g| **g == required) {
             return Some(same);
         }
-        granted.iter().map(String::as_str).find(|g| {
+        granted.iter().copied().find(|g| {
             self.closure
                 .get(*g)
                 .is_some_and(|c| c.contains(required) || c.contains(ANY_SCOPE))
@@ -76,16 +76,15 @@ mod tests {
             ("files:admin", &["files:write"]),
             ("admin", &["*"]),
         ]);
-        let held = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let read = held(&["files:read"]);
+        let read = ["files:read"];
         assert_eq!(i.granted_by(&read, "files:read"), Some("files:read"));
-        let admin = held(&["files:admin"]);
+        let admin = ["files:admin"];
         assert_eq!(i.granted_by(&admin, "files:read"), Some("files:admin"));
         assert_eq!(i.granted_by(&read, "files:write"), None, "not upwards");
-        let star = held(&["profile", "admin"]);
+        let star = ["profile", "admin"];
         assert_eq!(i.granted_by(&star, "anything"), Some("admin"));
         assert_eq!(i.granted_by(&[], "files:read"), None);
-        let other = held(&["a"]);
+        let other = ["a"];
         assert_eq!(ScopeImplications::default().granted_by(&other, "b"), None);
     }
 }
