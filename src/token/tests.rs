@@ -633,7 +633,14 @@ fn crit_is_always_rejected() {
 fn typ_defaults_to_jwt_or_at_jwt() {
     let key = es256();
     let snap = snapshot(&[&key], "");
-    for ok in ["JWT", "jwt", "at+jwt", "application/at+jwt", "AT+JWT"] {
+    for ok in [
+        "JWT",
+        "jwt",
+        "at+jwt",
+        "application/at+jwt",
+        "AT+JWT",
+        "Application/JWT",
+    ] {
         assert_eq!(
             check(
                 &snap,
@@ -647,6 +654,10 @@ fn typ_defaults_to_jwt_or_at_jwt() {
         json!("id+jwt"),
         json!("JOSE+JSON"),
         json!("dpop+jwt"),
+        json!("application/"),
+        json!("xapplication/jwt"),
+        // Byte 12 falls inside `é`: no prefix there, and no panic.
+        json!("applicationé/jwt"),
         json!(1),
     ] {
         assert_eq!(
@@ -668,6 +679,16 @@ fn token_types_narrow_typ_and_make_it_required() {
         check(
             &snap,
             &with_header(&key, json!({"alg": "ES256", "kid": "k1", "typ": "at+jwt"}))
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &snap,
+            &with_header(
+                &key,
+                json!({"alg": "ES256", "kid": "k1", "typ": "APPLICATION/At+JWT"})
+            )
         ),
         Ok(())
     );
