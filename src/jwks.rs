@@ -12,6 +12,7 @@ use crate::algorithm::{Algorithm, AlgorithmSet, KeyFamily};
 use crate::b64;
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3 requires 2048 bits).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -20,7 +21,9 @@ pub const MAX_RSA_BITS: usize = 8192;
 
 /// A verification key with the algorithms it is bound to.
 pub struct Key {
-    kid: Option<String>,
+    /// Shared: a verified token (and its cache entry) names the key that verified it
+    /// without a copy.
+    kid: Option<Arc<str>>,
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
@@ -28,6 +31,11 @@ impl Key {
     /// The JWK `kid`, if any.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The `kid` as shared with what it verified.
+    pub(crate) fn shared_kid(&self) -> Option<&Arc<str>> {
+        self.kid.as_ref()
     }
 
     /// The algorithms this key may verify, in `Algorithm::ALL` order.
@@ -121,7 +129,10 @@ pub fn parse(bytes: &[u8], allowed: AlgorithmSet, max_bytes: usize) -> Result<Ke
     for (index, entry) in entries.iter().enumerate() {
         let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
         match parse_key(entry, allowed) {
-            Ok(verifiers) => set.keys.push(Key { kid, verifiers }),
+            Ok(verifiers) => set.keys.push(Key {
+                kid: kid.as_deref().map(Arc::from),
+                verifiers,
+            }),
             Err(why) => set.skipped.push(SkippedKey { index, kid, why }),
         }
     }

@@ -44,7 +44,7 @@ struct Entry {
     provider: usize,
     claims: Arc<Map<String, Value>>,
     alg: Option<crate::algorithm::Algorithm>,
-    kid: Option<String>,
+    kid: Option<Arc<str>>,
     times: TimeClaims,
     /// Verified against a route's own audiences rather than the provider's.
     route_audiences: bool,

@@ -44,7 +44,7 @@ pub struct Verified<'s> {
     pub(super) claims: Arc<Map<String, Value>>,
     /// `None` for an introspected token (no signature of ours was checked).
     pub(super) alg: Option<Algorithm>,
-    pub(super) kid: Option<String>,
+    pub(super) kid: Option<Arc<str>>,
 }
 
 impl<'s> Verified<'s> {
@@ -85,7 +85,9 @@ impl<'s> Verified<'s> {
         let header = Map::from_iter([
             (
                 "kid".to_owned(),
-                self.kid.clone().map_or(Value::Null, Value::String),
+                self.kid
+                    .as_deref()
+                    .map_or(Value::Null, |kid| Value::String(kid.to_owned())),
             ),
             (
                 "alg".to_owned(),
@@ -291,7 +293,7 @@ fn verify_for(
     parts: &Parts<'_>,
     now: UnixTime,
     tracer: &mut dyn Tracer,
-) -> Result<(Algorithm, Option<String>), Reason> {
+) -> Result<(Algorithm, Option<Arc<str>>), Reason> {
     let header = &parts.header;
     let alg = header
         .get("alg")
@@ -308,7 +310,7 @@ fn verify_for(
         Some(Value::String(kid)) => Ok(Some(kid.as_str())),
         Some(_) => Err(Reason::MalformedToken),
     };
-    let key = kid.and_then(|kid| select_key(&provider.keys, kid, alg).map(|key| (kid, key)));
+    let key = kid.and_then(|kid| select_key(&provider.keys, kid, alg));
     let (kid, key) = stage(tracer, Check::Key, key, || {
         let kids: Vec<&str> = provider
             .keys
@@ -328,7 +330,7 @@ fn verify_for(
         ("valid with that key".into(), String::new())
     })?;
     claims::check(header, &parts.claims, provider, audiences, now, tracer)?;
-    Ok((alg, kid.map(str::to_owned)))
+    Ok((alg, kid.cloned()))
 }
 
 /// Step 2: bound the size, then split into exactly three non-empty, strictly encoded
@@ -364,20 +366,24 @@ fn split<'t>(token: &'t str, limits: &Limits) -> Result<Parts<'t>, Reason> {
     })
 }
 
-/// Step 3: the key by `kid` within this provider's set, bound to `alg`. Without a `kid`
-/// only a provider with exactly one key can say which key was meant.
+/// Step 3: the key by `kid` within this provider's set, bound to `alg`, with the key's own
+/// shared `kid` when the token named one. Without a `kid` only a provider with exactly one
+/// key can say which key was meant.
 fn select_key<'k>(
     keys: &'k KeySet,
     kid: Option<&str>,
     alg: Algorithm,
-) -> Result<&'k ParsedPublicKey, Reason> {
+) -> Result<(Option<&'k Arc<str>>, &'k ParsedPublicKey), Reason> {
     if keys.is_empty() {
         // Only a remote key set that was never fetched can be empty.
         return Err(Reason::KeysUnavailable);
     }
     let Some(kid) = kid else {
         return match keys.keys() {
-            [only] => only.verifier(alg).ok_or(Reason::KeyAlgorithmMismatch),
+            [only] => only
+                .verifier(alg)
+                .map(|key| (None, key))
+                .ok_or(Reason::KeyAlgorithmMismatch),
             _ => Err(Reason::KidRequired),
         };
     };
@@ -390,6 +396,6 @@ fn select_key<'k>(
         return Err(Reason::KeyNotFound);
     }
     candidates
-        .find_map(|k| k.verifier(alg))
+        .find_map(|k| k.verifier(alg).map(|key| (k.shared_kid(), key)))
         .ok_or(Reason::KeyAlgorithmMismatch)
 }
