@@ -5,6 +5,7 @@
 #
 #   benches/envoy/instructions.sh [requests=1000]
 #   DENIALS=1 benches/envoy/instructions.sh [requests=1000]
+#   ONLY="allow_cached valid_distinct" ...   count only the sides named (AUTHZ_BIN: another build)
 #
 # The sides: the always-allow stand-in and each side of answers.sh (default, header_only,
 # metadata_only, bare) with a reused ES256 token; or, with DENIALS=1, the denials of
@@ -69,9 +70,6 @@ count() {
 if [ "${DENIALS:-0}" = 1 ]; then
   # The distinct-token lists of denials.sh (run it first): a new token on every request.
   count="${TOKENS:-60000}"
-  for list in tokens forged; do
-    [ -s "$TMP_DIR/${list}_es256_$count.txt" ] || die "no $TMP_DIR/${list}_es256_$count.txt: run denials.sh first"
-  done
   SIDES=("allow_cached default token_rs256.jwt 200" "a_forged_replay default bad_signature.jwt 401"
     "c_unknown_issuer default bad_wrong_iss.jwt 401" "d_no_token default - 401"
     "valid_distinct default tokens_es256_$count.txt 200"
@@ -80,6 +78,16 @@ else
   SIDES=("standin standin token_es256.jwt 200")
   for side in "${ANSWER_SIDES[@]}"; do SIDES+=("$side $side token_es256.jwt 200"); done
 fi
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for spec in "${SIDES[@]}"; do [[ " $ONLY " == *" ${spec%% *} "* ]] && kept+=("$spec"); done
+  [ "${#kept[@]}" -gt 0 ] || die "ONLY=$ONLY names no side"
+  SIDES=("${kept[@]}")
+fi
+for spec in "${SIDES[@]}"; do
+  read -r _ _ token _ <<<"$spec"
+  [ "$token" = - ] || [ -s "$TMP_DIR/$token" ] || die "no $TMP_DIR/$token: run denials.sh first"
+done
 
 # server_cmd SIDE CONFIG -> the command line of the side's server on PORT, in SERVER.
 server_cmd() {
