@@ -5,6 +5,9 @@
 # (back to back, so latency is not queueing).
 #
 #   benches/envoy/answers.sh [rounds=3] [seconds=10] [connections=1]
+#   DISTINCT=1 benches/envoy/answers.sh 3 10 32   each request of ours a new ES256 token
+#     (prelude.sh's list: every Check a cache miss and a full verify), as DISTINCT=1 run.sh
+#     sends: issue #20 part 1 with every answer, the stand-in's bare OK included, in one run
 #
 # Sides (one server per config, all on core 0 with Envoy; wrk on core 1):
 #   standin        ../shared/perf's always-allow stand-in (a bare OK): the floor
@@ -33,12 +36,13 @@ done
 start_standin
 source "$ROOT/benches/envoy/measure.sh"
 
-token="$TMP_DIR/token_es256.jwt"
+token="$TMP_DIR/token_es256.jwt" ours="$token"
+if [ "${DISTINCT:-0}" = 1 ]; then distinct_tokens; ours="list:$TOKEN_LIST"; fi
 session="answers-$(date -u +%Y%m%dT%H%M%SZ)"
 for r in $(seq "$ROUNDS"); do
   measure standin 200 "$token" "$session/r$r" "$AUTHZ_PORT" "$STANDIN_PID"
   for side in "${ANSWER_SIDES[@]}"; do
-    measure "$side" 200 "$token" "$session/r$r" "${port[$side]}" "${pid[$side]}"
+    measure "$side" 200 "$ours" "$session/r$r" "${port[$side]}" "${pid[$side]}"
   done
 done
 "$PY" "$ROOT/benches/envoy/sides.py" "$RESULTS" "$session/" standin

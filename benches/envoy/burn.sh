@@ -68,9 +68,7 @@ for side in "${LIST[@]}"; do
 done
 sides=("${LIST[@]}")
 if [ "${OURS:-1}" = 1 ]; then
-  count="${TOKENS:-60000}"
-  tokens="$TMP_DIR/tokens_es256_$count.txt"
-  [ -s "$tokens" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "$count" >/dev/null
+  distinct_tokens
   ours=$((BASE_PORT + n))
   lab_config "${ANSWER_CONFIG[bare]}" >"$PERF_WORK/burn-config.yaml"
   : >"$LOG_DIR/burn-ours.log"
@@ -89,7 +87,7 @@ source "$ROOT/benches/envoy/measure.sh"
 session="burn-$(date -u +%Y%m%dT%H%M%SZ)"
 for r in $(seq "$ROUNDS"); do
   for side in "${sides[@]}"; do
-    from=$([ "$side" = ours_distinct ] && echo "list:$tokens" || echo "$TMP_DIR/token_es256.jwt")
+    from=$([ "$side" = ours_distinct ] && echo "list:$TOKEN_LIST" || echo "$TMP_DIR/token_es256.jwt")
     measure "$side" 200 "$from" "$session/r$r" "${port[$side]}" "${pid[$side]}"
   done
 done

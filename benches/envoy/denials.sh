@@ -28,8 +28,8 @@ P="${AUTHZ_GRPC_PORT:-9192}"  # the admin port is P+1, the debug port P+2
 # Distinct tokens: the harness's valid list, and the same list with each token's signature
 # swapped for the next one's (a well-formed ES256 signature that fails: a full verify).
 count="${TOKENS:-60000}"
-valid="$TMP_DIR/tokens_es256_$count.txt"
-[ -s "$valid" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "$count" >/dev/null
+distinct_tokens
+valid="$TOKEN_LIST"
 forged="$TMP_DIR/forged_es256_$count.txt"
 [ -s "$forged" ] || awk -F. 'NR > 1 { print head "." $3 } { head = $1 "." $2 } END { print head "." first }
   NR == 1 { first = $3 }' "$valid" >"$forged"

@@ -2,7 +2,8 @@
 # The set-up shared by run.sh, denials.sh, answers.sh, burn.sh and instructions.sh:
 # ../shared/perf's venv, helpers (lib.sh) and keys, this build of envoy-jwt-authz
 # (AUTHZ_BIN, unless given) and how to start it (authz_cmd, start_authz, wait_ready), the
-# lab provider's config with each answer of answers.sh, and the scripts' common arguments
+# lab provider's config with each answer of answers.sh, the distinct-token list
+# (distinct_tokens) and the scripts' common arguments
 # (bench_args). Source it with ROOT set.
 PERF="${PERF_DIR:-$ROOT/../shared/perf}"
 export PERF_WORK="${PERF_WORK:-$HOME/.cache/envoy-jwt-authz-perf}"
@@ -31,6 +32,15 @@ ANSWER_SIDES=(default header_only metadata_only bare)
 lab_config() {
   printf 'providers:\n  - name: lab\n    issuer: https://issuer.example.com\n    audiences: [https://api.example.com/]\n    jwks: { file: %s }\n%s\n' \
     "$TMP_DIR/jwks.json" "$1"
+}
+
+# distinct_tokens -> TOKEN_LIST: TOKENS (default 60000) valid ES256 tokens of the harness's
+# issuer, one per line, minted once into TMP_DIR: 15x the token cache's 4,096 entries, so
+# every Check misses, and light enough for wrk's Lua (a list of 1,000,000 stalls every
+# scenario, in-process jwt_authn too; issue #20).
+distinct_tokens() {
+  TOKEN_LIST="$TMP_DIR/tokens_es256_${TOKENS:-60000}.txt"
+  [ -s "$TOKEN_LIST" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "${TOKENS:-60000}" >/dev/null
 }
 
 # bench_args NAME CONNS "$@": the scripts' arguments [rounds=3] [seconds=10]

@@ -83,14 +83,11 @@ fi
 
 export EXTERNAL_AUTHZ_PORT="$AUTHZ_GRPC_PORT" AUTHZ_PID="$AUTHZ"
 if [ "${DISTINCT:-0}" = 1 ]; then
-  # 60,000 tokens: 15x the token cache's 4,096 entries, so every Check misses (but for the
-  # harness's warm-up with its fixed token), and light enough for wrk's Lua (a list of
-  # 1,000,000 stalls every scenario, in-process jwt_authn too; issue #20). Each run goes on
-  # where the last one stopped; a run that wraps around says so in its log.
-  count="${TOKENS:-60000}"
-  list="$TMP_DIR/tokens_es256_$count.txt"
-  [ -s "$list" ] || "$PY" "$PERF/mint_tokens.py" --alg ES256 --count "$count" >/dev/null
-  export TOKENS_LIST="$list"
+  # prelude.sh's list (every Check misses but for the harness's warm-up with its fixed
+  # token). Each run goes on where the last one stopped; a run that wraps around says so in
+  # its log.
+  distinct_tokens
+  export TOKENS_LIST="$TOKEN_LIST"
   export SCENARIOS="${SCENARIOS:-baseline jwt_authn_es256 ext_authz_grpc ext_authz_external_es256}"
 else
   export SCENARIOS="${SCENARIOS:-baseline jwt_authn_rs256 jwt_authn_es256 ext_authz_grpc ext_authz_external_rs256 ext_authz_external_es256}"
