@@ -130,7 +130,7 @@ pub fn parse(bytes: &[u8], allowed: AlgorithmSet, max_bytes: usize) -> Result<Ke
         let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
         match parse_key(entry, allowed) {
             Ok(verifiers) => set.keys.push(Key {
-                kid: kid.as_deref().map(Arc::from),
+                kid: kid.map(Arc::from),
                 verifiers,
             }),
             Err(why) => set.skipped.push(SkippedKey { index, kid, why }),

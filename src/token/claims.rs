@@ -292,8 +292,8 @@ fn check_type(header: &Map<String, Value>, provider: &Provider) -> Result<(), Re
 }
 
 /// Whether the provider accepts this `typ` header value (`None`: absent); also what the
-/// debug page shows.
-/// Compared in place rather than through [`normalize_type`]: no allocation per token.
+/// debug page shows. Compared in place rather than through [`normalize_type`]: no allocation
+/// per token.
 pub fn type_allowed(provider: &Provider, typ: Option<&str>) -> bool {
     let typ = typ.map(without_media_prefix);
     match (&provider.token_types, typ) {
@@ -316,9 +316,5 @@ fn without_media_prefix(typ: &str) -> &str {
 
 /// Lowercase, without a leading `application/` (RFC 7515 §4.1.9).
 pub fn normalize_type(typ: &str) -> String {
-    let lower = typ.to_ascii_lowercase();
-    match lower.strip_prefix("application/") {
-        Some(rest) => rest.to_owned(),
-        None => lower,
-    }
+    without_media_prefix(typ).to_ascii_lowercase()
 }

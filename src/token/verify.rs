@@ -85,9 +85,7 @@ impl<'s> Verified<'s> {
         let header = Map::from_iter([
             (
                 "kid".to_owned(),
-                self.kid
-                    .as_deref()
-                    .map_or(Value::Null, |kid| Value::String(kid.to_owned())),
+                self.kid.as_deref().map_or(Value::Null, Value::from),
             ),
             (
                 "alg".to_owned(),
